@@ -1,0 +1,45 @@
+/*-------------------------------------------------------------------------
+ *
+ * evlog.c
+ *	  Module load: the magic block and the evlog.* settings.
+ *
+ * Everything here works with or without shared_preload_libraries: the
+ * settings are defined whenever the library is loaded, which happens at the
+ * first call of any evlog C function.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "evlog.h"
+
+PG_MODULE_MAGIC;
+
+int			evlog_max_payload_bytes = 1024 * 1024;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	/*
+	 * SUSET: the limit protects the log from oversized rows; an application
+	 * role must not be able to lift it for its own session.
+	 */
+	DefineCustomIntVariable("evlog.max_payload_bytes",
+							"Largest payload, in bytes of JSON text, that an append accepts.",
+							"Checked on the payload's text before it is parsed; a jsonb payload is measured in its binary form.",
+							&evlog_max_payload_bytes,
+							1024 * 1024,
+							1,
+							MaxAllocSize / 2,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("evlog");
+}
