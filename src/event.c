@@ -168,11 +168,12 @@ evlog_parse_payload(text *payload, int entry)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("payload is not valid JSON"),
-				 errdetail_internal("%s%s%s%s",
+				 errdetail_internal("%s%s%s%s%s",
 									evlog_entry_prefix(entry),
 									edata->detail ? edata->detail : edata->message,
-									edata->context ? " At " : "",
-									edata->context ? edata->context : "")));
+									edata->context ? " (" : "",
+									edata->context ? edata->context : "",
+									edata->context ? ")" : "")));
 	}
 	PG_END_TRY();
 
