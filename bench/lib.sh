@@ -1,0 +1,18 @@
+# bench/lib.sh — helpers for bench pieces (sourced).
+# q SQL: run one statement quietly, print the bare result.
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+# now_s: wall-clock seconds with sub-ms resolution
+now_s() { date +%s.%N; }
+# ratio A B: A/B with 2 decimals
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+# The shape of evlog.event_log, for baseline tables that must be identical.
+plain_log_table() {
+    local name=$1
+    q "SET client_min_messages = warning; DROP TABLE IF EXISTS $name;
+       CREATE TABLE $name (seq bigserial PRIMARY KEY, ts timestamptz NOT NULL, kind text NOT NULL,
+           host_id text, rollout_id text, payload jsonb NOT NULL, event_id text UNIQUE);
+       CREATE INDEX ON $name (host_id, ts);
+       CREATE INDEX ON $name (rollout_id, seq);
+       CREATE INDEX ON $name (kind, ts);
+       CREATE INDEX ON $name USING brin (ts);"
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# bench/run.sh — the benchmark suite, one command:
+#
+#   bash bench/run.sh                 every bench/NN_*.sh piece
+#   bash bench/run.sh 10_append       only the pieces whose name matches
+#
+# Sets up what is missing (PostgreSQL 15, headers, PgQ, gnuplot), builds
+# evlog, installs it into a private copy of PostgreSQL, starts ONE fresh
+# server for the whole run, and runs each piece against it.  Every piece
+# measures evlog and its baseline in the same run and prints a ratio; CSV
+# files and plots land in bench/results/.
+#
+# Pieces get: PGHOST PGPORT PGDATABASE PGUSER, BENCH_BIN (staged bin dir),
+# BENCH_OUT (directory for CSV/PNG), BENCH_SCALE (1 = full size; CI-sized
+# runs may set it lower).
+set -euo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+
+filter=${1:-}
+ensure_build_deps
+ensure_packages postgresql-$PGVER-pgq3 gnuplot-nox
+build_evlog
+
+work=$(mktemp -d /tmp/evlog-bench.XXXXXX)
+chmod 755 "$work"
+bindir=$(stage_pg "$work/pg")
+cp -a "$EVLOG_ROOT/bench" "$work/bench"
+mkdir -p "$work/out"
+[ "$(id -u)" -eq 0 ] && chown -R postgres: "$work"
+
+cat > "$work/run-pieces.sh" <<INNER
+set -euo pipefail
+export PGHOST=$work PGPORT=55432 PGDATABASE=bench PGUSER=\$(id -un)
+export BENCH_BIN=$bindir BENCH_OUT=$work/out BENCH_SCALE=\${BENCH_SCALE:-1}
+export PATH=$bindir:\$PATH
+initdb -D $work/data -A trust >/dev/null
+cat >> $work/data/postgresql.conf <<CONF
+shared_buffers = 2GB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+listen_addresses = ''
+unix_socket_directories = '$work'
+port = 55432
+max_connections = 50
+CONF
+pg_ctl -D $work/data -l $work/server.log -w start >/dev/null
+trap 'pg_ctl -D $work/data -m fast stop >/dev/null' EXIT
+createdb bench
+for piece in $work/bench/[0-9][0-9]_*.sh; do
+    case "\$(basename \$piece)" in *"$filter"*) ;; *) continue ;; esac
+    echo
+    echo "### \$(basename \$piece .sh)"
+    bash "\$piece"
+done
+INNER
+run_as_server_user bash "$work/run-pieces.sh"
+mkdir -p "$EVLOG_ROOT/bench/results"
+cp -a "$work/out/." "$EVLOG_ROOT/bench/results/"
+echo
+echo "results: bench/results/ (server log: $work/server.log)"
