@@ -7,7 +7,9 @@ OBJS = \
 	src/evlog.o \
 	src/event.o \
 	src/log_writer.o \
-	src/append.o
+	src/append.o \
+	src/seqs.o \
+	src/read.o
 
 DATA = evlog--1.0.sql
 
@@ -15,7 +17,7 @@ DATA = evlog--1.0.sql
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.
 REGRESS = core_append core_validation core_query core_privileges
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
-ISOLATION =
+ISOLATION = read_late_commit
 TAP_TESTS = 1
 
 # Our own files are held to -Wall -Wextra; `make WERROR=1` turns warnings

@@ -188,6 +188,159 @@ COMMENT ON FUNCTION @extschema@.evlog_query(timestamptz, timestamptz, text, text
     'events matching every given filter (since <= ts < until, host, rollout, kinds, seq > after_seq), in seq order, at most max_rows (NULL: no limit)';
 
 /* ------------------------------------------------------------------------
+ * Late-commit-safe reading, consumers, push (C: src/read.c, src/seqs.c)
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION @extschema@.evlog_safe_seq()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'evlog_safe_seq_sql'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_safe_seq() IS
+    'highest seq below which nothing can still appear: every seq <= it is committed or will never exist';
+
+CREATE FUNCTION @extschema@.evlog_read(after_seq bigint, max_rows integer DEFAULT 1000)
+RETURNS SETOF evlog.event_log
+AS 'MODULE_PATHNAME', 'evlog_read'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_read(bigint, integer) IS
+    'committed events with seq > after_seq, in seq order, stopping before the lowest seq still in flight; resume from the last seq received to get every event exactly once';
+
+CREATE FUNCTION @extschema@.evlog_inflight(OUT seq bigint, OUT pid integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'evlog_inflight_sql'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_inflight() IS
+    'transactions of this database holding seqs not yet committed: their lowest seq and backend pid (NULL for a prepared transaction)';
+
+CREATE VIEW evlog.inflight AS
+SELECT i.seq AS oldest_seq, i.pid, a.xact_start,
+       pg_catalog.now() OPERATOR(pg_catalog.-) a.xact_start AS age,
+       a.state, a.usename, a.application_name, a.query
+  FROM @extschema@.evlog_inflight() i
+  LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) i.pid
+ ORDER BY i.seq;
+COMMENT ON VIEW evlog.inflight IS 'what holds readers back: each transaction still holding seqs, oldest first, with its backend and age';
+COMMENT ON COLUMN evlog.inflight.oldest_seq IS 'lowest seq the transaction appended; evlog_read stops just below it';
+COMMENT ON COLUMN evlog.inflight.pid IS 'backend pid (NULL for a prepared transaction)';
+COMMENT ON COLUMN evlog.inflight.xact_start IS 'when the transaction started';
+COMMENT ON COLUMN evlog.inflight.age IS 'how long the transaction has been open';
+COMMENT ON COLUMN evlog.inflight.state IS 'backend state (pg_stat_activity.state)';
+COMMENT ON COLUMN evlog.inflight.usename IS 'role the backend runs as';
+COMMENT ON COLUMN evlog.inflight.application_name IS 'the backend''s application_name';
+COMMENT ON COLUMN evlog.inflight.query IS 'the backend''s current or last query';
+
+/* Named consumers with durable positions (at-least-once). */
+CREATE TABLE evlog.consumers (
+    name       text PRIMARY KEY,
+    position   bigint NOT NULL DEFAULT 0 CHECK (position >= 0),
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    acked_at   timestamptz
+);
+COMMENT ON TABLE evlog.consumers IS 'named consumers and the seq each has acknowledged';
+COMMENT ON COLUMN evlog.consumers.name IS 'consumer name';
+COMMENT ON COLUMN evlog.consumers.position IS 'highest seq acknowledged; evlog_consumer_next returns rows after it';
+COMMENT ON COLUMN evlog.consumers.created_at IS 'when the consumer was created';
+COMMENT ON COLUMN evlog.consumers.acked_at IS 'when the consumer last acknowledged';
+COMMENT ON INDEX evlog.consumers_pkey IS 'one row per consumer';
+SELECT pg_catalog.pg_extension_config_dump('evlog.consumers', '');
+
+CREATE FUNCTION @extschema@.evlog_consumer_create(name text, after_seq bigint DEFAULT 0)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL OR name OPERATOR(pg_catalog.=) '' THEN
+        RAISE EXCEPTION 'consumer name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO evlog.consumers (name, position)
+    VALUES (evlog_consumer_create.name, COALESCE(after_seq, 0));
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'consumer "%" already exists', name
+        USING ERRCODE = 'duplicate_object',
+              HINT = 'Resume it with evlog_consumer_next(), or drop it first with evlog_consumer_drop().';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.evlog_consumer_create(text, bigint) IS
+    'create a named consumer positioned after after_seq (0: from the beginning)';
+
+CREATE FUNCTION @extschema@.evlog_consumer_next(name text, max_rows integer DEFAULT 1000)
+RETURNS SETOF evlog.event_log
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pos bigint;
+BEGIN
+    SELECT c.position INTO pos FROM evlog.consumers c
+     WHERE c.name OPERATOR(pg_catalog.=) evlog_consumer_next.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'consumer "%" does not exist', name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with evlog_consumer_create().';
+    END IF;
+    RETURN QUERY SELECT * FROM @extschema@.evlog_read(pos, max_rows);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.evlog_consumer_next(text, integer) IS
+    'the next committed events after the consumer''s acknowledged position (does not move it: acknowledge with evlog_consumer_ack)';
+
+CREATE FUNCTION @extschema@.evlog_consumer_ack(name text, seq bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    safe bigint := @extschema@.evlog_safe_seq();
+    pos bigint;
+BEGIN
+    IF seq IS NULL OR seq OPERATOR(pg_catalog.>) safe THEN
+        RAISE EXCEPTION 'cannot acknowledge seq % for consumer "%"', pg_catalog.quote_nullable(seq), name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Events above %s may still be in flight and cannot have been read.', safe),
+                  HINT = 'Acknowledge the last seq evlog_consumer_next returned.';
+    END IF;
+    UPDATE evlog.consumers c
+       SET position = pg_catalog.int8larger(c.position, seq), acked_at = pg_catalog.now()
+     WHERE c.name OPERATOR(pg_catalog.=) evlog_consumer_ack.name
+    RETURNING c.position INTO pos;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'consumer "%" does not exist', name USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN pos;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.evlog_consumer_ack(text, bigint) IS
+    'acknowledge every event up to seq for a consumer; positions never move backwards; returns the new position';
+
+CREATE FUNCTION @extschema@.evlog_consumer_drop(name text)
+RETURNS boolean
+LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    WITH d AS (DELETE FROM evlog.consumers c WHERE c.name OPERATOR(pg_catalog.=) evlog_consumer_drop.name RETURNING 1)
+    SELECT EXISTS (SELECT FROM d);
+END;
+COMMENT ON FUNCTION @extschema@.evlog_consumer_drop(text) IS 'forget a consumer and its position; true if it existed';
+
+CREATE VIEW evlog.consumer_lag AS
+SELECT c.name, c.position, s.safe_seq,
+       (SELECT pg_catalog.count(*) FROM evlog.event_log e
+         WHERE e.seq OPERATOR(pg_catalog.>) c.position AND e.seq OPERATOR(pg_catalog.<=) s.safe_seq) AS events_behind,
+       (SELECT e.ts FROM evlog.event_log e
+         WHERE e.seq OPERATOR(pg_catalog.>) c.position ORDER BY e.seq LIMIT 1) AS oldest_unread_ts,
+       c.acked_at,
+       pg_catalog.now() OPERATOR(pg_catalog.-) c.acked_at AS since_ack
+  FROM evlog.consumers c, (SELECT @extschema@.evlog_safe_seq() AS safe_seq) s;
+COMMENT ON VIEW evlog.consumer_lag IS 'how far each consumer is behind: in events and in time';
+COMMENT ON COLUMN evlog.consumer_lag.name IS 'consumer name';
+COMMENT ON COLUMN evlog.consumer_lag.position IS 'highest seq acknowledged';
+COMMENT ON COLUMN evlog.consumer_lag.safe_seq IS 'evlog_safe_seq() now';
+COMMENT ON COLUMN evlog.consumer_lag.events_behind IS 'committed events after the position, up to the safe seq';
+COMMENT ON COLUMN evlog.consumer_lag.oldest_unread_ts IS 'ts of the first event not yet acknowledged';
+COMMENT ON COLUMN evlog.consumer_lag.acked_at IS 'when the consumer last acknowledged';
+COMMENT ON COLUMN evlog.consumer_lag.since_ack IS 'time since the last acknowledgement';
+
+/* ------------------------------------------------------------------------
  * Administration
  * ------------------------------------------------------------------------ */
 
@@ -220,14 +373,18 @@ BEGIN
     EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA evlog TO %s', role);
     EXECUTE pg_catalog.format('GRANT SELECT ON evlog.event_log, evlog.kinds TO %s', role);
     EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %s', '@extschema@', role);
+    EXECUTE pg_catalog.format('GRANT SELECT ON evlog.inflight, evlog.consumer_lag TO %s', role);
     EXECUTE pg_catalog.format(
-        'GRANT EXECUTE ON FUNCTION %I.evlog_last_seq(), '
-        '%I.evlog_query(timestamptz, timestamptz, text, text, text[], bigint, integer) TO %s',
-        '@extschema@', '@extschema@', role);
+        'GRANT EXECUTE ON FUNCTION %1$I.evlog_last_seq(), '
+        '%1$I.evlog_query(timestamptz, timestamptz, text, text, text[], bigint, integer), '
+        '%1$I.evlog_safe_seq(), %1$I.evlog_read(bigint, integer), %1$I.evlog_inflight(), '
+        '%1$I.evlog_consumer_create(text, bigint), %1$I.evlog_consumer_next(text, integer), '
+        '%1$I.evlog_consumer_ack(text, bigint) TO %2$s',
+        '@extschema@', role);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.evlog_grant_reader(regrole) IS
-    'let a role read the log (SELECT, evlog_query, evlog_last_seq) and nothing else';
+    'let a role read the log (SELECT, evlog_query, evlog_read, named consumers) and nothing else';
 
 CREATE FUNCTION @extschema@.evlog_grant_writer(role regrole)
 RETURNS void
@@ -255,6 +412,13 @@ REVOKE ALL ON FUNCTION
     @extschema@.evlog_append(text, timestamptz, text, text, jsonb, text),
     @extschema@.evlog_last_seq(),
     @extschema@.evlog_query(timestamptz, timestamptz, text, text, text[], bigint, integer),
+    @extschema@.evlog_safe_seq(),
+    @extschema@.evlog_read(bigint, integer),
+    @extschema@.evlog_inflight(),
+    @extschema@.evlog_consumer_create(text, bigint),
+    @extschema@.evlog_consumer_next(text, integer),
+    @extschema@.evlog_consumer_ack(text, bigint),
+    @extschema@.evlog_consumer_drop(text),
     @extschema@.evlog_register_kind(text, text),
     @extschema@.evlog_grant_reader(regrole),
     @extschema@.evlog_grant_writer(regrole)

@@ -42,4 +42,6 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("evlog");
+
+	evlog_seqs_init();
 }

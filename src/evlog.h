@@ -6,8 +6,10 @@
  * Where things live:
  *	  evlog.c       module load, GUCs
  *	  event.c       validation of one event's fields (every append path)
- *	  log_writer.c  the only code that writes evlog.event_log: seq
- *	                allocation, event_id dedup, executor-level insert
+ *	  seqs.c        seq allocation, the in-flight set, NOTIFY evlog
+ *	  log_writer.c  the only code that writes evlog.event_log:
+ *	                event_id dedup, executor-level insert
+ *	  read.c        late-commit-safe reading: evlog_read, evlog_safe_seq
  *	  append.c      SQL entry points evlog_append(...)
  *
  *-------------------------------------------------------------------------
@@ -19,6 +21,16 @@
 
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
+
+/*
+ * evlog's advisory lock tags: (database, EVLOG_LOCKTAG_MAGIC or data,
+ * data, one of these in field4).  SQL-level advisory locks use field4 = 1
+ * or 2, so ours never collide with an application's.
+ */
+#define EVLOG_LOCKTAG_MAGIC		0x45564c47	/* "EVLG" */
+#define EVLOG_LOCK_ALLOCATE		0x4576	/* seq allocation (seqs.c) */
+#define EVLOG_LOCK_EVENT_ID		0x4577	/* one event_id (log_writer.c) */
+#define EVLOG_LOCK_INFLIGHT		0x4578	/* a transaction's lowest seq (seqs.c) */
 
 /* GUCs (evlog.c) */
 extern int	evlog_max_payload_bytes;
@@ -48,6 +60,12 @@ extern void evlog_check_ts(TimestampTz ts, int entry);
 extern Jsonb *evlog_parse_payload(text *payload, int entry);
 extern void evlog_check_payload(Jsonb *payload, int entry);
 extern char *evlog_entry_prefix(int entry);
+
+/* seqs.c — seq allocation and the in-flight set */
+extern void evlog_seqs_init(void);
+extern int64 evlog_allocate_seqs(Oid log_relid, Oid seq_relid, int n);
+extern int64 evlog_safe_seq(void);
+extern int	evlog_inflight(int64 **seqs, int **pids);
 
 /* log_writer.c — writing the log */
 typedef struct EvlogWriter EvlogWriter;

@@ -22,12 +22,8 @@
  * bypass the executor's permission checks, this is by design, not accident.
  *
  * Seq allocation: seqs come from evlog.event_log_seq_seq (WAL-logged, crash
- * safe, carried by pg_dump).  Allocation is bracketed by a short-lived
- * advisory lock on a fixed evlog lock tag, taken in share mode by single
- * appends (they never wait for each other) and exclusive mode by a batch, so
- * a batch's seqs are contiguous.  It is held for the nextval() calls only,
- * never to commit.  Having one allocation function is what later lets evlog
- * publish which seqs are still in flight at the moment they are handed out.
+ * safe, carried by pg_dump) through evlog_allocate_seqs() in seqs.c, which
+ * also records which seqs are still in flight.
  *
  * Idempotency: an event_id is locked (transaction-scoped advisory lock on its
  * hash) before it is looked up, so two concurrent appends of the same id
@@ -43,7 +39,6 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
-#include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
@@ -71,14 +66,6 @@ enum
 	COL_EVENT_ID,
 	EVENT_LOG_NATTS
 };
-
-/*
- * Advisory lock tags evlog uses.  field4 distinguishes them from the
- * advisory locks SQL users take (which use 1 and 2).
- */
-#define EVLOG_LOCKTAG_MAGIC		0x45564c47	/* "EVLG" */
-#define EVLOG_LOCK_ALLOCATE		0x4576
-#define EVLOG_LOCK_EVENT_ID		0x4577
 
 struct EvlogWriter
 {
@@ -152,27 +139,6 @@ evlog_writer_close(EvlogWriter *w)
 	FreeExecutorState(w->estate);
 	table_close(w->rel, NoLock);
 	pfree(w);
-}
-
-/*
- * Hand out n consecutive seqs; returns the first.  See the file header for
- * the locking.
- */
-static int64
-allocate_seqs(EvlogWriter *w, int n)
-{
-	LOCKTAG		tag;
-	LOCKMODE	mode = n > 1 ? ExclusiveLock : ShareLock;
-	int64		first;
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, EVLOG_LOCKTAG_MAGIC,
-						 RelationGetRelid(w->rel), EVLOG_LOCK_ALLOCATE);
-	(void) LockAcquire(&tag, mode, false, false);
-	first = nextval_internal(w->seq_relid, false);
-	for (int i = 1; i < n; i++)
-		(void) nextval_internal(w->seq_relid, false);
-	LockRelease(&tag, mode, false);
-	return first;
 }
 
 static bool
@@ -274,7 +240,7 @@ evlog_writer_append(EvlogWriter *w, EvlogEvent *ev)
 			return seq;
 	}
 
-	seq = allocate_seqs(w, 1);
+	seq = evlog_allocate_seqs(RelationGetRelid(w->rel), w->seq_relid, 1);
 
 	ExecClearTuple(slot);
 	slot->tts_values[COL_SEQ] = Int64GetDatum(seq);

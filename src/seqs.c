@@ -1,0 +1,226 @@
+/*-------------------------------------------------------------------------
+ *
+ * seqs.c
+ *	  Seq allocation, and knowing which seqs are still in flight.
+ *
+ * The problem: seqs are handed out at append time but become visible at
+ * commit, so a reader resuming "WHERE seq > last" skips a lower seq that
+ * commits after a higher one.  evlog knows which seqs are in flight and
+ * lets readers stop just below the lowest of them.
+ *
+ * The mechanism, in three sentences.  Every transaction that appends takes,
+ * at its first allocation, a transaction-scoped lock on a tag that encodes
+ * its lowest seq, so the lock manager itself holds the set of in-flight
+ * transactions (released after the commit is visible, kept across PREPARE,
+ * gone on abort or crash).  Allocation and that registration happen under a
+ * short allocation lock that appenders take in share mode (they never wait
+ * for each other) and a reader takes exclusively for an instant, so the
+ * reader sees a consistent cut: every seq allocated before the cut is
+ * either finished or registered.  The safe horizon is then the lowest
+ * registered seq minus one, or the highest seq present at the cut.
+ *
+ * It needs no shared memory of its own, so it works without
+ * shared_preload_libraries.  A batch takes the allocation lock exclusively
+ * for its nextval() loop, which is what makes a batch's seqs contiguous.
+ *
+ * Also here, because it hangs off the same per-transaction state: one
+ * NOTIFY evlog per committing transaction that appended, carrying the
+ * highest seq it appended.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "commands/async.h"
+#include "commands/sequence.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+
+#include "evlog.h"
+
+/* this transaction's appends: lowest seq registered, highest appended */
+static int64 xact_first_seq = 0;
+static int64 xact_last_seq = 0;
+
+static void
+set_allocate_tag(LOCKTAG *tag, Oid log_relid)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, EVLOG_LOCKTAG_MAGIC, log_relid,
+						 EVLOG_LOCK_ALLOCATE);
+}
+
+/*
+ * Register this transaction as in flight from "first" on.  The lock belongs
+ * to the top-level transaction even when we are in a subtransaction: if the
+ * subtransaction aborts, later appends of the parent must stay covered.
+ */
+static void
+register_inflight(int64 first)
+{
+	LOCKTAG		tag;
+	ResourceOwner save = CurrentResourceOwner;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (first >> 32),
+						 (uint32) first, EVLOG_LOCK_INFLIGHT);
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	CurrentResourceOwner = save;
+	xact_first_seq = first;
+}
+
+/*
+ * Hand out n consecutive seqs from the log's sequence; returns the first.
+ */
+int64
+evlog_allocate_seqs(Oid log_relid, Oid seq_relid, int n)
+{
+	LOCKTAG		tag;
+	LOCKMODE	mode = n > 1 ? ExclusiveLock : ShareLock;
+	int64		first;
+	int64		last;
+
+	Assert(n > 0);
+	set_allocate_tag(&tag, log_relid);
+	(void) LockAcquire(&tag, mode, false, false);
+	first = last = nextval_internal(seq_relid, false);
+	for (int i = 1; i < n; i++)
+		last = nextval_internal(seq_relid, false);
+	if (xact_first_seq == 0)
+		register_inflight(first);
+	LockRelease(&tag, mode, false);
+
+	xact_last_seq = Max(xact_last_seq, last);
+	return first;
+}
+
+/*
+ * Highest seq physically present in the log (committed or in progress),
+ * 0 if none.  Read under the exclusive allocation lock, so nothing is
+ * between allocation and registration.
+ */
+static int64
+highest_present_seq(Relation rel)
+{
+	Relation	idx = index_open(evlog_relid("event_log_pkey"), AccessShareLock);
+	SnapshotData dirty;
+	IndexScanDesc scan;
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	int64		result = 0;
+
+	InitDirtySnapshot(dirty);
+	scan = index_beginscan(rel, idx, &dirty, 0, 0);
+	index_rescan(scan, NULL, 0, NULL, 0);
+	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, 1, &isnull);
+
+		result = DatumGetInt64(d);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	return result;
+}
+
+/*
+ * Fill in the in-flight transactions of this database: their lowest seq and
+ * backend pid.  Returns how many; *seqs and *pids are palloc'd.
+ */
+int
+evlog_inflight(int64 **seqs, int **pids)
+{
+	LockData   *locks = GetLockStatusData();
+	int			n = 0;
+
+	*seqs = palloc(sizeof(int64) * (locks->nelements + 1));
+	*pids = palloc(sizeof(int) * (locks->nelements + 1));
+	for (int i = 0; i < locks->nelements; i++)
+	{
+		LockInstanceData *l = &locks->locks[i];
+
+		if (l->locktag.locktag_type != LOCKTAG_ADVISORY ||
+			l->locktag.locktag_field4 != EVLOG_LOCK_INFLIGHT ||
+			l->locktag.locktag_field1 != MyDatabaseId ||
+			l->holdMask == 0)
+			continue;
+		(*seqs)[n] = ((int64) l->locktag.locktag_field2 << 32) |
+			(int64) l->locktag.locktag_field3;
+		(*pids)[n] = l->pid;	/* 0 for a prepared transaction */
+		n++;
+	}
+	return n;
+}
+
+/*
+ * The highest seq below which nothing can still appear: every seq <= it is
+ * committed (and visible to a snapshot taken after this returns) or will
+ * never exist.
+ */
+int64
+evlog_safe_seq(void)
+{
+	Relation	rel = table_open(evlog_relid("event_log"), AccessShareLock);
+	LOCKTAG		tag;
+	int64		present;
+	int64		safe;
+	int64	   *seqs;
+	int		   *pids;
+	int			n;
+
+	/* the cut: no allocation is half-done while we hold this */
+	set_allocate_tag(&tag, RelationGetRelid(rel));
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	present = highest_present_seq(rel);
+	LockRelease(&tag, ExclusiveLock, false);
+
+	safe = present;
+	n = evlog_inflight(&seqs, &pids);
+	for (int i = 0; i < n; i++)
+		safe = Min(safe, seqs[i] - 1);
+
+	table_close(rel, AccessShareLock);
+	return safe;
+}
+
+static void
+evlog_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (xact_last_seq > 0)
+			{
+				char		payload[32];
+
+				snprintf(payload, sizeof(payload), INT64_FORMAT, xact_last_seq);
+				Async_Notify("evlog", payload);
+			}
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			xact_first_seq = 0;
+			xact_last_seq = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+void
+evlog_seqs_init(void)
+{
+	RegisterXactCallback(evlog_xact_callback, NULL);
+}
