@@ -295,9 +295,10 @@ DECLARE
     pos bigint;
 BEGIN
     IF seq IS NULL OR seq OPERATOR(pg_catalog.>) safe THEN
-        RAISE EXCEPTION 'cannot acknowledge seq % for consumer "%"', pg_catalog.quote_nullable(seq), name
+        RAISE EXCEPTION 'consumer "%" cannot acknowledge a seq above evlog_safe_seq()', name
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = pg_catalog.format('Events above %s may still be in flight and cannot have been read.', safe),
+                  DETAIL = pg_catalog.format('seq %s is above the safe seq %s: events there may still be in flight and cannot have been read.',
+                                             pg_catalog.quote_nullable(seq), safe),
                   HINT = 'Acknowledge the last seq evlog_consumer_next returned.';
     END IF;
     UPDATE evlog.consumers c
