@@ -33,6 +33,12 @@ ensure_build_deps() {
         postgresql-common make gcc libc6-dev libipc-run-perl perl
 }
 
+# What the test suites need beyond the build: sqlsmith (fuzzing), cppcheck
+# (lint), pgbench (from postgresql-contrib's server package, already above).
+ensure_test_deps() {
+    ensure_packages sqlsmith cppcheck
+}
+
 build_evlog() {
     log "building evlog"
     make -C "$EVLOG_ROOT" -s WERROR=1 PG_CONFIG=$PG_SYSBIN/pg_config >/dev/null

@@ -17,8 +17,9 @@ suites=${*:-regress isolation tap}
 
 if [ "${1:-}" != "--in-stage" ]; then
     ensure_build_deps
+    ensure_test_deps
     build_evlog
-    work=$(mktemp -d /tmp/evlog-test.XXXXXX)
+    work=$(mktemp -d "/tmp/evlog-test-$(basename "$EVLOG_ROOT").XXXXXX")
     chmod 755 "$work"
     bindir=$(stage_pg "$work/pg")
     # the suites write results next to their inputs: give them a copy
@@ -51,8 +52,9 @@ make_var() { sed -n "s/^$1 *= *//p" Makefile; }
 count_pg_regress() {
     # PG15 pg_regress prints "test name ... ok" / "... FAILED" per test
     local out=$1 ok bad
-    ok=$(grep -cE '\.\.\. ok|\.\.\. ignored' "$out" || true)
-    bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed \(ignored\)' "$out" || true)
+    ok=$(grep -cE '\.\.\. ok|\.\.\. ignored' "$out" 2>/dev/null || true)
+    bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed \(ignored\)' "$out" 2>/dev/null || true)
+    ok=${ok:-0} bad=${bad:-0}
     if [ "$ok" -eq 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi  # it did not even start
     passed=$((passed + ok)); failed=$((failed + bad))
 }
@@ -82,10 +84,12 @@ for suite in $suites; do
         log "TAP: t/*.pl"
         PATH="$bindir:$PATH" TESTDIR="$work" PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
             prove -v -I "$pgxs/src/test/perl" -I t t/*.pl 2>&1 | tee tap.log || true
+        [ -f tap.log ] || echo "Dubious: prove left no output" > tap.log
         ok=$(grep -cE '^ok [0-9]+' tap.log || true)
         bad=$(grep -cE '^not ok [0-9]+' tap.log || true)
         # a script that died before its plan finished counts as a failure too
-        dubious=$(grep -cE 'Dubious|Bad plan|Parse errors' tap.log || true)
+        dubious=$(grep -cE 'Parse errors|Bad plan|No subtests run|prove left no output' tap.log || true)
+        ok=${ok:-0} bad=${bad:-0} dubious=${dubious:-0}
         passed=$((passed + ok)); failed=$((failed + bad + dubious))
         if [ "$bad" -ne 0 ] || [ "$dubious" -ne 0 ]; then
             for f in tmp_check/log/*; do echo "--- $f"; tail -n 40 "$f"; done
