@@ -34,9 +34,9 @@ ensure_build_deps() {
 }
 
 # What the test suites need beyond the build: sqlsmith (fuzzing), cppcheck
-# (lint), pgbench (from postgresql-contrib's server package, already above).
+# (lint), valgrind (memcheck).
 ensure_test_deps() {
-    ensure_packages sqlsmith cppcheck
+    ensure_packages sqlsmith cppcheck valgrind
 }
 
 build_evlog() {

@@ -2,7 +2,9 @@
 # scripts/test.sh — set up, build, and run every evlog test suite.
 #
 #   bash scripts/test.sh              all suites
-#   bash scripts/test.sh regress      only pg_regress (also: isolation, tap)
+#   bash scripts/test.sh regress      only pg_regress (also: isolation, tap,
+#                                     lint = cppcheck, memcheck = pg_regress
+#                                     against a server under valgrind)
 #
 # Works on a fresh Debian machine as root or as a user with sudo: installs the
 # PostgreSQL 15 server and headers if missing, builds evlog with warnings as
@@ -13,7 +15,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-suites=${*:-regress isolation tap}
+suites=${*:-regress isolation tap lint memcheck}
 
 if [ "${1:-}" != "--in-stage" ]; then
     ensure_build_deps
@@ -23,7 +25,7 @@ if [ "${1:-}" != "--in-stage" ]; then
     chmod 755 "$work"
     bindir=$(stage_pg "$work/pg")
     # the suites write results next to their inputs: give them a copy
-    for d in sql expected specs t test Makefile; do
+    for d in sql expected specs t test src Makefile; do
         [ -e "$EVLOG_ROOT/$d" ] && cp -a "$EVLOG_ROOT/$d" "$work/"
     done
     mkdir -p "$work/scripts" && cp "$EVLOG_ROOT"/scripts/*.sh "$work/scripts/"
@@ -93,6 +95,52 @@ for suite in $suites; do
         passed=$((passed + ok)); failed=$((failed + bad + dubious))
         if [ "$bad" -ne 0 ] || [ "$dubious" -ne 0 ]; then
             for f in tmp_check/log/*; do echo "--- $f"; tail -n 40 "$f"; done
+        fi
+        ;;
+    lint)
+        # cppcheck over evlog's own files; PostgreSQL's headers are parsed
+        # for types but their findings are not ours to report
+        log "lint: cppcheck src/"
+        if cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 \
+                --inline-suppr --suppress=missingIncludeSystem --suppress=toomanyconfigs \
+                --suppress='*:/usr/include/*' --max-configs=1 --std=c99 \
+                -I "$work/src" -I /usr/include/postgresql/$PGVER/server "$work/src" 2>&1 | tee lint.log; then
+            echo "test cppcheck ... ok"; passed=$((passed + 1))
+        else
+            echo "test cppcheck ... FAILED"; failed=$((failed + 1))
+        fi
+        ;;
+    memcheck)
+        # the pg_regress suite against a server running under valgrind
+        # memcheck (every backend traced); a report counts against evlog when
+        # one of its stack frames is in evlog's own source files
+        log "memcheck: pg_regress against a server under valgrind"
+        mkdir -p vg
+        "$bindir/initdb" -D vgdata -A trust >/dev/null
+        valgrind --trace-children=yes --quiet --error-limit=no --leak-check=no \
+            --num-callers=30 --log-file="$work/vg/%p.log" \
+            "$bindir/postgres" -D vgdata -k "$work" -p 54987 -c listen_addresses= \
+            -c fsync=off > vg-server.log 2>&1 &
+        for _ in $(seq 1 120); do "$bindir/pg_isready" -h "$work" -p 54987 -q && break; sleep 1; done
+        "$pgxs/src/test/regress/pg_regress" --bindir="$bindir" --inputdir=. \
+            --outputdir=output_vg --host="$work" --port=54987 \
+            --dbname=contrib_regression $(make_var REGRESS) 2>&1 | tee memcheck.log || true
+        "$bindir/pg_ctl" -D vgdata -m fast -w -t 300 stop >/dev/null || true
+        count_pg_regress memcheck.log
+        ours=$(ls src/*.c | xargs -n1 basename | paste -sd'|')
+        # split the logs into one report per error and keep those in our code
+        reports=$(awk -v ours="($ours):[0-9]+" '
+            /^==[0-9]+== [A-Z]/ { if (blk ~ ours) n++; blk = $0; next }
+            /^==[0-9]+== +(at|by) / { blk = blk "\n" $0; next }
+            END { if (blk ~ ours) n++; print n + 0 }' vg/*.log)
+        total=$(cat vg/*.log | grep -cE '^==[0-9]+== [A-Z]' || true)
+        if [ "$reports" -eq 0 ]; then
+            echo "test valgrind_reports ... ok (0 in evlog code; $total elsewhere in the server)"
+            passed=$((passed + 1))
+        else
+            echo "test valgrind_reports ... FAILED ($reports reports in evlog code)"
+            failed=$((failed + 1))
+            grep -lE "($ours):[0-9]+" vg/*.log | head -3 | xargs cat | head -150
         fi
         ;;
     *) echo "unknown suite $suite" >&2; exit 2 ;;
