@@ -11,14 +11,15 @@
 # files and plots land in bench/results/.
 #
 # Pieces get: PGHOST PGPORT PGDATABASE PGUSER, BENCH_BIN (staged bin dir),
-# BENCH_OUT (directory for CSV/PNG), BENCH_SCALE (1 = full size; CI-sized
+# BENCH_OUT (directory for CSV/PNG), BENCH_DATA (the data directory, for
+# pieces that restart the server), BENCH_SCALE (1 = full size; CI-sized
 # runs may set it lower).
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
 filter=${1:-}
 ensure_build_deps
-ensure_packages postgresql-$PGVER-pgq3 gnuplot-nox
+ensure_packages postgresql-$PGVER-pgq3 gnuplot-nox python3 python3-psycopg2
 build_evlog
 
 work=$(mktemp -d /tmp/evlog-bench.XXXXXX)
@@ -31,7 +32,7 @@ mkdir -p "$work/out"
 cat > "$work/run-pieces.sh" <<INNER
 set -euo pipefail
 export PGHOST=$work PGPORT=55432 PGDATABASE=bench PGUSER=\$(id -un)
-export BENCH_BIN=$bindir BENCH_OUT=$work/out BENCH_SCALE=\${BENCH_SCALE:-1}
+export BENCH_BIN=$bindir BENCH_OUT=$work/out BENCH_SCALE=\${BENCH_SCALE:-1} BENCH_DATA=$work/data
 export PATH=$bindir:\$PATH
 initdb -D $work/data -A trust >/dev/null
 cat >> $work/data/postgresql.conf <<CONF

@@ -20,6 +20,7 @@
 PG_MODULE_MAGIC;
 
 int			evlog_max_payload_bytes = 1024 * 1024;
+bool		evlog_track_inflight = true;
 
 void		_PG_init(void);
 
@@ -40,6 +41,22 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
+
+	/*
+	 * Only for measuring what in-flight tracking costs (bench/60_read.sh).
+	 * SIGHUP, not per session: a server tracks every appender or none.  With
+	 * tracking off the reading functions refuse to run rather than risk
+	 * skipping a late commit; transactions already open when it is turned
+	 * back on are not covered, so only change it on an idle server.
+	 */
+	DefineCustomBoolVariable("evlog.track_inflight",
+							 "Records which seqs are still in flight, so readers never skip a late commit.",
+							 "Turning it off is only for benchmarking: evlog_read and evlog_safe_seq then raise an error.",
+							 &evlog_track_inflight,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("evlog");
 

@@ -34,6 +34,7 @@
 
 /* GUCs (evlog.c) */
 extern int	evlog_max_payload_bytes;
+extern bool evlog_track_inflight;
 
 /*
  * One validated event, ready to be written.  Text fields are NULL pointers

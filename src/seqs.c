@@ -94,7 +94,7 @@ evlog_allocate_seqs(Oid log_relid, Oid seq_relid, int n)
 	first = last = nextval_internal(seq_relid, false);
 	for (int i = 1; i < n; i++)
 		last = nextval_internal(seq_relid, false);
-	if (xact_first_seq == 0)
+	if (xact_first_seq == 0 && evlog_track_inflight)
 		register_inflight(first);
 	LockRelease(&tag, mode, false);
 
@@ -176,6 +176,13 @@ evlog_safe_seq(void)
 	int64	   *seqs;
 	int		   *pids;
 	int			n;
+
+	if (!evlog_track_inflight)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("evlog.track_inflight is off"),
+				 errdetail("Without in-flight tracking a reader could skip a late commit."),
+				 errhint("Set evlog.track_inflight = on in postgresql.conf and restart.")));
 
 	/* the cut: no allocation is half-done while we hold this */
 	set_allocate_tag(&tag, RelationGetRelid(rel));
