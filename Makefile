@@ -7,15 +7,18 @@ OBJS = \
 	src/evlog.o \
 	src/event.o \
 	src/log_writer.o \
-	src/append.o
+	src/append.o \
+	src/derive.o \
+	src/derive_trigger.o \
+	src/rebuild.o
 
 DATA = evlog--1.0.sql
 
 # pg_regress suites live in sql/ + expected/, isolation specs in specs/,
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.
-REGRESS = core_append core_validation core_query core_privileges
+REGRESS = core_append core_validation core_query core_privileges derived derived_rebuild
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
-ISOLATION =
+ISOLATION = rebuild_concurrent
 TAP_TESTS = 1
 
 # Our own files are held to -Wall -Wextra; `make WERROR=1` turns warnings
