@@ -162,6 +162,7 @@ COMMENT ON COLUMN evlog.probe_failures.observed_at IS 'payload observedAt';
 COMMENT ON INDEX evlog.probe_failures_rollout_host_control_idx IS 'the compliance gate''s lookup';
 COMMENT ON INDEX evlog.probe_failures_event_log_seq_idx IS 'from an event to its failures; keeps the foreign key cheap to check';
 COMMENT ON INDEX evlog.probe_failures_pkey IS 'one row per id';
+COMMENT ON SEQUENCE evlog.probe_failures_id_seq IS 'source of evlog.probe_failures.id';
 
 CREATE TABLE evlog.rollouts (
     rollout_id                    text PRIMARY KEY,
@@ -327,6 +328,12 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A derived-view handler is a function taking one evlog.event_log row and returning void.',
                   HINT = 'CREATE FUNCTION my_handler(e evlog.event_log) RETURNS void ...';
+    END IF;
+    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$'
+       OR name OPERATOR(pg_catalog.=) ANY (ARRAY['probe_failures', 'rollouts', 'host_states', 'all']) THEN
+        RAISE EXCEPTION 'invalid or reserved view name %', pg_catalog.quote_nullable(name)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A view name is 1 to 63 lower-case letters, digits or underscores, starting with a letter, and not probe_failures, rollouts, host_states or all.';
     END IF;
     IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) target)
        NOT IN ('r', 'p') THEN

@@ -215,8 +215,13 @@ replay_range(Snapshot snap, int64 lo, int64 hi, const EvlogDeriveTarget *target,
 
 		if (gaps != NULL)
 		{
+			/* the list outlives this event: not in the per-event context */
 			if (ev.seq > next_expected || (at_min && ev.seq > lo))
+			{
+				MemoryContextSwitchTo(oldcxt);
 				add_range(gaps, next_expected, ev.seq - 1);
+				MemoryContextSwitchTo(percxt);
+			}
 			at_min = false;
 			next_expected = ev.seq + 1;
 			*maxseq = ev.seq;
@@ -583,7 +588,10 @@ verify_user(ReturnSetInfo *rsinfo, EvlogUserView *uv)
 	(void) replay_user_view(uv, &p);
 	CommandCounterIncrement();
 	sql = diff_query(name, "*", rel, "pg_temp.evlog_verify_before", "");
+	/* read-only SPI uses the active snapshot: one that sees the replay */
+	PushActiveSnapshot(GetTransactionSnapshot());
 	collect(rsinfo, sql);
+	PopActiveSnapshot();
 
 	RollbackAndReleaseCurrentSubTransaction();
 	MemoryContextSwitchTo(oldcxt);
