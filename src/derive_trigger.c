@@ -66,8 +66,13 @@ load_views(void)
 		CacheRegisterRelcacheCallback(views_inval_callback, (Datum) 0);
 		callback_registered = true;
 	}
+	/*
+	 * The old list may still be in use further up the stack (a handler that
+	 * appends fires this trigger recursively), so it is not freed here but
+	 * handed to the transaction, which outlives any such use.
+	 */
 	if (views_cxt != NULL)
-		MemoryContextDelete(views_cxt);
+		MemoryContextSetParent(views_cxt, TopTransactionContext);
 	views_cxt = AllocSetContextCreate(TopMemoryContext, "evlog user views",
 									  ALLOCSET_SMALL_SIZES);
 	views = NULL;
