@@ -115,6 +115,8 @@ extern void evlog_derive_event(const EvlogEventRow *ev, const EvlogDeriveTarget 
 extern const char *evlog_builtin_view_name(int view);
 extern int	evlog_builtin_view_from_name(const char *name);
 extern const char *evlog_builtin_table(int view, bool staging);
+extern void evlog_derive_staging_begin(int builtin);
+extern void evlog_derive_staging_end(void);
 
 /* derive_trigger.c — cached list of user-registered views */
 extern EvlogUserView *evlog_user_views(int *n);

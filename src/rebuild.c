@@ -18,14 +18,17 @@
  *		 it also serialises concurrent rebuilds.  With a new snapshot, derive
  *		 the events in the gaps and above the highest seq: exactly the events
  *		 committed since S.
- *	  3. swap: replace the real table's rows with the staging rows (DELETE +
- *		 INSERT ... SELECT, so readers see the old rows until commit).
+ *	  3. swap: make the real table equal the staging rows by writing only
+ *		 the difference (EXCEPT ALL both ways, then delete the surplus rows
+ *		 and insert the missing ones).  Readers see the old rows until
+ *		 commit; unchanged rows keep their ids.
  *
  * The lock is held until the caller's transaction ends, so appenders wait for
- * the catch-up and the swap (proportional to the events appended during the
- * replay plus the size of the derived table), never for the replay itself.
- * The derive rules are order independent for updates (see derive.c), so
- * applying late-committed events after the rest gives the seq-order result.
+ * the catch-up and the swap: proportional to the events appended during the
+ * replay plus one hash comparison of staging and table (and the rows that
+ * actually differ), never for the replay itself.  The derive rules are order
+ * independent for updates (see derive.c), so applying late-committed events
+ * after the rest gives the seq-order result.
  *
  * User views cannot be redirected into staging (their handler writes where it
  * likes), so their rebuild holds the same lock for the whole replay.
@@ -33,7 +36,8 @@
  * evlog_verify replays into staging under one snapshot and compares with the
  * real tables under that same snapshot (derived rows commit with their event,
  * so both sides describe the same log): it never blocks appenders.  For a
- * user view it rebuilds inside a subtransaction, compares, and rolls back.
+ * user view it rebuilds inside a subtransaction (holding the lock as a user
+ * view rebuild does), compares, and rolls back.
  *
  * Progress: pgstat_progress_* only serves built-in command types, and
  * shared memory would need shared_preload_libraries, so a rebuild reports
@@ -62,6 +66,7 @@
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -307,6 +312,73 @@ check_isolation(void)
 				 errhint("Call it outside an explicit transaction, or in one started with BEGIN ISOLATION LEVEL READ COMMITTED.")));
 }
 
+/*
+ * Make the real table hold exactly the staging rows (as multisets over the
+ * compared columns), writing only the difference: rows the replay does not
+ * produce are deleted, rows it produces that are missing are inserted, the
+ * rest (normally all of them) are left alone and keep their ids.  That keeps
+ * the swap, during which appenders wait, proportional to the damage rather
+ * than to the table.  Returns the number of rows the rebuilt table holds.
+ */
+static int64
+swap_view(int view, const char *where)
+{
+	const char *real = evlog_builtin_table(view, false);
+	const char *stage = evlog_builtin_table(view, true);
+	const char *cols = view_columns(view);
+	char	   *rec = psprintf("ROW(%s)::%s", cols, stage);
+	uint64		ndel;
+	bool		isnull;
+	int			nest;
+
+	drop_if_exists("evlog_swap_del");
+	drop_if_exists("evlog_swap_ins");
+	ndel = spi_exec(psprintf("CREATE TEMP TABLE evlog_swap_del ON COMMIT DROP AS"
+							 " SELECT %s FROM %s %s EXCEPT ALL SELECT %s FROM %s %s",
+							 cols, real, where, cols, stage, where));
+	spi_exec(psprintf("CREATE TEMP TABLE evlog_swap_ins ON COMMIT DROP AS"
+					  " SELECT %s FROM %s %s EXCEPT ALL SELECT %s FROM %s %s",
+					  cols, stage, where, cols, real, where));
+	if (ndel > 0)
+	{
+		/*
+		 * Delete as many copies of each unwanted row as it has surplus.
+		 * Whole-row (record) equality treats NULL fields as equal, which is
+		 * what a multiset comparison needs.
+		 */
+		char	   *delrec = psprintf("(SELECT %s AS rec FROM pg_temp.evlog_swap_del)", rec);
+
+		spi_exec(psprintf("DELETE FROM %s r USING"
+						  " (SELECT x.tid FROM"
+						  "   (SELECT y.tid, y.rec, pg_catalog.row_number() OVER (PARTITION BY y.rec) AS rn"
+						  "      FROM (SELECT t.ctid AS tid, %s AS rec FROM %s t %s) y"
+						  "     WHERE y.rec IN (SELECT d.rec FROM %s d)) x"
+						  "   JOIN (SELECT d.rec, pg_catalog.count(*) AS n FROM %s d GROUP BY 1) d2"
+						  "     ON x.rec OPERATOR(pg_catalog.=) d2.rec"
+						  "  WHERE x.rn OPERATOR(pg_catalog.<=) d2.n) k"
+						  " WHERE r.ctid OPERATOR(pg_catalog.=) k.tid",
+						  real, rec, real, where, delrec, delrec));
+	}
+	/*
+	 * Insert with session_replication_role = replica for this statement
+	 * only: that skips the foreign-key checks against evlog.event_log, one
+	 * index probe and row lock per row and most of a cold rebuild's time.
+	 * They are redundant here: every row was derived from a log row, and
+	 * log rows can never be deleted (ENABLE ALWAYS refusal triggers).  The
+	 * derived tables have no other triggers.
+	 */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("session_replication_role", "replica", PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	spi_exec(psprintf("INSERT INTO %s (%s) SELECT %s FROM pg_temp.evlog_swap_ins", real, cols, cols));
+	AtEOXact_GUC(true, nest);
+
+	/* not read-only: the statement's own snapshot predates the staging rows */
+	if (SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM %s %s", stage, where), false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "evlog: counting staging rows failed");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 /* Replay the whole log (phase 1), then catch up and swap (phases 2, 3). */
 static int64
 rebuild_builtin(int bits, const char *label)
@@ -321,6 +393,7 @@ rebuild_builtin(int bits, const char *label)
 	int64		written = 0;
 
 	create_staging(bits);
+	evlog_derive_staging_begin(bits);
 	p.total = estimate_events();
 	report(&p);
 	ereport(NOTICE,
@@ -346,26 +419,20 @@ rebuild_builtin(int bits, const char *label)
 			(errmsg("evlog_rebuild(%s): " INT64_FORMAT " events committed during the replay applied; swapping",
 					label, delta)));
 
+	evlog_derive_staging_end();
+
 	/* phase 3: swap contents */
 	set_phase(&p, "swap");
 	for (int view = EVLOG_VIEW_PROBE_FAILURES; view <= EVLOG_VIEW_HOST_STATES; view <<= 1)
 	{
-		const char *name;
-		const char *cols = view_columns(view);
+		char	   *where;
 
 		if (!(bits & view))
 			continue;
-		name = evlog_builtin_view_name(view);
-		spi_exec(psprintf("DELETE FROM %s", evlog_builtin_table(view, false)));
-		written += spi_exec(psprintf("INSERT INTO %s (%s) SELECT %s FROM %s",
-									 evlog_builtin_table(view, false), cols, cols,
-									 evlog_builtin_table(view, true)));
-		spi_exec(psprintf("DELETE FROM evlog.derived_skips WHERE view OPERATOR(pg_catalog.=) %s",
-						  quote_literal_cstr(name)));
-		spi_exec(psprintf("INSERT INTO evlog.derived_skips (%s) SELECT %s FROM %s"
-						  " WHERE view OPERATOR(pg_catalog.=) %s",
-						  view_columns(0), view_columns(0), evlog_builtin_table(0, true),
-						  quote_literal_cstr(name)));
+		written += swap_view(view, "");
+		where = psprintf("WHERE view OPERATOR(pg_catalog.=) %s",
+						 quote_literal_cstr(evlog_builtin_view_name(view)));
+		(void) swap_view(0, where);
 	}
 	ereport(NOTICE,
 			(errmsg("evlog_rebuild(%s): " INT64_FORMAT " rows written", label, written)));
@@ -540,8 +607,10 @@ verify_builtin(ReturnSetInfo *rsinfo, int bits, const char *label)
 	 * rows commit with their events, so both describe the same log and no
 	 * lock is needed.
 	 */
+	evlog_derive_staging_begin(bits);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	replay_range(GetActiveSnapshot(), PG_INT64_MIN, PG_INT64_MAX, &target, &p, NULL, NULL);
+	evlog_derive_staging_end();
 	CommandCounterIncrement();
 	UpdateActiveSnapshotCommandId();	/* see our own staging rows */
 
