@@ -657,6 +657,13 @@ evlog_event_feeds(const EvlogEventRow *ev)
 	return 0;
 }
 
+bool
+evlog_kind_feeds_builtin(const text *kind)
+{
+	return text_is(kind, "agent_event") || text_is(kind, "rollout_event") ||
+		text_is(kind, "effect");
+}
+
 void
 evlog_derive_event(const EvlogEventRow *ev, const EvlogDeriveTarget *target)
 {

@@ -26,6 +26,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -174,16 +175,22 @@ evlog_derive_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("evlog.derive_trigger() must be attached to evlog.event_log")));
 
+	/*
+	 * Fast path for the common event that feeds nothing: only the kind is
+	 * read, no SPI connection, no user switch.  This is what keeps the
+	 * trigger's cost on unrelated appends small.
+	 */
+	if (evlog_user_views_none())
+	{
+		bool		isnull;
+		Datum		kind = heap_getattr(trigdata->tg_trigtuple, 3,
+										RelationGetDescr(trigdata->tg_relation), &isnull);
+
+		if (isnull || !evlog_kind_feeds_builtin(DatumGetTextPP(kind)))
+			return PointerGetDatum(NULL);
+	}
 	evlog_event_from_tuple(trigdata->tg_trigtuple,
 						   RelationGetDescr(trigdata->tg_relation), &ev);
-
-	/*
-	 * Fast path for the common event that feeds nothing: no SPI connection,
-	 * no user switch.  This is what keeps the trigger's cost on unrelated
-	 * appends small.
-	 */
-	if (evlog_event_feeds(&ev) == 0 && evlog_user_views_none())
-		return PointerGetDatum(NULL);
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(trigdata->tg_relation->rd_rel->relowner,

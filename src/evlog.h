@@ -111,6 +111,7 @@ typedef struct EvlogDeriveTarget
 
 extern void evlog_event_from_tuple(HeapTuple tuple, TupleDesc desc, EvlogEventRow *ev);
 extern int	evlog_event_feeds(const EvlogEventRow *ev);
+extern bool evlog_kind_feeds_builtin(const text *kind);
 extern void evlog_derive_event(const EvlogEventRow *ev, const EvlogDeriveTarget *target);
 extern const char *evlog_builtin_view_name(int view);
 extern int	evlog_builtin_view_from_name(const char *name);
