@@ -20,7 +20,7 @@ set -euo pipefail
 
 scale=${BENCH_SCALE:-1}
 sz() { awk -v n="$1" -v s="$scale" 'BEGIN { v = int(n * s); print (v < 1000 ? 1000 : v) }'; }
-n_append=$(sz 200000)
+n_append=$(sz 100000)
 n_probe=$(sz 100000)
 n_log=$(sz 1000000)
 rounds=5
@@ -36,6 +36,8 @@ q "ALTER TABLE evlog.event_log SET (autovacuum_enabled = false)"
 # time_sql SQL: wall-clock seconds of one statement
 time_sql() { local t0 t1; q "CHECKPOINT"; t0=$(now_s); q "$1" >/dev/null; t1=$(now_s); awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }'; }
 med() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+# fastest run: on a shared machine, other load only ever adds time
+best() { printf '%s\n' "$@" | sort -n | head -1; }
 trigger() { q "ALTER TABLE evlog.event_log $1 TRIGGER event_log_derive"; }
 
 nomatch_sql="SELECT count(evlog_append('plan_action', '2026-05-16 01:00:00+00', 'host-' || (i % 256), 'r1',
@@ -49,14 +51,14 @@ probe_sql="SELECT count(evlog_append('agent_event', '2026-05-16 01:00:00+00', 'h
 q "$nomatch_sql" >/dev/null; trigger DISABLE; q "$nomatch_sql" >/dev/null; trigger "ENABLE ALWAYS"
 
 declare -a on off pon poff
-for r in $(seq $rounds); do
+for r in $(seq $((rounds + 2))); do
     trigger DISABLE;        off+=("$(time_sql "$nomatch_sql")")
     trigger "ENABLE ALWAYS"; on+=("$(time_sql "$nomatch_sql")")
     trigger DISABLE;        poff+=("$(time_sql "$probe_sql")")
     trigger "ENABLE ALWAYS"; pon+=("$(time_sql "$probe_sql")")
 done
-t_on=$(med "${on[@]}"); t_off=$(med "${off[@]}")
-p_on=$(med "${pon[@]}"); p_off=$(med "${poff[@]}")
+t_on=$(best "${on[@]}"); t_off=$(best "${off[@]}")
+p_on=$(best "${pon[@]}"); p_off=$(best "${poff[@]}")
 rate_on=$(awk -v n="$n_append" -v t="$t_on" 'BEGIN { printf "%.0f", n / t }')
 rate_off=$(awk -v n="$n_append" -v t="$t_off" 'BEGIN { printf "%.0f", n / t }')
 overhead=$(awk -v a="$t_on" -v b="$t_off" 'BEGIN { printf "%.1f", (a / b - 1) * 100 }')
@@ -140,7 +142,7 @@ same=$(q "SELECT count(*) = 0 FROM ((SELECT event_log_seq, rollout_id, host_id, 
                                     EXCEPT ALL SELECT event_log_seq, rollout_id, host_id, probe_name, control_id, framework, observed_at FROM evlog.probe_failures)) d")
 rb_speed=$(ratio "$t_sb" "$t_rb")
 
-echo "derived tables: median of $rounds runs each, same server, alternating"
+echo "derived tables: appends best of $((rounds + 2)) alternating runs, rebuilds median of $rounds; same server"
 printf '| %-62s | %14s | %14s | %-28s |\n' "measure" "evlog" "baseline" "ratio"
 printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..64})" "$(printf -- '-%.0s' {1..16})" "$(printf -- '-%.0s' {1..16})" "$(printf -- '-%.0s' {1..30})"
 printf '| %-62s | %14s | %14s | %-28s |\n' "append, events feeding no derived table ($n_append/xact), rows/s" \
