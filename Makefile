@@ -9,15 +9,19 @@ OBJS = \
 	src/log_writer.o \
 	src/append.o \
 	src/seqs.o \
-	src/read.o
+	src/read.o \
+	src/derive.o \
+	src/derive_trigger.o \
+	src/rebuild.o
 
 DATA = evlog--1.0.sql
 
 # pg_regress suites live in sql/ + expected/, isolation specs in specs/,
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.
-REGRESS = core_append core_validation core_query core_privileges read_consumers hardening_search_path
+REGRESS = core_append core_validation core_query core_privileges read_consumers derived derived_rebuild \
+	hardening_search_path
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
-ISOLATION = read_late_commit
+ISOLATION = read_late_commit rebuild_concurrent
 TAP_TESTS = 1
 
 # Our own files are held to -Wall -Wextra; `make WERROR=1` turns warnings
@@ -32,3 +36,7 @@ endif
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# `make print-REGRESS` etc.: lets scripts/test.sh read the test lists
+print-%:
+	@echo $($*)

@@ -123,6 +123,253 @@ SELECT pg_catalog.pg_extension_config_dump('evlog.kinds',
                          'verify_outcome', 'manifest_poll', 'rollout_event', 'gap')$$);
 
 /* ------------------------------------------------------------------------
+ * Derived tables (C: src/derive.c rules, src/derive_trigger.c trigger,
+ * src/rebuild.c rebuild/verify)
+ *
+ * Every derived row is written by the AFTER INSERT trigger on
+ * evlog.event_log, in the transaction that appends its event, and carries
+ * that event's seq.  evlog_rebuild() replays the log through the same C
+ * rules and must produce the same rows.
+ *
+ * pg_dump: these tables are deliberately NOT marked with
+ * pg_extension_config_dump.  Restoring evlog.event_log re-fires the
+ * (ENABLE ALWAYS) derive trigger, which regenerates every derived row; dumping
+ * them as well would restore each row twice.
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE evlog.probe_failures (
+    id            bigserial PRIMARY KEY,
+    event_log_seq bigint NOT NULL REFERENCES evlog.event_log (seq),
+    rollout_id    text,
+    host_id       text,
+    probe_name    text NOT NULL,
+    control_id    text,
+    framework     text,
+    observed_at   timestamptz NOT NULL
+);
+CREATE INDEX probe_failures_rollout_host_control_idx
+    ON evlog.probe_failures (rollout_id, host_id, control_id);
+CREATE INDEX probe_failures_event_log_seq_idx ON evlog.probe_failures (event_log_seq);
+COMMENT ON TABLE evlog.probe_failures IS 'derived: enforce-mode probe failures (one row per failing enforce-mode sub-result, or one per failing enforce-mode probe without sub-results)';
+COMMENT ON COLUMN evlog.probe_failures.id IS 'row id; not stable across evlog_rebuild';
+COMMENT ON COLUMN evlog.probe_failures.event_log_seq IS 'seq of the ProbeResult event this row comes from';
+COMMENT ON COLUMN evlog.probe_failures.rollout_id IS 'rollout_id of the event row';
+COMMENT ON COLUMN evlog.probe_failures.host_id IS 'host_id of the event row';
+COMMENT ON COLUMN evlog.probe_failures.probe_name IS 'payload probeName';
+COMMENT ON COLUMN evlog.probe_failures.control_id IS 'sub-result controlId; NULL for a probe without sub-results';
+COMMENT ON COLUMN evlog.probe_failures.framework IS 'sub-result framework; NULL for a probe without sub-results';
+COMMENT ON COLUMN evlog.probe_failures.observed_at IS 'payload observedAt';
+COMMENT ON INDEX evlog.probe_failures_rollout_host_control_idx IS 'the compliance gate''s lookup';
+COMMENT ON INDEX evlog.probe_failures_event_log_seq_idx IS 'from an event to its failures; keeps the foreign key cheap to check';
+COMMENT ON INDEX evlog.probe_failures_pkey IS 'one row per id';
+COMMENT ON SEQUENCE evlog.probe_failures_id_seq IS 'source of evlog.probe_failures.id';
+
+CREATE TABLE evlog.rollouts (
+    rollout_id                    text PRIMARY KEY,
+    channel                       text,
+    target_ref                    text,
+    state                         text NOT NULL,
+    current_wave                  integer NOT NULL,
+    opened_event_log_seq          bigint NOT NULL REFERENCES evlog.event_log (seq),
+    last_transition_event_log_seq bigint REFERENCES evlog.event_log (seq),
+    opened_at                     timestamptz NOT NULL,
+    terminal_at                   timestamptz,
+    superseded_at                 timestamptz
+);
+COMMENT ON TABLE evlog.rollouts IS 'derived: one row per rollout opened in the log (seed 003 RolloutRecord)';
+COMMENT ON COLUMN evlog.rollouts.rollout_id IS 'RolloutOpened rolloutId (or the event row''s rollout_id)';
+COMMENT ON COLUMN evlog.rollouts.channel IS 'RolloutOpened channel';
+COMMENT ON COLUMN evlog.rollouts.target_ref IS 'RolloutOpened targetRef';
+COMMENT ON COLUMN evlog.rollouts.state IS 'Opening at creation, then the "to" of the latest RecordRolloutTransition';
+COMMENT ON COLUMN evlog.rollouts.current_wave IS '0 at creation, then toWave of the latest WaveAdvanced';
+COMMENT ON COLUMN evlog.rollouts.opened_event_log_seq IS 'seq of the RolloutOpened event';
+COMMENT ON COLUMN evlog.rollouts.last_transition_event_log_seq IS 'seq of the latest RecordRolloutTransition applied (a transition only applies if its seq is higher)';
+COMMENT ON COLUMN evlog.rollouts.opened_at IS 'RolloutOpened "at" (the event ts when absent)';
+COMMENT ON COLUMN evlog.rollouts.terminal_at IS '"at" of the latest transition to Terminal';
+COMMENT ON COLUMN evlog.rollouts.superseded_at IS '"at" of the latest transition to Superseded';
+COMMENT ON INDEX evlog.rollouts_pkey IS 'one row per rollout';
+
+CREATE TABLE evlog.host_states (
+    rollout_id    text NOT NULL,
+    host_id       text NOT NULL,
+    state         text NOT NULL,
+    since         timestamptz NOT NULL,
+    event_log_seq bigint NOT NULL REFERENCES evlog.event_log (seq),
+    PRIMARY KEY (rollout_id, host_id)
+);
+COMMENT ON TABLE evlog.host_states IS 'derived: each host''s latest state per rollout, from RecordTransition effects';
+COMMENT ON COLUMN evlog.host_states.rollout_id IS 'payload rollout_id (or the event row''s rollout_id)';
+COMMENT ON COLUMN evlog.host_states.host_id IS 'payload host (or the event row''s host_id)';
+COMMENT ON COLUMN evlog.host_states.state IS 'payload "to" of the latest RecordTransition (highest seq wins)';
+COMMENT ON COLUMN evlog.host_states.since IS 'payload "at" of that transition';
+COMMENT ON COLUMN evlog.host_states.event_log_seq IS 'seq of that RecordTransition event';
+COMMENT ON INDEX evlog.host_states_pkey IS 'one row per (rollout, host)';
+
+/*
+ * Events that feed a derived table but change nothing (a transition or wave
+ * for a rollout that was never opened, a second RolloutOpened) are not
+ * errors: they are recorded here, one row per event and view, so that they
+ * are counted, rebuilt and verified like any other derived row, and no
+ * appender ever updates a shared counter row.
+ */
+CREATE TABLE evlog.derived_skips (
+    event_log_seq bigint NOT NULL REFERENCES evlog.event_log (seq),
+    view          text NOT NULL,
+    reason        text NOT NULL,
+    PRIMARY KEY (event_log_seq, view)
+);
+COMMENT ON TABLE evlog.derived_skips IS 'derived: events that fed a derived table but changed nothing (counted, not errors)';
+COMMENT ON COLUMN evlog.derived_skips.event_log_seq IS 'seq of the skipped event';
+COMMENT ON COLUMN evlog.derived_skips.view IS 'derived table the event was skipped for';
+COMMENT ON COLUMN evlog.derived_skips.reason IS 'unknown_rollout or duplicate_open';
+COMMENT ON INDEX evlog.derived_skips_pkey IS 'one row per event and view';
+
+CREATE VIEW evlog.derived_stats AS
+    SELECT s.view, s.reason, pg_catalog.count(*) AS events,
+           pg_catalog.max(s.event_log_seq) AS last_event_log_seq
+      FROM evlog.derived_skips s
+     GROUP BY s.view, s.reason;
+COMMENT ON VIEW evlog.derived_stats IS 'per derived table and reason: how many events changed nothing, and the latest';
+COMMENT ON COLUMN evlog.derived_stats.view IS 'derived table';
+COMMENT ON COLUMN evlog.derived_stats.reason IS 'unknown_rollout or duplicate_open';
+COMMENT ON COLUMN evlog.derived_stats.events IS 'number of such events';
+COMMENT ON COLUMN evlog.derived_stats.last_event_log_seq IS 'seq of the latest such event';
+
+/*
+ * User-registered derived views.  Registrations ARE dumped (they are
+ * configuration, not derived data); the user's own table is an ordinary
+ * table that pg_dump handles as usual.
+ */
+CREATE TABLE evlog.derived_views (
+    name          text PRIMARY KEY
+                  CHECK (name OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,62}$'
+                         AND name OPERATOR(pg_catalog.<>) ALL (ARRAY['probe_failures', 'rollouts', 'host_states', 'all'])),
+    handler       regprocedure NOT NULL,
+    target        regclass NOT NULL,
+    registered_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE evlog.derived_views IS 'user-registered derived views: handler(evlog.event_log) is called for every appended event and maintains target';
+COMMENT ON COLUMN evlog.derived_views.name IS 'view name, as passed to evlog_rebuild / evlog_verify';
+COMMENT ON COLUMN evlog.derived_views.handler IS 'function(evlog.event_log) RETURNS void, called once per event in the appending transaction';
+COMMENT ON COLUMN evlog.derived_views.target IS 'table the handler maintains; evlog_rebuild empties it before replaying';
+COMMENT ON COLUMN evlog.derived_views.registered_at IS 'when the view was registered';
+COMMENT ON INDEX evlog.derived_views_pkey IS 'one row per view name';
+SELECT pg_catalog.pg_extension_config_dump('evlog.derived_views', '');
+
+CREATE FUNCTION evlog.derive_trigger() RETURNS trigger
+AS 'MODULE_PATHNAME', 'evlog_derive_trigger'
+LANGUAGE C;
+COMMENT ON FUNCTION evlog.derive_trigger() IS 'trigger: maintains every derived table for each appended event, in the same transaction';
+
+/*
+ * No WHEN clause, on purpose: evlog's writer builds a fresh ResultRelInfo per
+ * append, so a WHEN expression would be re-prepared for every row (measured:
+ * far slower than firing the trigger).  The C trigger's own fast path skips
+ * events of kinds no derived table reads.
+ */
+CREATE TRIGGER event_log_derive
+    AFTER INSERT ON evlog.event_log
+    FOR EACH ROW EXECUTE FUNCTION evlog.derive_trigger();
+-- logical replication apply runs with session_replication_role = replica
+ALTER TABLE evlog.event_log ENABLE ALWAYS TRIGGER event_log_derive;
+
+CREATE FUNCTION evlog.derived_views_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'evlog_derived_views_changed'
+LANGUAGE C;
+COMMENT ON FUNCTION evlog.derived_views_changed() IS 'trigger: tells every backend to reload its cached list of user-registered views';
+
+CREATE TRIGGER derived_views_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON evlog.derived_views
+    FOR EACH STATEMENT EXECUTE FUNCTION evlog.derived_views_changed();
+ALTER TABLE evlog.derived_views ENABLE ALWAYS TRIGGER derived_views_changed;
+
+CREATE FUNCTION @extschema@.evlog_rebuild(view text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'evlog_rebuild'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_rebuild(text) IS
+    'empty a derived table (probe_failures, rollouts, host_states, a registered view, or all) and replay the log into it in seq order; returns rows written';
+
+CREATE FUNCTION @extschema@.evlog_verify(view text)
+RETURNS TABLE (view text, difference text, "row" jsonb)
+AS 'MODULE_PATHNAME', 'evlog_verify'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_verify(text) IS
+    'rows that differ between a derived table and a fresh replay of the log: missing (replay has it, table does not) or unexpected (table has it, replay does not); no rows when consistent';
+
+CREATE VIEW evlog.rebuild_progress AS
+    SELECT a.pid,
+           m[1] AS view,
+           m[2] AS phase,
+           m[3]::bigint AS events_done,
+           m[4]::bigint AS events_total,
+           m[5]::timestamptz AS started_at
+      FROM pg_catalog.pg_stat_activity a,
+           LATERAL pg_catalog.regexp_match(a.query,
+               '^evlog_rebuild progress: view=(\S+) phase=(\S+) done=(\d+) total=(\d+) started=(.+)$') AS m
+     WHERE a.query OPERATOR(pg_catalog.~~) 'evlog_rebuild progress: %';
+COMMENT ON VIEW evlog.rebuild_progress IS 'running evlog_rebuild / evlog_verify calls, as they report themselves in pg_stat_activity.query';
+COMMENT ON COLUMN evlog.rebuild_progress.pid IS 'backend running the rebuild';
+COMMENT ON COLUMN evlog.rebuild_progress.view IS 'derived table being rebuilt';
+COMMENT ON COLUMN evlog.rebuild_progress.phase IS 'replay (from a snapshot), catch-up (log locked, applying events committed meanwhile), swap (replacing the table''s rows), verify';
+COMMENT ON COLUMN evlog.rebuild_progress.events_done IS 'events read so far in this phase';
+COMMENT ON COLUMN evlog.rebuild_progress.events_total IS 'upper bound on the events to read (seq span of the log)';
+COMMENT ON COLUMN evlog.rebuild_progress.started_at IS 'when this view''s rebuild started';
+
+CREATE FUNCTION @extschema@.evlog_register_view(name text, handler regprocedure, target regclass,
+                                                populate boolean DEFAULT true)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p pg_catalog.pg_proc;
+BEGIN
+    SELECT * INTO p FROM pg_catalog.pg_proc WHERE oid OPERATOR(pg_catalog.=) handler;
+    IF p.pronargs OPERATOR(pg_catalog.<>) 1
+       OR p.proargtypes[0] OPERATOR(pg_catalog.<>) 'evlog.event_log'::pg_catalog.regtype
+       OR p.prorettype OPERATOR(pg_catalog.<>) 'pg_catalog.void'::pg_catalog.regtype
+       OR p.proretset OR p.prokind OPERATOR(pg_catalog.<>) 'f' THEN
+        RAISE EXCEPTION 'handler % has the wrong signature', handler
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A derived-view handler is a function taking one evlog.event_log row and returning void.',
+                  HINT = 'CREATE FUNCTION my_handler(e evlog.event_log) RETURNS void ...';
+    END IF;
+    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$'
+       OR name OPERATOR(pg_catalog.=) ANY (ARRAY['probe_failures', 'rollouts', 'host_states', 'all']) THEN
+        RAISE EXCEPTION 'invalid or reserved view name %', pg_catalog.quote_nullable(name)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A view name is 1 to 63 lower-case letters, digits or underscores, starting with a letter, and not probe_failures, rollouts, host_states or all.';
+    END IF;
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) target)
+       NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', target USING ERRCODE = 'wrong_object_type';
+    END IF;
+    INSERT INTO evlog.derived_views (name, handler, target)
+    VALUES (evlog_register_view.name, evlog_register_view.handler, evlog_register_view.target);
+    IF populate THEN
+        RETURN @extschema@.evlog_rebuild(evlog_register_view.name);
+    END IF;
+    RETURN 0;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.evlog_register_view(text, regprocedure, regclass, boolean) IS
+    'register a user derived view: handler(evlog.event_log) is then called for every appended event in the appending transaction; populate replays the existing log into target (returns rows written)';
+
+CREATE FUNCTION @extschema@.evlog_unregister_view(name text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM evlog.derived_views v WHERE v.name OPERATOR(pg_catalog.=) evlog_unregister_view.name;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.evlog_unregister_view(text) IS
+    'stop calling a registered view''s handler (its table is left as it is); false if no such view';
+
+/* ------------------------------------------------------------------------
  * Append (C: src/append.c)
  * ------------------------------------------------------------------------ */
 
@@ -372,7 +619,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA evlog TO %s', role);
-    EXECUTE pg_catalog.format('GRANT SELECT ON evlog.event_log, evlog.kinds TO %s', role);
+    EXECUTE pg_catalog.format('GRANT SELECT ON evlog.event_log, evlog.kinds, evlog.probe_failures, '
+                              'evlog.rollouts, evlog.host_states, evlog.derived_skips, evlog.derived_stats TO %s', role);
     EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %s', '@extschema@', role);
     EXECUTE pg_catalog.format('GRANT SELECT ON evlog.inflight, evlog.consumer_lag TO %s', role);
     EXECUTE pg_catalog.format(
@@ -385,7 +633,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.evlog_grant_reader(regrole) IS
-    'let a role read the log (SELECT, evlog_query, evlog_read, named consumers) and nothing else';
+    'let a role read the log and its derived tables (SELECT, evlog_query, evlog_read, named consumers) and nothing else';
 
 CREATE FUNCTION @extschema@.evlog_grant_writer(role regrole)
 RETURNS void
@@ -408,6 +656,7 @@ COMMENT ON FUNCTION @extschema@.evlog_grant_writer(regrole) IS
 REVOKE ALL ON ALL TABLES IN SCHEMA evlog FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA evlog FROM PUBLIC;
 REVOKE ALL ON FUNCTION evlog.refuse_change() FROM PUBLIC;
+REVOKE ALL ON FUNCTION evlog.derive_trigger(), evlog.derived_views_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION
     @extschema@.evlog_append(text, timestamptz, text, text, text, text),
     @extschema@.evlog_append(text, timestamptz, text, text, jsonb, text),
@@ -422,5 +671,9 @@ REVOKE ALL ON FUNCTION
     @extschema@.evlog_consumer_drop(text),
     @extschema@.evlog_register_kind(text, text),
     @extschema@.evlog_grant_reader(regrole),
-    @extschema@.evlog_grant_writer(regrole)
+    @extschema@.evlog_grant_writer(regrole),
+    @extschema@.evlog_rebuild(text),
+    @extschema@.evlog_verify(text),
+    @extschema@.evlog_register_view(text, regprocedure, regclass, boolean),
+    @extschema@.evlog_unregister_view(text)
 FROM PUBLIC;

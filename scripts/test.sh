@@ -49,36 +49,51 @@ cd "$work"
 pgxs=$(dirname "$bindir")/lib/pgxs
 passed=0 failed=0
 
-make_var() { sed -n "s/^$1 *= *//p" Makefile; }
+make_var() { make -s --no-print-directory PG_CONFIG="$bindir/pg_config" "print-$1"; }
 
 count_pg_regress() {
-    # PG15 pg_regress prints "test name ... ok" / "... FAILED" per test
-    local out=$1 ok bad
-    ok=$(grep -cE '\.\.\. ok|\.\.\. ignored' "$out" 2>/dev/null || true)
-    bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed \(ignored\)' "$out" 2>/dev/null || true)
-    ok=${ok:-0} bad=${bad:-0}
-    if [ "$ok" -eq 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi  # it did not even start
-    passed=$((passed + ok)); failed=$((failed + bad))
+    # PG15 pg_regress prints "test name ... ok" per test; anything else for
+    # a test in the list (FAILED, a missing file, a run that never started)
+    # counts as a failure
+    local out=$1 ntests=$2 ok
+    ok=$(grep -cE '\.\.\. ok' "$out" 2>/dev/null || true)
+    ok=${ok:-0}
+    passed=$((passed + ok)); failed=$((failed + ntests - ok))
 }
+
+# with_expected LIST: the tests of LIST that have an expected output; each
+# one that has none is reported and counted as failed (pg_regress would
+# otherwise pass it)
+runnable=""
+with_expected() {
+    runnable=""
+    for t in "$@"; do
+        if [ -f "expected/$t.out" ]; then runnable="$runnable $t"
+        else echo "test $t ... FAILED (no expected/$t.out)"; failed=$((failed + 1)); fi
+    done
+}
+
+ntests() { echo $#; }
 
 for suite in $suites; do
     case $suite in
     regress)
-        log "pg_regress: $(make_var REGRESS)"
+        with_expected $(make_var REGRESS); tests=$runnable
+        log "pg_regress: $tests"
         "$pgxs/src/test/regress/pg_regress" --bindir="$bindir" --inputdir=. \
             --temp-instance=./tmp_regress --temp-config=test/evlog.conf \
-            --dbname=contrib_regression $(make_var REGRESS) 2>&1 | tee regress.log || true
-        count_pg_regress regress.log
+            --dbname=contrib_regression $tests 2>&1 | tee regress.log || true
+        count_pg_regress regress.log "$(ntests $tests)"
         [ -f regression.diffs ] && cat regression.diffs
         ;;
     isolation)
-        tests=$(make_var ISOLATION)
+        with_expected $(make_var ISOLATION); tests=$runnable
         [ -z "$tests" ] && continue
         log "isolation: $tests"
         "$pgxs/src/test/isolation/pg_isolation_regress" --bindir="$bindir" --inputdir=. \
             --outputdir=output_iso --temp-instance=./tmp_isolation --temp-config=test/evlog.conf \
             $tests 2>&1 | tee isolation.log || true
-        count_pg_regress isolation.log
+        count_pg_regress isolation.log "$(ntests $tests)"
         [ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs
         ;;
     tap)
@@ -122,11 +137,12 @@ for suite in $suites; do
             "$bindir/postgres" -D vgdata -k "$work" -p 54987 -c listen_addresses= \
             -c fsync=off > vg-server.log 2>&1 &
         for _ in $(seq 1 120); do "$bindir/pg_isready" -h "$work" -p 54987 -q && break; sleep 1; done
+        with_expected $(make_var REGRESS); tests=$runnable
         "$pgxs/src/test/regress/pg_regress" --bindir="$bindir" --inputdir=. \
             --outputdir=output_vg --host="$work" --port=54987 \
-            --dbname=contrib_regression $(make_var REGRESS) 2>&1 | tee memcheck.log || true
+            --dbname=contrib_regression $tests 2>&1 | tee memcheck.log || true
         "$bindir/pg_ctl" -D vgdata -m fast -w -t 300 stop >/dev/null || true
-        count_pg_regress memcheck.log
+        count_pg_regress memcheck.log "$(ntests $tests)"
         ours=$(ls src/*.c | xargs -n1 basename | paste -sd'|')
         # split the logs into one report per error and keep those in our code
         reports=$(awk -v ours="($ours):[0-9]+" '

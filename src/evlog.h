@@ -11,6 +11,10 @@
  *	                event_id dedup, executor-level insert
  *	  read.c        late-commit-safe reading: evlog_read, evlog_safe_seq
  *	  append.c      SQL entry points evlog_append(...)
+ *	  derive.c      per-event rules of the derived tables (one code path for
+ *	                the trigger and the rebuild)
+ *	  derive_trigger.c  the AFTER INSERT trigger, user-view registry cache
+ *	  rebuild.c     evlog_rebuild / evlog_verify, progress reporting
  *
  *-------------------------------------------------------------------------
  */
@@ -19,6 +23,9 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "fmgr.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -75,5 +82,65 @@ extern EvlogWriter *evlog_writer_open(void);
 extern int64 evlog_writer_append(EvlogWriter *writer, EvlogEvent *event);
 extern void evlog_writer_close(EvlogWriter *writer);
 extern Oid	evlog_relid(const char *relname);
+
+/*
+ * derive.c — one event_log row as the derived-table rules see it.  Datums
+ * point into the caller's tuple; payload may still be toasted (it is only
+ * detoasted for events whose kind feeds a derived table).
+ */
+typedef struct EvlogEventRow
+{
+	int64		seq;
+	TimestampTz ts;
+	text	   *kind;
+	text	   *host_id;		/* NULL when SQL NULL */
+	text	   *rollout_id;		/* NULL when SQL NULL */
+	Datum		payload;
+	HeapTuple	tuple;			/* the whole row, for user-view handlers */
+	TupleDesc	tupdesc;
+} EvlogEventRow;
+
+/* Built-in derived tables, as bits so a target can name several. */
+#define EVLOG_VIEW_PROBE_FAILURES	0x01
+#define EVLOG_VIEW_ROLLOUTS			0x02
+#define EVLOG_VIEW_HOST_STATES		0x04
+#define EVLOG_VIEW_ALL_BUILTIN		0x07
+
+/* One user-registered view, resolved for calling. */
+typedef struct EvlogUserView
+{
+	char	   *name;
+	Oid			handler;
+	Oid			handler_owner;
+	Oid			target;
+	FmgrInfo	flinfo;
+} EvlogUserView;
+
+/*
+ * Where derive_event() writes: which built-in views, into the real tables or
+ * the session's staging copies (rebuild), and which user views.
+ */
+typedef struct EvlogDeriveTarget
+{
+	int			builtin;		/* EVLOG_VIEW_* bits */
+	bool		staging;		/* write pg_temp.evlog_stage_* instead */
+	int			nuser;
+	EvlogUserView *user;
+} EvlogDeriveTarget;
+
+extern void evlog_event_from_tuple(HeapTuple tuple, TupleDesc desc, EvlogEventRow *ev);
+extern int	evlog_event_feeds(const EvlogEventRow *ev);
+extern bool evlog_kind_feeds_builtin(const text *kind);
+extern void evlog_derive_event(const EvlogEventRow *ev, const EvlogDeriveTarget *target);
+extern const char *evlog_builtin_view_name(int view);
+extern int	evlog_builtin_view_from_name(const char *name);
+extern const char *evlog_builtin_table(int view, bool staging);
+extern void evlog_derive_staging_begin(int builtin);
+extern void evlog_derive_staging_end(void);
+
+/* derive_trigger.c — cached list of user-registered views */
+extern EvlogUserView *evlog_user_views(int *n);
+extern EvlogUserView *evlog_user_view_lookup(const char *name);
+extern bool evlog_user_views_none(void);
 
 #endif							/* EVLOG_H */

@@ -25,7 +25,7 @@ $node->safe_psql('postgres', q{
 	CREATE ROLE fuzzer LOGIN;
 	SELECT evlog_grant_writer('fuzzer');
 	SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'h' || i % 9, 'r' || i % 4,
-	                    json_build_object('kind', 'ProbeResult', 'i', i)::text, 'seed-' || i)
+	                    json_build_object('kind', 'DispatchAck', 'i', i)::text, 'seed-' || i)
 	  FROM generate_series(1, 300) i;
 });
 

@@ -1,0 +1,223 @@
+/*-------------------------------------------------------------------------
+ *
+ * derive_trigger.c
+ *	  The AFTER INSERT FOR EACH ROW trigger on evlog.event_log that keeps
+ *	  every derived table in step with the log, and the backend-local cache
+ *	  of user-registered views it calls.
+ *
+ * The trigger hands each new row to evlog_derive_event() (derive.c), the
+ * same function evlog_rebuild replays the log through.  Because it is an
+ * AFTER ROW trigger, it fires for every row however it was inserted: single
+ * appends, a batch path's multi-row insert (AFTER ROW triggers do not prevent
+ * table_multi_insert), logical replication apply (it is ENABLE ALWAYS) and a
+ * restore of the log.
+ *
+ * Privileges: appenders hold EXECUTE on evlog_append, not INSERT on the
+ * derived tables, so the built-in writes run as the owner of evlog.event_log
+ * (the extension owner), the way a SECURITY DEFINER function would but
+ * without its per-call GUC save/restore.  User handlers run as their own
+ * owner (derive.c).
+ *
+ * The user-view cache is rebuilt lazily after a relcache invalidation of
+ * evlog.derived_views, which the statement trigger below sends whenever the
+ * registry changes (including when pg_restore loads it with COPY).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "evlog.h"
+
+PG_FUNCTION_INFO_V1(evlog_derive_trigger);
+PG_FUNCTION_INFO_V1(evlog_derived_views_changed);
+
+static MemoryContext views_cxt = NULL;
+static EvlogUserView *views = NULL;
+static int	nviews = 0;
+static bool views_valid = false;
+static Oid	views_relid = InvalidOid;
+static bool callback_registered = false;
+
+static void
+views_inval_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == views_relid)
+		views_valid = false;
+}
+
+/* (Re)load the registry.  Caller is connected to SPI. */
+static void
+load_views(void)
+{
+	MemoryContext oldcxt;
+	int			rc;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(views_inval_callback, (Datum) 0);
+		callback_registered = true;
+	}
+	/*
+	 * The old list may still be in use further up the stack (a handler that
+	 * appends fires this trigger recursively), so it is not freed here but
+	 * handed to the transaction, which outlives any such use.
+	 */
+	if (views_cxt != NULL)
+		MemoryContextSetParent(views_cxt, TopTransactionContext);
+	views_cxt = AllocSetContextCreate(TopMemoryContext, "evlog user views",
+									  ALLOCSET_SMALL_SIZES);
+	views = NULL;
+	nviews = 0;
+
+	/* mark valid first: an invalidation arriving while we read wins */
+	views_relid = evlog_relid("derived_views");
+	views_valid = true;
+
+	rc = SPI_execute("SELECT v.name, v.handler::pg_catalog.oid, p.proowner, v.target::pg_catalog.oid"
+					 " FROM evlog.derived_views v JOIN pg_catalog.pg_proc p"
+					 " ON p.oid OPERATOR(pg_catalog.=) v.handler::pg_catalog.oid ORDER BY v.name",
+					 true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading evlog.derived_views failed: %s", SPI_result_code_string(rc));
+
+	oldcxt = MemoryContextSwitchTo(views_cxt);
+	if (SPI_processed > 0)
+		views = palloc0(sizeof(EvlogUserView) * SPI_processed);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		EvlogUserView *uv = &views[nviews++];
+		bool		isnull;
+
+		uv->name = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+		uv->handler = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		uv->handler_owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+		uv->target = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+		fmgr_info_cxt(uv->handler, &uv->flinfo, views_cxt);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* Registered user views, current as of the last invalidation processed. */
+EvlogUserView *
+evlog_user_views(int *n)
+{
+	if (!views_valid)
+	{
+		PG_TRY();
+		{
+			load_views();
+		}
+		PG_CATCH();
+		{
+			views_valid = false;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	*n = nviews;
+	return views;
+}
+
+/* True only when the cache is current and holds no views. */
+bool
+evlog_user_views_none(void)
+{
+	return views_valid && nviews == 0;
+}
+
+EvlogUserView *
+evlog_user_view_lookup(const char *name)
+{
+	int			n;
+	EvlogUserView *all = evlog_user_views(&n);
+
+	for (int i = 0; i < n; i++)
+		if (strcmp(all[i].name, name) == 0)
+			return &all[i];
+	return NULL;
+}
+
+Datum
+evlog_derive_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	EvlogEventRow ev;
+	EvlogDeriveTarget target;
+	Oid			save_user;
+	int			save_sec;
+
+	/* the same checks as contrib/tcn: only as an AFTER ROW INSERT trigger */
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("evlog.derive_trigger() was not called by the trigger manager")));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("evlog.derive_trigger() must be fired AFTER INSERT FOR EACH ROW")));
+	if (RelationGetDescr(trigdata->tg_relation)->natts != 7)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("evlog.derive_trigger() must be attached to evlog.event_log")));
+
+	/*
+	 * Fast path for the common event that feeds nothing: only the kind is
+	 * read, no SPI connection, no user switch.  This is what keeps the
+	 * trigger's cost on unrelated appends small.
+	 */
+	if (evlog_user_views_none())
+	{
+		bool		isnull;
+		Datum		kind = heap_getattr(trigdata->tg_trigtuple, 3,
+										RelationGetDescr(trigdata->tg_relation), &isnull);
+
+		if (isnull || !evlog_kind_feeds_builtin(DatumGetTextPP(kind)))
+			return PointerGetDatum(NULL);
+	}
+	evlog_event_from_tuple(trigdata->tg_trigtuple,
+						   RelationGetDescr(trigdata->tg_relation), &ev);
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(trigdata->tg_relation->rd_rel->relowner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	target.builtin = EVLOG_VIEW_ALL_BUILTIN;
+	target.staging = false;
+	target.user = evlog_user_views(&target.nuser);
+	evlog_derive_event(&ev, &target);
+
+	SPI_finish();
+	SetUserIdAndSecContext(save_user, save_sec);
+	return PointerGetDatum(NULL);
+}
+
+/* Statement trigger on evlog.derived_views: every backend reloads its cache. */
+Datum
+evlog_derived_views_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("evlog.derived_views_changed() was not called by the trigger manager")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}

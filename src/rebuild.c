@@ -1,0 +1,719 @@
+/*-------------------------------------------------------------------------
+ *
+ * rebuild.c
+ *	  evlog_rebuild(view) and evlog_verify(view): replaying the log through
+ *	  the derive rules (derive.c), and reporting progress while doing so.
+ *
+ * Built-in tables (probe_failures, rollouts, host_states, 'all') are rebuilt
+ * without stopping appenders for the replay:
+ *
+ *	  1. replay: with a snapshot S, read the log in seq order (primary key
+ *		 index) and derive into session-private staging tables
+ *		 (pg_temp.evlog_stage_*).  Only AccessShareLock on the log: appends
+ *		 go on and their trigger keeps maintaining the real tables.  The seqs
+ *		 S did not show (gaps: rolled-back appends, or transactions still in
+ *		 flight) and the highest seq seen are remembered.
+ *	  2. catch-up: lock evlog.event_log in SHARE ROW EXCLUSIVE mode.  This
+ *		 waits for in-flight appenders to commit and makes new ones wait;
+ *		 it also serialises concurrent rebuilds.  With a new snapshot, derive
+ *		 the events in the gaps and above the highest seq: exactly the events
+ *		 committed since S.
+ *	  3. swap: make the real table equal the staging rows by writing only
+ *		 the difference (EXCEPT ALL both ways, then delete the surplus rows
+ *		 and insert the missing ones).  Readers see the old rows until
+ *		 commit; unchanged rows keep their ids.
+ *
+ * The lock is held until the caller's transaction ends, so appenders wait for
+ * the catch-up and the swap: proportional to the events appended during the
+ * replay plus one hash comparison of staging and table (and the rows that
+ * actually differ), never for the replay itself.  The derive rules are order
+ * independent for updates (see derive.c), so applying late-committed events
+ * after the rest gives the seq-order result.
+ *
+ * User views cannot be redirected into staging (their handler writes where it
+ * likes), so their rebuild holds the same lock for the whole replay.
+ *
+ * evlog_verify replays into staging under one snapshot and compares with the
+ * real tables under that same snapshot (derived rows commit with their event,
+ * so both sides describe the same log): it never blocks appenders.  For a
+ * user view it rebuilds inside a subtransaction (holding the lock as a user
+ * view rebuild does), compares, and rolls back.
+ *
+ * Progress: pgstat_progress_* only serves built-in command types, and
+ * shared memory would need shared_preload_libraries, so a rebuild reports
+ * itself through its own pg_stat_activity.query
+ * ("evlog_rebuild progress: view=... phase=... done=... total=... started=...")
+ * which the view evlog.rebuild_progress parses; the query text is restored
+ * when the call ends.  NOTICEs go to the caller at each phase and every
+ * 100000 events.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "tcop/tcopprot.h"
+#include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "evlog.h"
+
+PG_FUNCTION_INFO_V1(evlog_rebuild);
+PG_FUNCTION_INFO_V1(evlog_verify);
+
+#define NOTICE_EVERY	100000
+#define REPORT_EVERY	1000
+
+typedef struct Progress
+{
+	const char *view;
+	const char *phase;
+	int64		done;
+	int64		total;
+	TimestampTz started;
+} Progress;
+
+typedef struct SeqRange
+{
+	int64		lo;
+	int64		hi;
+} SeqRange;
+
+typedef struct RangeList
+{
+	SeqRange   *r;
+	int			n;
+	int			cap;
+} RangeList;
+
+static void
+report(Progress *p)
+{
+	char		buf[256];
+
+	snprintf(buf, sizeof(buf),
+			 "evlog_rebuild progress: view=%s phase=%s done=" INT64_FORMAT
+			 " total=" INT64_FORMAT " started=%s",
+			 p->view, p->phase, p->done, p->total, timestamptz_to_str(p->started));
+	pgstat_report_activity(STATE_RUNNING, buf);
+}
+
+static void
+set_phase(Progress *p, const char *phase)
+{
+	p->phase = phase;
+	p->done = 0;
+	report(p);
+}
+
+static void
+restore_activity(void)
+{
+	if (debug_query_string)
+		pgstat_report_activity(STATE_RUNNING, debug_query_string);
+}
+
+static void
+add_range(RangeList *l, int64 lo, int64 hi)
+{
+	if (l->n == l->cap)
+	{
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->r = l->r ? repalloc(l->r, sizeof(SeqRange) * l->cap)
+			: palloc(sizeof(SeqRange) * l->cap);
+	}
+	l->r[l->n].lo = lo;
+	l->r[l->n].hi = hi;
+	l->n++;
+}
+
+/* Run a utility or DML statement through SPI; returns rows processed. */
+static uint64
+spi_exec(const char *sql)
+{
+	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "evlog: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/* Upper bound on the number of events: the log's seq span. */
+static int64
+estimate_events(void)
+{
+	bool		isnull;
+	int64		lo,
+				hi;
+
+	if (SPI_execute("SELECT pg_catalog.min(seq), pg_catalog.max(seq) FROM evlog.event_log",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "evlog: reading the seq span failed");
+	lo = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		return 0;
+	hi = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	return hi - lo + 1;
+}
+
+/*
+ * Derive every event with lo <= seq <= hi that snap shows, in seq order.
+ * With gaps != NULL, records the seq ranges inside [lo, hi] that snap did
+ * not show and sets *maxseq to the highest seq seen (unchanged if none).
+ * Returns the number of events read.
+ */
+static int64
+replay_range(Snapshot snap, int64 lo, int64 hi, const EvlogDeriveTarget *target,
+			 Progress *p, RangeList *gaps, int64 *maxseq)
+{
+	Relation	rel = table_open(evlog_relid("event_log"), AccessShareLock);
+	Relation	idx = index_open(evlog_relid("event_log_pkey"), AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	IndexScanDesc scan;
+	ScanKeyData keys[2];
+	MemoryContext percxt,
+				oldcxt;
+	int64		n = 0;
+	int64		next_expected = lo;
+	bool		at_min = true;	/* nothing seen yet: lo itself may be missing */
+
+	ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(lo));
+	ScanKeyInit(&keys[1], 1, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(hi));
+#if PG_VERSION_NUM >= 180000
+	scan = index_beginscan(rel, idx, snap, NULL, 2, 0);
+#else
+	scan = index_beginscan(rel, idx, snap, 2, 0);
+#endif
+	index_rescan(scan, keys, 2, NULL, 0);
+
+	percxt = AllocSetContextCreate(CurrentMemoryContext, "evlog replay per event",
+								   ALLOCSET_DEFAULT_SIZES);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		EvlogEventRow ev;
+		bool		shouldfree;
+		HeapTuple	tup;
+
+		CHECK_FOR_INTERRUPTS();
+		oldcxt = MemoryContextSwitchTo(percxt);
+		tup = ExecFetchSlotHeapTuple(slot, false, &shouldfree);
+		evlog_event_from_tuple(tup, RelationGetDescr(rel), &ev);
+
+		if (gaps != NULL)
+		{
+			/* the list outlives this event: not in the per-event context */
+			if (ev.seq > next_expected || (at_min && ev.seq > lo))
+			{
+				MemoryContextSwitchTo(oldcxt);
+				add_range(gaps, next_expected, ev.seq - 1);
+				MemoryContextSwitchTo(percxt);
+			}
+			at_min = false;
+			next_expected = ev.seq + 1;
+			*maxseq = ev.seq;
+		}
+
+		evlog_derive_event(&ev, target);
+
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(percxt);
+		n++;
+		p->done++;
+		if (p->done % REPORT_EVERY == 0)
+			report(p);
+		if (p->done % NOTICE_EVERY == 0)
+			ereport(NOTICE,
+					(errmsg("evlog_rebuild(%s): " INT64_FORMAT " of at most " INT64_FORMAT " events replayed",
+							p->view, p->done, p->total)));
+	}
+	MemoryContextDelete(percxt);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
+	return n;
+}
+
+static void
+drop_if_exists(const char *relname)
+{
+	Oid			nsp = LookupExplicitNamespace("pg_temp", true);
+
+	if (OidIsValid(nsp) && OidIsValid(get_relname_relid(relname, nsp)))
+		spi_exec(psprintf("DROP TABLE pg_temp.%s", relname));
+}
+
+/* Fresh, empty staging tables for the built-in views in bits. */
+static void
+create_staging(int bits)
+{
+	drop_if_exists("evlog_stage_derived_skips");
+	spi_exec("CREATE TEMP TABLE evlog_stage_derived_skips (LIKE evlog.derived_skips) ON COMMIT DROP");
+	if (bits & EVLOG_VIEW_PROBE_FAILURES)
+	{
+		drop_if_exists("evlog_stage_probe_failures");
+		spi_exec("CREATE TEMP TABLE evlog_stage_probe_failures (event_log_seq bigint, rollout_id text,"
+				 " host_id text, probe_name text, control_id text, framework text,"
+				 " observed_at timestamptz) ON COMMIT DROP");
+	}
+	if (bits & EVLOG_VIEW_ROLLOUTS)
+	{
+		drop_if_exists("evlog_stage_rollouts");
+		spi_exec("CREATE TEMP TABLE evlog_stage_rollouts (LIKE evlog.rollouts INCLUDING INDEXES) ON COMMIT DROP");
+	}
+	if (bits & EVLOG_VIEW_HOST_STATES)
+	{
+		drop_if_exists("evlog_stage_host_states");
+		spi_exec("CREATE TEMP TABLE evlog_stage_host_states (LIKE evlog.host_states INCLUDING INDEXES) ON COMMIT DROP");
+	}
+}
+
+/* Column list compared/copied for a view; probe_failures leaves out id. */
+static const char *
+view_columns(int view)
+{
+	if (view == EVLOG_VIEW_PROBE_FAILURES)
+		return "event_log_seq, rollout_id, host_id, probe_name, control_id, framework, observed_at";
+	if (view == EVLOG_VIEW_ROLLOUTS)
+		return "rollout_id, channel, target_ref, state, current_wave, opened_event_log_seq,"
+			" last_transition_event_log_seq, opened_at, terminal_at, superseded_at";
+	if (view == EVLOG_VIEW_HOST_STATES)
+		return "rollout_id, host_id, state, since, event_log_seq";
+	return "event_log_seq, view, reason";
+}
+
+static void
+check_isolation(void)
+{
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("evlog_rebuild and evlog_verify must run in a READ COMMITTED transaction"),
+				 errdetail("The catch-up phase needs a snapshot taken after the log is locked."),
+				 errhint("Call it outside an explicit transaction, or in one started with BEGIN ISOLATION LEVEL READ COMMITTED.")));
+}
+
+/*
+ * Make the real table hold exactly the staging rows (as multisets over the
+ * compared columns), writing only the difference: rows the replay does not
+ * produce are deleted, rows it produces that are missing are inserted, the
+ * rest (normally all of them) are left alone and keep their ids.  That keeps
+ * the swap, during which appenders wait, proportional to the damage rather
+ * than to the table.  Returns the number of rows the rebuilt table holds.
+ */
+static int64
+swap_view(int view, const char *where)
+{
+	const char *real = evlog_builtin_table(view, false);
+	const char *stage = evlog_builtin_table(view, true);
+	const char *cols = view_columns(view);
+	char	   *rec = psprintf("ROW(%s)::%s", cols, stage);
+	uint64		ndel;
+	bool		isnull;
+	int			nest;
+
+	drop_if_exists("evlog_swap_del");
+	drop_if_exists("evlog_swap_ins");
+	ndel = spi_exec(psprintf("CREATE TEMP TABLE evlog_swap_del ON COMMIT DROP AS"
+							 " SELECT %s FROM %s %s EXCEPT ALL SELECT %s FROM %s %s",
+							 cols, real, where, cols, stage, where));
+	spi_exec(psprintf("CREATE TEMP TABLE evlog_swap_ins ON COMMIT DROP AS"
+					  " SELECT %s FROM %s %s EXCEPT ALL SELECT %s FROM %s %s",
+					  cols, stage, where, cols, real, where));
+	if (ndel > 0)
+	{
+		/*
+		 * Delete as many copies of each unwanted row as it has surplus.
+		 * Whole-row (record) equality treats NULL fields as equal, which is
+		 * what a multiset comparison needs.
+		 */
+		char	   *delrec = psprintf("(SELECT %s AS rec FROM pg_temp.evlog_swap_del)", rec);
+
+		spi_exec(psprintf("DELETE FROM %s r USING"
+						  " (SELECT x.tid FROM"
+						  "   (SELECT y.tid, y.rec, pg_catalog.row_number() OVER (PARTITION BY y.rec) AS rn"
+						  "      FROM (SELECT t.ctid AS tid, %s AS rec FROM %s t %s) y"
+						  "     WHERE y.rec IN (SELECT d.rec FROM %s d)) x"
+						  "   JOIN (SELECT d.rec, pg_catalog.count(*) AS n FROM %s d GROUP BY 1) d2"
+						  "     ON x.rec OPERATOR(pg_catalog.=) d2.rec"
+						  "  WHERE x.rn OPERATOR(pg_catalog.<=) d2.n) k"
+						  " WHERE r.ctid OPERATOR(pg_catalog.=) k.tid",
+						  real, rec, real, where, delrec, delrec));
+	}
+	/*
+	 * Insert with session_replication_role = replica for this statement
+	 * only: that skips the foreign-key checks against evlog.event_log, one
+	 * index probe and row lock per row and most of a cold rebuild's time.
+	 * They are redundant here: every row was derived from a log row, and
+	 * log rows can never be deleted (ENABLE ALWAYS refusal triggers).  The
+	 * derived tables have no other triggers.
+	 */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("session_replication_role", "replica", PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	spi_exec(psprintf("INSERT INTO %s (%s) SELECT %s FROM pg_temp.evlog_swap_ins", real, cols, cols));
+	AtEOXact_GUC(true, nest);
+
+	/* not read-only: the statement's own snapshot predates the staging rows */
+	if (SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM %s %s", stage, where), false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "evlog: counting staging rows failed");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* Replay the whole log (phase 1), then catch up and swap (phases 2, 3). */
+static int64
+rebuild_builtin(int bits, const char *label)
+{
+	Progress	p = {label, "replay", 0, 0, GetCurrentTimestamp()};
+	EvlogDeriveTarget target = {bits, true, 0, NULL};
+	RangeList	gaps = {NULL, 0, 0};
+	Snapshot	snap;
+	int64		maxseq = PG_INT64_MIN;
+	bool		any = false;
+	int64		delta = 0;
+	int64		written = 0;
+
+	create_staging(bits);
+	evlog_derive_staging_begin(bits);
+	p.total = estimate_events();
+	report(&p);
+	ereport(NOTICE,
+			(errmsg("evlog_rebuild(%s): replaying at most " INT64_FORMAT " events", label, p.total)));
+
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, &target, &p, &gaps, &maxseq);
+	UnregisterSnapshot(snap);
+	any = p.done > 0;
+
+	/* phase 2: block appenders, derive what committed since the snapshot */
+	set_phase(&p, "catch-up");
+	LockRelationOid(evlog_relid("event_log"), ShareRowExclusiveLock);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	for (int i = 0; i < gaps.n; i++)
+		delta += replay_range(snap, gaps.r[i].lo, gaps.r[i].hi, &target, &p, NULL, NULL);
+	if (any && maxseq < PG_INT64_MAX)
+		delta += replay_range(snap, maxseq + 1, PG_INT64_MAX, &target, &p, NULL, NULL);
+	else if (!any)
+		delta += replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, &target, &p, NULL, NULL);
+	UnregisterSnapshot(snap);
+	ereport(NOTICE,
+			(errmsg("evlog_rebuild(%s): " INT64_FORMAT " events committed during the replay applied; swapping",
+					label, delta)));
+
+	evlog_derive_staging_end();
+
+	/* phase 3: swap contents */
+	set_phase(&p, "swap");
+	for (int view = EVLOG_VIEW_PROBE_FAILURES; view <= EVLOG_VIEW_HOST_STATES; view <<= 1)
+	{
+		char	   *where;
+
+		if (!(bits & view))
+			continue;
+		written += swap_view(view, "");
+		where = psprintf("WHERE view OPERATOR(pg_catalog.=) %s",
+						 quote_literal_cstr(evlog_builtin_view_name(view)));
+		(void) swap_view(0, where);
+	}
+	ereport(NOTICE,
+			(errmsg("evlog_rebuild(%s): " INT64_FORMAT " rows written", label, written)));
+	return written;
+}
+
+static char *
+qualified_relname(Oid relid)
+{
+	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
+	char	   *rel = get_rel_name(relid);
+
+	if (nsp == NULL || rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the table of a registered evlog view no longer exists")));
+	return quote_qualified_identifier(nsp, rel);
+}
+
+/* Empty a user view's table and replay the whole log through its handler. */
+static int64
+replay_user_view(EvlogUserView *uv, Progress *p)
+{
+	EvlogDeriveTarget target = {0, false, 1, uv};
+	Snapshot	snap;
+	bool		isnull;
+	char	   *rel = qualified_relname(uv->target);
+	Oid			save_user;
+	int			save_sec;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(uv->handler_owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	spi_exec(psprintf("DELETE FROM %s", rel));
+	SetUserIdAndSecContext(save_user, save_sec);
+
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, &target, p, NULL, NULL);
+	UnregisterSnapshot(snap);
+
+	CommandCounterIncrement();
+	if (SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM %s", rel), false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "evlog: counting %s failed", rel);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+static int64
+rebuild_user(EvlogUserView *uv)
+{
+	Progress	p = {uv->name, "replay", 0, 0, GetCurrentTimestamp()};
+	int64		written;
+
+	/* the handler writes the real table: appenders wait for the whole replay */
+	LockRelationOid(evlog_relid("event_log"), ShareRowExclusiveLock);
+	p.total = estimate_events();
+	report(&p);
+	ereport(NOTICE,
+			(errmsg("evlog_rebuild(%s): replaying at most " INT64_FORMAT " events (appends wait until commit)",
+					uv->name, p.total)));
+	written = replay_user_view(uv, &p);
+	ereport(NOTICE,
+			(errmsg("evlog_rebuild(%s): " INT64_FORMAT " rows written", uv->name, written)));
+	return written;
+}
+
+static EvlogUserView *
+lookup_user_view_or_error(const char *name)
+{
+	EvlogUserView *uv = evlog_user_view_lookup(name);
+
+	if (uv == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("unknown evlog view \"%s\"", name),
+				 errhint("Use probe_failures, rollouts, host_states, all, or a view registered with evlog_register_view().")));
+	return uv;
+}
+
+Datum
+evlog_rebuild(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int			bits = evlog_builtin_view_from_name(name);
+	Relation	log;
+	Oid			save_user;
+	int			save_sec;
+	int64		written = 0;
+
+	check_isolation();
+	/* derived tables are written as the log's owner, as by the trigger */
+	log = table_open(evlog_relid("event_log"), AccessShareLock);
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(log->rd_rel->relowner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	table_close(log, NoLock);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (strcmp(name, "all") == 0)
+	{
+		int			n;
+		EvlogUserView *uv = evlog_user_views(&n);
+		char	  **names = palloc(sizeof(char *) * (n + 1));
+
+		written = rebuild_builtin(EVLOG_VIEW_ALL_BUILTIN, "all");
+		/* copy the names: the cache may be reloaded while we replay */
+		for (int i = 0; i < n; i++)
+			names[i] = pstrdup(uv[i].name);
+		for (int i = 0; i < n; i++)
+		{
+			EvlogUserView *v = evlog_user_view_lookup(names[i]);
+
+			if (v != NULL)
+				written += rebuild_user(v);
+		}
+	}
+	else if (bits != 0)
+		written = rebuild_builtin(bits, name);
+	else
+		written = rebuild_user(lookup_user_view_or_error(name));
+
+	SPI_finish();
+	SetUserIdAndSecContext(save_user, save_sec);
+	restore_activity();
+	PG_RETURN_INT64(written);
+}
+
+/* Run a (view, difference, row) query and append its rows to the result. */
+static void
+collect(ReturnSetInfo *rsinfo, const char *sql)
+{
+	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "evlog: comparison query failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3];
+
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+static char *
+diff_query(const char *label, const char *cols, const char *expected,
+		   const char *actual, const char *where)
+{
+	return psprintf("SELECT %s::text, 'missing'::text, pg_catalog.to_jsonb(d) FROM"
+					" (SELECT %s FROM %s %s EXCEPT ALL SELECT %s FROM %s %s) d"
+					" UNION ALL "
+					"SELECT %s::text, 'unexpected'::text, pg_catalog.to_jsonb(d) FROM"
+					" (SELECT %s FROM %s %s EXCEPT ALL SELECT %s FROM %s %s) d"
+					" ORDER BY 2, 3",
+					quote_literal_cstr(label),
+					cols, expected, where, cols, actual, where,
+					quote_literal_cstr(label),
+					cols, actual, where, cols, expected, where);
+}
+
+static void
+verify_builtin(ReturnSetInfo *rsinfo, int bits, const char *label)
+{
+	Progress	p = {label, "verify", 0, 0, GetCurrentTimestamp()};
+	EvlogDeriveTarget target = {bits, true, 0, NULL};
+
+	create_staging(bits);
+	p.total = estimate_events();
+	report(&p);
+
+	/*
+	 * One snapshot for the replay and for reading the real tables: derived
+	 * rows commit with their events, so both describe the same log and no
+	 * lock is needed.
+	 */
+	evlog_derive_staging_begin(bits);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	replay_range(GetActiveSnapshot(), PG_INT64_MIN, PG_INT64_MAX, &target, &p, NULL, NULL);
+	evlog_derive_staging_end();
+	CommandCounterIncrement();
+	UpdateActiveSnapshotCommandId();	/* see our own staging rows */
+
+	for (int view = EVLOG_VIEW_PROBE_FAILURES; view <= EVLOG_VIEW_HOST_STATES; view <<= 1)
+	{
+		const char *name;
+		char	   *where;
+
+		if (!(bits & view))
+			continue;
+		name = evlog_builtin_view_name(view);
+		collect(rsinfo, diff_query(name, view_columns(view), evlog_builtin_table(view, true),
+								   evlog_builtin_table(view, false), ""));
+		where = psprintf("WHERE view OPERATOR(pg_catalog.=) %s", quote_literal_cstr(name));
+		collect(rsinfo, diff_query("derived_skips", view_columns(0), evlog_builtin_table(0, true),
+								   evlog_builtin_table(0, false), where));
+	}
+	PopActiveSnapshot();
+}
+
+/*
+ * A user view's handler writes its own table, so verify rebuilds it inside a
+ * subtransaction, compares with a copy of what was there, and rolls back.
+ */
+static void
+verify_user(ReturnSetInfo *rsinfo, EvlogUserView *uv)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Progress	p = {uv->name, "verify", 0, 0, GetCurrentTimestamp()};
+	char	   *rel = qualified_relname(uv->target);
+	char	   *name = pstrdup(uv->name);
+	char	   *sql;
+
+	LockRelationOid(evlog_relid("event_log"), ShareRowExclusiveLock);
+	p.total = estimate_events();
+	report(&p);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+
+	drop_if_exists("evlog_verify_before");
+	spi_exec(psprintf("CREATE TEMP TABLE evlog_verify_before AS SELECT * FROM %s", rel));
+	(void) replay_user_view(uv, &p);
+	CommandCounterIncrement();
+	sql = diff_query(name, "*", rel, "pg_temp.evlog_verify_before", "");
+	/* read-only SPI uses the active snapshot: one that sees the replay */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	collect(rsinfo, sql);
+	PopActiveSnapshot();
+
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+}
+
+Datum
+evlog_verify(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int			bits = evlog_builtin_view_from_name(name);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Relation	log;
+	Oid			save_user;
+	int			save_sec;
+
+	check_isolation();
+	InitMaterializedSRF(fcinfo, 0);
+
+	log = table_open(evlog_relid("event_log"), AccessShareLock);
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(log->rd_rel->relowner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	table_close(log, NoLock);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (strcmp(name, "all") == 0)
+	{
+		int			n;
+		EvlogUserView *uv;
+		char	  **names;
+
+		verify_builtin(rsinfo, EVLOG_VIEW_ALL_BUILTIN, "all");
+		uv = evlog_user_views(&n);
+		names = palloc(sizeof(char *) * (n + 1));
+		for (int i = 0; i < n; i++)
+			names[i] = pstrdup(uv[i].name);
+		for (int i = 0; i < n; i++)
+		{
+			EvlogUserView *v = evlog_user_view_lookup(names[i]);
+
+			if (v != NULL)
+				verify_user(rsinfo, v);
+		}
+	}
+	else if (bits != 0)
+		verify_builtin(rsinfo, bits, name);
+	else
+		verify_user(rsinfo, lookup_user_view_or_error(name));
+
+	SPI_finish();
+	SetUserIdAndSecContext(save_user, save_sec);
+	restore_activity();
+	return (Datum) 0;
+}
