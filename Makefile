@@ -9,7 +9,8 @@ OBJS = \
 	src/log_writer.o \
 	src/append.o \
 	src/seqs.o \
-	src/read.o
+	src/read.o \
+	src/chain.o
 
 DATA = evlog--1.0.sql
 

@@ -11,6 +11,8 @@
  *	                event_id dedup, executor-level insert
  *	  read.c        late-commit-safe reading: evlog_read, evlog_safe_seq
  *	  append.c      SQL entry points evlog_append(...)
+ *	  chain.c       tamper evidence: the SHA-256 hash chain, sealing and
+ *	                verifying it
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +33,7 @@
 #define EVLOG_LOCK_ALLOCATE		0x4576	/* seq allocation (seqs.c) */
 #define EVLOG_LOCK_EVENT_ID		0x4577	/* one event_id (log_writer.c) */
 #define EVLOG_LOCK_INFLIGHT		0x4578	/* a transaction's lowest seq (seqs.c) */
+#define EVLOG_LOCK_SEAL			0x4579	/* the one sealer of the chain (chain.c) */
 
 /* GUCs (evlog.c) */
 extern int	evlog_max_payload_bytes;
@@ -74,5 +77,13 @@ extern EvlogWriter *evlog_writer_open(void);
 extern int64 evlog_writer_append(EvlogWriter *writer, EvlogEvent *event);
 extern void evlog_writer_close(EvlogWriter *writer);
 extern Oid	evlog_relid(const char *relname);
+
+/*
+ * chain.c — the hash chain.  evlog_seal_upto() seals up to max_events
+ * (<= 0: all) events up to evlog_safe_seq() and returns how many; call it
+ * inside a transaction and commit soon: it holds the sealer's lock until
+ * the transaction ends.
+ */
+extern int64 evlog_seal_upto(int64 max_events);
 
 #endif							/* EVLOG_H */
