@@ -16,7 +16,7 @@ DATA = evlog--1.0.sql
 
 # pg_regress suites live in sql/ + expected/, isolation specs in specs/,
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.
-REGRESS = core_append core_validation core_query core_privileges read_consumers
+REGRESS = core_append core_validation core_query core_privileges read_consumers chain
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
 ISOLATION = read_late_commit
 TAP_TESTS = 1
