@@ -18,7 +18,7 @@ DATA = evlog--1.0.sql
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.
 REGRESS = core_append core_validation core_query core_privileges read_consumers chain
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
-ISOLATION = read_late_commit
+ISOLATION = read_late_commit chain_concurrent
 TAP_TESTS = 1
 
 # Our own files are held to -Wall -Wextra; `make WERROR=1` turns warnings
