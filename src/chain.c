@@ -57,6 +57,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -327,6 +328,51 @@ last_link(Snapshot snapshot, int64 *seq, uint8 *hash)
 }
 
 /*
+ * Links are written in batches, the way COPY FROM writes rows: buffer up to
+ * LINK_BATCH materialised slots, table_multi_insert() them (one WAL record
+ * per heap page instead of one per row), then insert their index entries
+ * and queue AFTER ROW triggers one by one.  Constraints are checked as each
+ * link is buffered.  evlog.chain has no BEFORE INSERT triggers; like COPY,
+ * the sealer would not fire them.
+ */
+#define LINK_BATCH	1000
+
+typedef struct LinkBuffer
+{
+	ResultRelInfo *rri;
+	EState	   *estate;
+	BulkInsertState bistate;
+	CommandId	cid;
+	int			n;
+	TupleTableSlot *slots[LINK_BATCH];
+} LinkBuffer;
+
+static void
+flush_links(LinkBuffer *lb)
+{
+	if (lb->n == 0)
+		return;
+	table_multi_insert(lb->rri->ri_RelationDesc, lb->slots, lb->n, lb->cid, 0,
+					   lb->bistate);
+	for (int i = 0; i < lb->n; i++)
+	{
+		List	   *recheck = NIL;
+
+		if (lb->rri->ri_NumIndices > 0)
+			recheck = ExecInsertIndexTuples(lb->rri, lb->slots[i], lb->estate,
+											false, false, NULL, NIL
+#if PG_VERSION_NUM >= 160000
+											,false
+#endif
+				);
+		ExecARInsertTriggers(lb->estate, lb->rri, lb->slots[i], recheck, NULL);
+		list_free(recheck);
+		ExecClearTuple(lb->slots[i]);
+	}
+	lb->n = 0;
+}
+
+/*
  * Seal up to max_events events (<= 0: no limit) after the last link, in seq
  * order, stopping at evlog_safe_seq().  Returns how many were sealed.
  *
@@ -351,13 +397,14 @@ evlog_seal_upto(int64 max_events)
 	RangeTblEntry *rte;
 	ResultRelInfo *rri;
 	TupleTableSlot *ev;
-	TupleTableSlot *link;
+	LinkBuffer *lb;
 	IndexScanDesc scan;
 	ScanKeyData key;
 	ChainHasher hasher;
 	MemoryContext rowcxt;
 	MemoryContext oldcxt;
 	TimestampTz sealed_at = GetCurrentTransactionStartTimestamp();
+	bytea	   *hashbuf;
 
 	PreventCommandIfReadOnly("evlog_seal()");
 
@@ -399,14 +446,20 @@ evlog_seal_upto(int64 max_events)
 		lappend(estate->es_opened_result_relations, rri);
 	estate->es_output_cid = GetCurrentCommandId(true);
 	ExecOpenIndices(rri, false);
-	link = ExecInitExtraTupleSlot(estate, RelationGetDescr(chain_rel),
-								  &TTSOpsVirtual);
 	AfterTriggerBeginQuery();
+
+	lb = palloc0(sizeof(LinkBuffer));
+	lb->rri = rri;
+	lb->estate = estate;
+	lb->bistate = GetBulkInsertState();
+	lb->cid = estate->es_output_cid;
 
 	ev = table_slot_create(log_rel, NULL);
 	hasher_init(&hasher);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "evlog seal row",
 								   ALLOCSET_DEFAULT_SIZES);
+	hashbuf = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	SET_VARSIZE(hashbuf, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
 
 	ScanKeyInit(&key, 1, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(last_seq));
 	scan = index_beginscan(log_rel, log_idx, snapshot, 1, 0);
@@ -416,6 +469,7 @@ evlog_seal_upto(int64 max_events)
 	{
 		int64		seq;
 		uint8		hash[PG_SHA256_DIGEST_LENGTH];
+		TupleTableSlot *link;
 
 		CHECK_FOR_INTERRUPTS();
 		slot_getallattrs(ev);
@@ -427,17 +481,28 @@ evlog_seal_upto(int64 max_events)
 		ResetPerTupleExprContext(estate);
 		oldcxt = MemoryContextSwitchTo(rowcxt);
 		chain_hash_event(&hasher, last_hash, ev, hash);
+		MemoryContextSwitchTo(oldcxt);
 
+		if (lb->slots[lb->n] == NULL)
+			lb->slots[lb->n] = ExecInitExtraTupleSlot(estate,
+													  RelationGetDescr(chain_rel),
+													  table_slot_callbacks(chain_rel));
+		link = lb->slots[lb->n];
 		ExecClearTuple(link);
 		link->tts_values[CH_SEQ] = Int64GetDatum(seq);
 		link->tts_values[CH_PREV_SEQ] = Int64GetDatum(last_seq);
-		link->tts_values[CH_HASH] = hash_datum(hash);
+		link->tts_values[CH_HASH] = PointerGetDatum(hashbuf);
+		memcpy(VARDATA(hashbuf), hash, PG_SHA256_DIGEST_LENGTH);
 		link->tts_values[CH_SEALED_AT] = TimestampTzGetDatum(sealed_at);
 		memset(link->tts_isnull, false, CH_NATTS * sizeof(bool));
 		link->tts_isnull[CH_PREV_SEQ] = !have_prev;
 		ExecStoreVirtualTuple(link);
-		ExecSimpleRelationInsert(rri, estate, link);
-		MemoryContextSwitchTo(oldcxt);
+		/* forms the tuple inside the slot: hashbuf is reused */
+		ExecMaterializeSlot(link);
+		if (chain_rel->rd_att->constr)
+			ExecConstraints(rri, link, estate);
+		if (++lb->n == LINK_BATCH)
+			flush_links(lb);
 
 		memcpy(last_hash, hash, sizeof(hash));
 		last_seq = seq;
@@ -445,6 +510,9 @@ evlog_seal_upto(int64 max_events)
 		sealed++;
 	}
 	index_endscan(scan);
+	flush_links(lb);
+	FreeBulkInsertState(lb->bistate);
+	table_finish_bulk_insert(chain_rel, 0);
 
 	AfterTriggerEndQuery(estate);
 	ExecCloseResultRelations(estate);
