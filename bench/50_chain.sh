@@ -24,7 +24,7 @@ SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1'
 SQL
 
 tps() { pgbench -n -M prepared -c "$clients" -j "$clients" -T "$secs" -f "$dir/evlog.sql" 2>/dev/null \
-          | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'; }
+          | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | awk '{ printf "%.0f", $1 }'; }
 # sealer loop: one session (as a background worker or a pg_cron job would
 # be) calling evlog_seal(10000) every 100 ms until $dir/stop appears; its
 # output is the count sealed per call
@@ -80,6 +80,8 @@ echo "sealing on = a loop calling evlog_seal(10000) every 100 ms ($sealed_during
 printf '| %-40s | %12s | %6s |\n' "measure" "value" "ratio"
 printf '| %-40s | %12s | %6s |\n' "append tps, sealing off" "$tps_off" "1.00"
 printf '| %-40s | %12s | %6s |\n' "append tps, sealing on" "$tps_on" "$(ratio "$tps_on" "$tps_off")"
+printf '| %-40s | %12s | %6s |\n' "  (rounds off: ${off[*]})" "" ""
+printf '| %-40s | %12s | %6s |\n' "  (rounds on: ${on[*]})" "" ""
 printf '| %-40s | %12s | %6s |\n' "seal rate, events/s ($sealed events)" "$seal_rate" ""
 printf '| %-40s | %12s | %6s |\n' "evlog_verify_chain, events/s ($checked)" "$verify_rate" ""
 printf '| %-40s | %12s | %6s |\n' "tools/verify_chain.py, events/s" "$py_rate" ""
@@ -89,6 +91,8 @@ echo "verify result: $bad"
     echo "append_tps_sealing_off,$tps_off"
     echo "append_tps_sealing_on,$tps_on"
     echo "ratio_on_vs_off,$(ratio "$tps_on" "$tps_off")"
+    echo "rounds_off,${off[*]}"
+    echo "rounds_on,${on[*]}"
     echo "seal_events,$sealed"
     echo "seal_events_per_s,$seal_rate"
     echo "verify_events,$checked"

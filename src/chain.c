@@ -414,8 +414,10 @@ evlog_seal_upto(int64 max_events)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
 	safe = evlog_safe_seq();
-	/* taken after the lock and the horizon: sees the previous sealer's links
-	 * and every committed event <= safe */
+	/*
+	 * Taken after the lock and the horizon: sees the previous sealer's links
+	 * and every committed event <= safe.
+	 */
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	have_prev = last_link(snapshot, &last_seq, last_hash);
 	if (last_seq >= safe)
