@@ -589,6 +589,154 @@ COMMENT ON COLUMN evlog.consumer_lag.acked_at IS 'when the consumer last acknowl
 COMMENT ON COLUMN evlog.consumer_lag.since_ack IS 'time since the last acknowledgement';
 
 /* ------------------------------------------------------------------------
+ * Tamper evidence: the hash chain (C: src/chain.c)
+ *
+ * hash(n) = SHA-256(hash(previous existing seq) || enc(event n)), with 32
+ * zero bytes before the first event; enc() is defined in src/chain.c and
+ * the README.  The chain is a side table rather than a column of the log:
+ * appenders never wait for hashing, and the chain outlives pruned events.
+ * No foreign key to evlog.event_log: links must survive retention (the
+ * last pruned link stays as an anchor), and what a foreign key would
+ * protect, a superuser can switch off like the log's own triggers.
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE evlog.chain (
+    seq       bigint PRIMARY KEY,
+    prev_seq  bigint CHECK (prev_seq OPERATOR(pg_catalog.<) seq),
+    hash      bytea NOT NULL CHECK (pg_catalog.octet_length(hash) OPERATOR(pg_catalog.=) 32),
+    sealed_at timestamptz NOT NULL
+);
+COMMENT ON TABLE evlog.chain IS 'hash chain over evlog.event_log: one link per sealed event; written only by evlog_seal';
+COMMENT ON COLUMN evlog.chain.seq IS 'seq of the sealed event';
+COMMENT ON COLUMN evlog.chain.prev_seq IS 'seq of the link this one follows (the previous existing event); NULL for the first event ever sealed';
+COMMENT ON COLUMN evlog.chain.hash IS 'SHA-256(hash of prev_seq''s link, or 32 zero bytes || canonical encoding of the event)';
+COMMENT ON COLUMN evlog.chain.sealed_at IS 'start of the transaction that sealed the event';
+COMMENT ON INDEX evlog.chain_pkey IS 'one link per seq; the sealer and verifier walk it in seq order';
+
+CREATE TABLE evlog.chain_anchor (
+    seq         bigint PRIMARY KEY,
+    hash        bytea NOT NULL CHECK (pg_catalog.octet_length(hash) OPERATOR(pg_catalog.=) 32),
+    anchored_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE evlog.chain_anchor IS 'links kept when retention prunes a prefix of the log: the last pruned link, which the first remaining link follows';
+COMMENT ON COLUMN evlog.chain_anchor.seq IS 'seq of the last pruned event';
+COMMENT ON COLUMN evlog.chain_anchor.hash IS 'its chain hash, copied from evlog.chain';
+COMMENT ON COLUMN evlog.chain_anchor.anchored_at IS 'when the prefix up to seq was pruned';
+COMMENT ON INDEX evlog.chain_anchor_pkey IS 'one anchor per pruned prefix';
+
+CREATE FUNCTION evlog.refuse_chain_change() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION '%.% is append-only', TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = pg_catalog.format('%s is refused for every role, the owner included.', TG_OP),
+              HINT = 'Links are written only by evlog_seal(); anchors only by retention.';
+END
+$$;
+COMMENT ON FUNCTION evlog.refuse_chain_change() IS 'trigger: refuses UPDATE, DELETE and TRUNCATE on evlog.chain and evlog.chain_anchor';
+
+CREATE TRIGGER chain_no_update_delete
+    BEFORE UPDATE OR DELETE ON evlog.chain
+    FOR EACH ROW EXECUTE FUNCTION evlog.refuse_chain_change();
+CREATE TRIGGER chain_no_truncate
+    BEFORE TRUNCATE ON evlog.chain
+    FOR EACH STATEMENT EXECUTE FUNCTION evlog.refuse_chain_change();
+CREATE TRIGGER chain_anchor_no_update_delete
+    BEFORE UPDATE OR DELETE ON evlog.chain_anchor
+    FOR EACH ROW EXECUTE FUNCTION evlog.refuse_chain_change();
+CREATE TRIGGER chain_anchor_no_truncate
+    BEFORE TRUNCATE ON evlog.chain_anchor
+    FOR EACH STATEMENT EXECUTE FUNCTION evlog.refuse_chain_change();
+ALTER TABLE evlog.chain ENABLE ALWAYS TRIGGER chain_no_update_delete;
+ALTER TABLE evlog.chain ENABLE ALWAYS TRIGGER chain_no_truncate;
+ALTER TABLE evlog.chain_anchor ENABLE ALWAYS TRIGGER chain_anchor_no_update_delete;
+ALTER TABLE evlog.chain_anchor ENABLE ALWAYS TRIGGER chain_anchor_no_truncate;
+
+/* the chain must survive dump/restore and still verify */
+SELECT pg_catalog.pg_extension_config_dump('evlog.chain', '');
+SELECT pg_catalog.pg_extension_config_dump('evlog.chain_anchor', '');
+
+CREATE FUNCTION @extschema@.evlog_seal(max_events integer DEFAULT 10000)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'evlog_seal'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_seal(integer) IS
+    'extend the hash chain over up to max_events events (NULL: all) after the last link, in seq order, up to evlog_safe_seq(); returns how many were sealed. Run it periodically (background worker, cron or pg_cron)';
+
+CREATE FUNCTION @extschema@.evlog_verify_chain(from_seq bigint DEFAULT NULL, to_seq bigint DEFAULT NULL,
+    OUT first_bad_seq bigint, OUT expected bytea, OUT found bytea, OUT reason text,
+    OUT events_checked bigint, OUT verified_to bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'evlog_verify_chain'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_verify_chain(bigint, bigint) IS
+    'recompute the chain over sealed events in [from_seq, to_seq] (NULL: unbounded); first_bad_seq is NULL when intact, else the first seq where the log and the chain disagree, with the hash the chain recorded (expected), the hash of the data as found (found) and why';
+
+CREATE FUNCTION @extschema@.evlog_chain_head(OUT seq bigint, OUT hash text, OUT sealed_at timestamptz)
+RETURNS record
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT h.seq, h.hash, h.sealed_at
+      FROM (SELECT c.seq, pg_catalog.encode(c.hash, 'hex') AS hash, c.sealed_at FROM evlog.chain c
+            UNION ALL
+            SELECT a.seq, pg_catalog.encode(a.hash, 'hex'), a.anchored_at FROM evlog.chain_anchor a
+            UNION ALL
+            SELECT 0, pg_catalog.repeat('0', 64), NULL) h
+     ORDER BY h.seq DESC
+     LIMIT 1;
+END;
+COMMENT ON FUNCTION @extschema@.evlog_chain_head() IS
+    'the latest sealed seq and its chain hash in hex (seq 0 and 64 zeros before anything is sealed): note it somewhere safe; evlog_verify_chain(NULL, seq) later proves nothing up to it changed while the stored hash still equals the noted one';
+
+CREATE VIEW evlog.chain_status AS
+SELECT l.head_seq, s.safe_seq, COALESCE(c.seq, 0) AS sealed_seq,
+       (SELECT pg_catalog.count(*) FROM evlog.event_log e
+         WHERE e.seq OPERATOR(pg_catalog.>) COALESCE(c.seq, 0)) AS events_behind,
+       c.sealed_at,
+       pg_catalog.now() OPERATOR(pg_catalog.-) c.sealed_at AS since_sealed
+  FROM (SELECT @extschema@.evlog_last_seq() AS head_seq) l,
+       (SELECT @extschema@.evlog_safe_seq() AS safe_seq) s
+  LEFT JOIN LATERAL (SELECT ch.seq, ch.sealed_at FROM evlog.chain ch
+                      ORDER BY ch.seq DESC LIMIT 1) c ON true;
+COMMENT ON VIEW evlog.chain_status IS 'how far sealing lags the head of the log';
+COMMENT ON COLUMN evlog.chain_status.head_seq IS 'highest seq in the log visible now';
+COMMENT ON COLUMN evlog.chain_status.safe_seq IS 'evlog_safe_seq(): sealing can reach this far now';
+COMMENT ON COLUMN evlog.chain_status.sealed_seq IS 'highest sealed seq (0: nothing sealed)';
+COMMENT ON COLUMN evlog.chain_status.events_behind IS 'visible events not sealed yet';
+COMMENT ON COLUMN evlog.chain_status.sealed_at IS 'when the highest sealed seq was sealed';
+COMMENT ON COLUMN evlog.chain_status.since_sealed IS 'time since then';
+
+/*
+ * The documented export for third-party verification (tools/verify_chain.py):
+ * one JSON object per line, in seq order, every sealed seq (a link without
+ * its event, or an event without a link, shows up too, so the verifier
+ * catches it), preceded by the anchors of pruned prefixes.
+ *
+ *   psql -XAt -c 'SELECT line FROM evlog.chain_export ORDER BY seq, anchor DESC' > export.jsonl
+ */
+CREATE VIEW evlog.chain_export AS
+SELECT a.seq, true AS anchor,
+       pg_catalog.json_build_object('anchor_seq', a.seq, 'hash', pg_catalog.encode(a.hash, 'hex'))::text AS line
+  FROM evlog.chain_anchor a
+UNION ALL
+SELECT COALESCE(c.seq, e.seq), false,
+       pg_catalog.json_build_object(
+           'seq', COALESCE(c.seq, e.seq),
+           'ts', pg_catalog.to_char(e.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+           'kind', e.kind, 'host_id', e.host_id, 'rollout_id', e.rollout_id,
+           'payload', e.payload::text, 'event_id', e.event_id,
+           'prev_seq', c.prev_seq, 'hash', pg_catalog.encode(c.hash, 'hex'))::text
+  FROM evlog.chain c
+  FULL JOIN evlog.event_log e ON e.seq OPERATOR(pg_catalog.=) c.seq
+ WHERE COALESCE(c.seq, e.seq) OPERATOR(pg_catalog.<=) (SELECT pg_catalog.max(ch.seq) FROM evlog.chain ch);
+COMMENT ON VIEW evlog.chain_export IS 'the sealed log as JSON lines for tools/verify_chain.py: SELECT line FROM evlog.chain_export ORDER BY seq, anchor DESC';
+COMMENT ON COLUMN evlog.chain_export.seq IS 'seq of the event, link or anchor (sort key)';
+COMMENT ON COLUMN evlog.chain_export.anchor IS 'true for an anchor line (sorts before an event of the same seq with anchor DESC)';
+COMMENT ON COLUMN evlog.chain_export.line IS 'one JSON object: an event with its link (seq, ts, kind, host_id, rollout_id, payload, event_id, prev_seq, hash) or an anchor (anchor_seq, hash)';
+
+/* ------------------------------------------------------------------------
  * Administration
  * ------------------------------------------------------------------------ */
 
@@ -623,17 +771,19 @@ BEGIN
                               'evlog.rollouts, evlog.host_states, evlog.derived_skips, evlog.derived_stats TO %s', role);
     EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %s', '@extschema@', role);
     EXECUTE pg_catalog.format('GRANT SELECT ON evlog.inflight, evlog.consumer_lag TO %s', role);
+    EXECUTE pg_catalog.format('GRANT SELECT ON evlog.chain, evlog.chain_anchor, evlog.chain_status, evlog.chain_export TO %s', role);
     EXECUTE pg_catalog.format(
         'GRANT EXECUTE ON FUNCTION %1$I.evlog_last_seq(), '
         '%1$I.evlog_query(timestamptz, timestamptz, text, text, text[], bigint, integer), '
         '%1$I.evlog_safe_seq(), %1$I.evlog_read(bigint, integer), %1$I.evlog_inflight(), '
         '%1$I.evlog_consumer_create(text, bigint), %1$I.evlog_consumer_next(text, integer), '
-        '%1$I.evlog_consumer_ack(text, bigint) TO %2$s',
+        '%1$I.evlog_consumer_ack(text, bigint), '
+        '%1$I.evlog_verify_chain(bigint, bigint), %1$I.evlog_chain_head() TO %2$s',
         '@extschema@', role);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.evlog_grant_reader(regrole) IS
-    'let a role read the log and its derived tables (SELECT, evlog_query, evlog_read, named consumers) and nothing else';
+    'let a role read the log and its derived tables (SELECT, evlog_query, evlog_read, named consumers) and verify its hash chain, and nothing else';
 
 CREATE FUNCTION @extschema@.evlog_grant_writer(role regrole)
 RETURNS void
@@ -657,6 +807,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA evlog FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA evlog FROM PUBLIC;
 REVOKE ALL ON FUNCTION evlog.refuse_change() FROM PUBLIC;
 REVOKE ALL ON FUNCTION evlog.derive_trigger(), evlog.derived_views_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION evlog.refuse_chain_change() FROM PUBLIC;
 REVOKE ALL ON FUNCTION
     @extschema@.evlog_append(text, timestamptz, text, text, text, text),
     @extschema@.evlog_append(text, timestamptz, text, text, jsonb, text),
@@ -669,6 +820,9 @@ REVOKE ALL ON FUNCTION
     @extschema@.evlog_consumer_next(text, integer),
     @extschema@.evlog_consumer_ack(text, bigint),
     @extschema@.evlog_consumer_drop(text),
+    @extschema@.evlog_seal(integer),
+    @extschema@.evlog_verify_chain(bigint, bigint),
+    @extschema@.evlog_chain_head(),
     @extschema@.evlog_register_kind(text, text),
     @extschema@.evlog_grant_reader(regrole),
     @extschema@.evlog_grant_writer(regrole),

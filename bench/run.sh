@@ -26,6 +26,7 @@ work=$(mktemp -d /tmp/evlog-bench.XXXXXX)
 chmod 755 "$work"
 bindir=$(stage_pg "$work/pg")
 cp -a "$EVLOG_ROOT/bench" "$work/bench"
+[ -d "$EVLOG_ROOT/tools" ] && cp -a "$EVLOG_ROOT/tools" "$work/tools"
 mkdir -p "$work/out"
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$work"
 

@@ -30,7 +30,7 @@ ensure_packages() {
 # The packages every entry point needs: server, headers, compiler, TAP deps.
 ensure_build_deps() {
     ensure_packages postgresql-$PGVER postgresql-server-dev-$PGVER postgresql-client-$PGVER \
-        postgresql-common make gcc libc6-dev libipc-run-perl perl
+        postgresql-common make gcc libc6-dev libipc-run-perl perl python3
 }
 
 # What the test suites need beyond the build: sqlsmith (fuzzing), cppcheck

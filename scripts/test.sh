@@ -25,7 +25,7 @@ if [ "${1:-}" != "--in-stage" ]; then
     chmod 755 "$work"
     bindir=$(stage_pg "$work/pg")
     # the suites write results next to their inputs: give them a copy
-    for d in sql expected specs t test src Makefile; do
+    for d in sql expected specs t test tools src Makefile; do
         [ -e "$EVLOG_ROOT/$d" ] && cp -a "$EVLOG_ROOT/$d" "$work/"
     done
     mkdir -p "$work/scripts" && cp "$EVLOG_ROOT"/scripts/*.sh "$work/scripts/"

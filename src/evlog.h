@@ -15,6 +15,8 @@
  *	                the trigger and the rebuild)
  *	  derive_trigger.c  the AFTER INSERT trigger, user-view registry cache
  *	  rebuild.c     evlog_rebuild / evlog_verify, progress reporting
+ *	  chain.c       tamper evidence: the SHA-256 hash chain, sealing and
+ *	                verifying it
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +40,7 @@
 #define EVLOG_LOCK_ALLOCATE		0x4576	/* seq allocation (seqs.c) */
 #define EVLOG_LOCK_EVENT_ID		0x4577	/* one event_id (log_writer.c) */
 #define EVLOG_LOCK_INFLIGHT		0x4578	/* a transaction's lowest seq (seqs.c) */
+#define EVLOG_LOCK_SEAL			0x4579	/* the one sealer of the chain (chain.c) */
 
 /* GUCs (evlog.c) */
 extern int	evlog_max_payload_bytes;
@@ -142,5 +145,13 @@ extern void evlog_derive_staging_end(void);
 extern EvlogUserView *evlog_user_views(int *n);
 extern EvlogUserView *evlog_user_view_lookup(const char *name);
 extern bool evlog_user_views_none(void);
+
+/*
+ * chain.c — the hash chain.  evlog_seal_upto() seals up to max_events
+ * (<= 0: all) events up to evlog_safe_seq() and returns how many; call it
+ * inside a transaction and commit soon: it holds the sealer's lock until
+ * the transaction ends.
+ */
+extern int64 evlog_seal_upto(int64 max_events);
 
 #endif							/* EVLOG_H */
