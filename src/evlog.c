@@ -21,6 +21,7 @@ PG_MODULE_MAGIC;
 
 int			evlog_max_payload_bytes = 1024 * 1024;
 bool		evlog_track_inflight = true;
+bool		evlog_notify = true;
 
 void		_PG_init(void);
 
@@ -55,6 +56,20 @@ _PG_init(void)
 							 &evlog_track_inflight,
 							 true,
 							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	/*
+	 * NOTIFY serialises committing transactions in PostgreSQL (one lock per
+	 * database, held through the commit record's flush), so a bulk loader or
+	 * a many-writer workload whose consumers poll can turn it off.
+	 */
+	DefineCustomBoolVariable("evlog.notify",
+							 "Sends NOTIFY evlog with the highest appended seq when an appending transaction commits.",
+							 "Consumers that poll evlog_read or evlog_consumer_next do not need it; PostgreSQL serialises the commits of notifying transactions.",
+							 &evlog_notify,
+							 true,
+							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
 

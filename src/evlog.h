@@ -45,6 +45,7 @@
 /* GUCs (evlog.c) */
 extern int	evlog_max_payload_bytes;
 extern bool evlog_track_inflight;
+extern bool evlog_notify;
 
 /*
  * One validated event, ready to be written.  Text fields are NULL pointers

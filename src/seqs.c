@@ -205,7 +205,7 @@ evlog_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (xact_last_seq > 0)
+			if (xact_last_seq > 0 && evlog_notify)
 			{
 				char		payload[32];
 
