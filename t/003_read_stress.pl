@@ -33,6 +33,13 @@ my @notes = ($out =~ /Asynchronous notification "evlog" with payload "(\d+)"/g);
 my @seqs = ($out =~ /^(\d+)$/mg);
 is(scalar(@notes), 1, 'one NOTIFY for a committed transaction of three appends, none for a rollback');
 is($notes[0], $seqs[2], 'the NOTIFY carries the highest seq the transaction appended');
+$out = $node->safe_psql('postgres', q{
+	LISTEN evlog;
+	SET evlog.notify = off;
+	SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'n', NULL, '{"n":5}');
+	SELECT 'done';
+});
+unlike($out, qr/Asynchronous notification/, 'no NOTIFY with evlog.notify = off');
 
 # --- stress: writers with random rollbacks and sleeps inside transactions
 my $script = $node->basedir . '/writer.sql';
