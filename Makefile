@@ -13,9 +13,12 @@ OBJS = \
 	src/derive.o \
 	src/derive_trigger.o \
 	src/rebuild.o \
-	src/chain.o
+	src/chain.o \
+	src/partition.o \
+	src/prune.o \
+	src/watermark.o
 
-DATA = evlog--1.0.sql
+DATA = evlog--1.0.sql evlog--1.0--1.1.sql
 
 # pg_regress suites live in sql/ + expected/, isolation specs in specs/,
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.

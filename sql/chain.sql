@@ -96,9 +96,9 @@ INSERT INTO evlog.event_log SELECT * FROM saved WHERE seq = :base + 4;
 SELECT first_bad_seq AS restored FROM evlog_verify_chain();
 
 -- 3. two rows reordered (their seqs swapped): detected at the lower one
-UPDATE evlog.event_log SET seq = -1 WHERE seq = :base + 7;
+UPDATE evlog.event_log SET seq = :base + 100000 WHERE seq = :base + 7;
 UPDATE evlog.event_log SET seq = :base + 7 WHERE seq = :base + 8;
-UPDATE evlog.event_log SET seq = :base + 8 WHERE seq = -1;
+UPDATE evlog.event_log SET seq = :base + 8 WHERE seq = :base + 100000;
 SELECT first_bad_seq - :base AS bad, regexp_replace(reason, '[0-9]+', 'N', 'g') AS reason FROM evlog_verify_chain();
 -- two payloads swapped: likewise
 DELETE FROM evlog.event_log WHERE seq > :base AND seq <= (SELECT max(seq) FROM saved);

@@ -87,12 +87,15 @@ SELECT count(*) = :rows_before AS log_intact FROM evlog.event_log;
 SELECT bool_and(seq > prev) AS strictly_increasing
   FROM (SELECT seq, lag(seq, 1, 0::bigint) OVER (ORDER BY seq) AS prev FROM evlog.event_log) s;
 
--- every object has a comment
+-- every object has a comment (partitions of the log, created at run time,
+-- carry a table comment; their columns and indexes are the parent's)
 SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = 'evlog' AND obj_description(c.oid, 'pg_class') IS NULL;
+ WHERE n.nspname = 'evlog' AND obj_description(c.oid, 'pg_class') IS NULL
+   AND NOT (c.relkind = 'i' AND c.relispartition);
 SELECT a.attrelid::regclass, a.attname FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = 'evlog' AND c.relkind IN ('r', 'v') AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE n.nspname = 'evlog' AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition
+   AND a.attnum > 0 AND NOT a.attisdropped
    AND col_description(a.attrelid, a.attnum) IS NULL;
 SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'evlog') AND d.deptype = 'e'

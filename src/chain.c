@@ -391,15 +391,13 @@ evlog_seal_upto(int64 max_events)
 	int64		sealed = 0;
 	Snapshot	snapshot;
 	Relation	log_rel;
-	Relation	log_idx;
 	Relation	chain_rel;
 	EState	   *estate;
 	RangeTblEntry *rte;
 	ResultRelInfo *rri;
 	TupleTableSlot *ev;
 	LinkBuffer *lb;
-	IndexScanDesc scan;
-	ScanKeyData key;
+	EvlogLogScan *scan;
 	ChainHasher hasher;
 	MemoryContext rowcxt;
 	MemoryContext oldcxt;
@@ -427,7 +425,6 @@ evlog_seal_upto(int64 max_events)
 	}
 
 	log_rel = table_open(evlog_relid("event_log"), AccessShareLock);
-	log_idx = index_open(evlog_relid("event_log_pkey"), AccessShareLock);
 	chain_rel = table_open(chain_relid, RowExclusiveLock);
 
 	/* the same minimal executor state as log_writer.c, for evlog.chain */
@@ -456,18 +453,16 @@ evlog_seal_upto(int64 max_events)
 	lb->bistate = GetBulkInsertState();
 	lb->cid = estate->es_output_cid;
 
-	ev = table_slot_create(log_rel, NULL);
 	hasher_init(&hasher);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "evlog seal row",
 								   ALLOCSET_DEFAULT_SIZES);
 	hashbuf = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
 	SET_VARSIZE(hashbuf, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
 
-	ScanKeyInit(&key, 1, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(last_seq));
-	scan = index_beginscan(log_rel, log_idx, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
+	scan = evlog_logscan_begin(log_rel, snapshot, last_seq + 1, safe,
+							   ForwardScanDirection);
 	while ((max_events <= 0 || sealed < max_events) &&
-		   index_getnext_slot(scan, ForwardScanDirection, ev))
+		   (ev = evlog_logscan_next(scan)) != NULL)
 	{
 		int64		seq;
 		uint8		hash[PG_SHA256_DIGEST_LENGTH];
@@ -511,7 +506,7 @@ evlog_seal_upto(int64 max_events)
 		have_prev = true;
 		sealed++;
 	}
-	index_endscan(scan);
+	evlog_logscan_end(scan);
 	flush_links(lb);
 	FreeBulkInsertState(lb->bistate);
 	table_finish_bulk_insert(chain_rel, 0);
@@ -522,9 +517,7 @@ evlog_seal_upto(int64 max_events)
 	FreeExecutorState(estate);
 	MemoryContextDelete(rowcxt);
 	hasher_free(&hasher);
-	ExecDropSingleTupleTableSlot(ev);
 	table_close(chain_rel, NoLock);
-	index_close(log_idx, AccessShareLock);
 	table_close(log_rel, AccessShareLock);
 	UnregisterSnapshot(snapshot);
 
@@ -569,12 +562,17 @@ open_for_select(const char *relname)
 	return rel;
 }
 
-/* An ordered index scan over [lo, hi] of a table's int8 primary key. */
+/*
+ * An ordered scan over [lo, hi] of a table's int8 primary key: an index
+ * scan for the chain, an EvlogLogScan across the log's partitions when idx
+ * is NULL.
+ */
 typedef struct SeqCursor
 {
 	Relation	rel;
 	Relation	idx;
 	IndexScanDesc scan;
+	EvlogLogScan *ls;
 	TupleTableSlot *slot;
 	int64		hi;
 	bool		valid;			/* slot holds the current row */
@@ -584,7 +582,13 @@ typedef struct SeqCursor
 static void
 seqcur_next(SeqCursor *s)
 {
-	s->valid = index_getnext_slot(s->scan, ForwardScanDirection, s->slot);
+	if (s->ls != NULL)
+	{
+		s->slot = evlog_logscan_next(s->ls);
+		s->valid = s->slot != NULL;
+	}
+	else
+		s->valid = index_getnext_slot(s->scan, ForwardScanDirection, s->slot);
 	if (s->valid)
 	{
 		slot_getallattrs(s->slot);
@@ -603,6 +607,13 @@ seqcur_begin(SeqCursor *s, Relation rel, Relation idx, Snapshot snapshot,
 	s->rel = rel;
 	s->idx = idx;
 	s->hi = hi;
+	if (idx == NULL)
+	{
+		s->ls = evlog_logscan_begin(rel, snapshot, lo, hi, ForwardScanDirection);
+		seqcur_next(s);
+		return;
+	}
+	s->ls = NULL;
 	s->slot = table_slot_create(rel, NULL);
 	ScanKeyInit(&key, 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(lo));
 	s->scan = index_beginscan(rel, idx, snapshot, 1, 0);
@@ -613,6 +624,11 @@ seqcur_begin(SeqCursor *s, Relation rel, Relation idx, Snapshot snapshot,
 static void
 seqcur_end(SeqCursor *s)
 {
+	if (s->ls != NULL)
+	{
+		evlog_logscan_end(s->ls);
+		return;
+	}
 	index_endscan(s->scan);
 	ExecDropSingleTupleTableSlot(s->slot);
 }
@@ -706,7 +722,6 @@ static void
 verify_range(Snapshot snapshot, int64 from_seq, int64 to_seq, VerifyResult *r)
 {
 	Relation	log_rel = open_for_select("event_log");
-	Relation	log_idx = index_open(evlog_relid("event_log_pkey"), AccessShareLock);
 	Relation	chain_rel = open_for_select("chain");
 	Relation	chain_idx = index_open(evlog_relid("chain_pkey"), AccessShareLock);
 	SeqCursor		ch;
@@ -754,7 +769,7 @@ verify_range(Snapshot snapshot, int64 from_seq, int64 to_seq, VerifyResult *r)
 								prev_seq));
 		}
 	}
-	seqcur_begin(&ev, log_rel, log_idx, snapshot, lo, hi);
+	seqcur_begin(&ev, log_rel, NULL, snapshot, lo, hi);
 
 	while (!r->bad && (ch.valid || ev.valid))
 	{
@@ -829,7 +844,6 @@ verify_range(Snapshot snapshot, int64 from_seq, int64 to_seq, VerifyResult *r)
 	seqcur_end(&ch);
 	index_close(chain_idx, AccessShareLock);
 	table_close(chain_rel, AccessShareLock);
-	index_close(log_idx, AccessShareLock);
 	table_close(log_rel, AccessShareLock);
 }
 

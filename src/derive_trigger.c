@@ -27,6 +27,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -158,6 +159,8 @@ evlog_derive_trigger(PG_FUNCTION_ARGS)
 	EvlogDeriveTarget target;
 	Oid			save_user;
 	int			save_sec;
+	Relation	log = NULL;
+	TupleDesc	desc;
 
 	/* the same checks as contrib/tcn: only as an AFTER ROW INSERT trigger */
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -189,8 +192,19 @@ evlog_derive_trigger(PG_FUNCTION_ARGS)
 		if (isnull || !evlog_kind_feeds_builtin(DatumGetTextPP(kind)))
 			return PointerGetDatum(NULL);
 	}
-	evlog_event_from_tuple(trigdata->tg_trigtuple,
-						   RelationGetDescr(trigdata->tg_relation), &ev);
+	/*
+	 * Fired on a partition (1.1): hand the row on as an evlog.event_log row,
+	 * the type user-view handlers are declared with (the layouts are the
+	 * same, only the row type differs).
+	 */
+	if (trigdata->tg_relation->rd_rel->relispartition)
+	{
+		log = table_open(evlog_relid("event_log"), AccessShareLock);
+		desc = RelationGetDescr(log);
+	}
+	else
+		desc = RelationGetDescr(trigdata->tg_relation);
+	evlog_event_from_tuple(trigdata->tg_trigtuple, desc, &ev);
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(trigdata->tg_relation->rd_rel->relowner,
@@ -205,6 +219,8 @@ evlog_derive_trigger(PG_FUNCTION_ARGS)
 
 	SPI_finish();
 	SetUserIdAndSecContext(save_user, save_sec);
+	if (log != NULL)
+		table_close(log, AccessShareLock);
 	return PointerGetDatum(NULL);
 }
 

@@ -22,6 +22,7 @@ PG_MODULE_MAGIC;
 int			evlog_max_payload_bytes = 1024 * 1024;
 bool		evlog_track_inflight = true;
 bool		evlog_notify = true;
+int			evlog_partition_size = 1000000;
 
 void		_PG_init(void);
 
@@ -72,6 +73,22 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	/*
+	 * Seqs per partition of the log (1.1), for partitions created from now
+	 * on; existing partitions keep their bounds.  SUSET: it shapes the
+	 * schema, which only an administrator should.
+	 */
+	DefineCustomIntVariable("evlog.partition_size",
+							"Number of seqs per partition of evlog.event_log, for partitions created from now on.",
+							"evlog_prune drops whole partitions: this is the granularity of retention.",
+							&evlog_partition_size,
+							1000000,
+							16,
+							PG_INT32_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("evlog");
 

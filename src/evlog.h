@@ -17,6 +17,12 @@
  *	  rebuild.c     evlog_rebuild / evlog_verify, progress reporting
  *	  chain.c       tamper evidence: the SHA-256 hash chain, sealing and
  *	                verifying it
+ *	  partition.c   the log's seq-range partitions (1.1): ordered scans
+ *	                across them, creating them ahead of need
+ *	  prune.c       retention: evlog_prune, the append-only triggers and
+ *	                their one sanctioned bypass
+ *	  watermark.c   the replicated safe-seq watermark for subscribers and
+ *	                hot standbys
  *
  *-------------------------------------------------------------------------
  */
@@ -26,9 +32,12 @@
 #include "postgres.h"
 
 #include "access/htup.h"
+#include "access/sdir.h"
 #include "access/tupdesc.h"
 #include "fmgr.h"
 #include "utils/jsonb.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
 #include "utils/timestamp.h"
 
 /*
@@ -46,6 +55,7 @@
 extern int	evlog_max_payload_bytes;
 extern bool evlog_track_inflight;
 extern bool evlog_notify;
+extern int	evlog_partition_size;
 
 /*
  * One validated event, ready to be written.  Text fields are NULL pointers
@@ -154,5 +164,41 @@ extern bool evlog_user_views_none(void);
  * the transaction ends.
  */
 extern int64 evlog_seal_upto(int64 max_events);
+
+/*
+ * partition.c — the log's partitions.  An EvlogLogScan walks the log in seq
+ * order (1.0 plain table or 1.1 partitions); its slot's columns are
+ * numbered as in evlog.event_log.
+ */
+typedef struct EvlogPart
+{
+	Oid			relid;
+	int64		lo;				/* lowest seq it can hold */
+	int64		hi;				/* highest seq it can hold */
+} EvlogPart;
+typedef struct EvlogLogScan EvlogLogScan;
+
+extern EvlogPart *evlog_log_parts(Relation log, int *nparts);
+extern bool evlog_log_is_partitioned(Relation log);
+extern void evlog_require_11(Relation log, const char *what);
+extern EvlogLogScan *evlog_logscan_begin(Relation log, Snapshot snapshot,
+										 int64 lo, int64 hi, ScanDirection dir);
+extern struct TupleTableSlot *evlog_logscan_next(EvlogLogScan *s);
+extern void evlog_logscan_end(EvlogLogScan *s);
+extern int	evlog_partitions_ensure(int64 upto);
+extern bool evlog_partitions_needed(Relation log, int64 seq);
+extern void evlog_partitions_maintain(int64 seq);
+extern int	evlog_pin_search_path(void);
+
+/* prune.c — set while evlog_prune removes rows the triggers protect */
+extern bool evlog_prune_active;
+
+/*
+ * watermark.c — on a subscriber or hot standby, the publisher's replicated
+ * safe seq; returns false when this server is neither.
+ */
+extern bool evlog_replica_horizon(Relation log, int64 *safe);
+extern bool evlog_is_subscribed(Oid relid);
+extern void evlog_watermark_record_top(int64 top);
 
 #endif							/* EVLOG_H */

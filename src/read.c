@@ -60,10 +60,8 @@ evlog_read(PG_FUNCTION_ARGS)
 	int64		safe;
 	int64		returned = 0;
 	Relation	rel;
-	Relation	idx;
 	Snapshot	snapshot;
-	IndexScanDesc scan;
-	ScanKeyData key;
+	EvlogLogScan *scan;
 	TupleTableSlot *slot;
 
 	if (PG_ARGISNULL(0))
@@ -91,28 +89,18 @@ evlog_read(PG_FUNCTION_ARGS)
 
 	/* taken after the horizon: every committed seq <= safe is visible */
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	idx = index_open(evlog_relid("event_log_pkey"), AccessShareLock);
-	slot = table_slot_create(rel, NULL);
-	ScanKeyInit(&key, 1, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(after_seq));
-	scan = index_beginscan(rel, idx, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
+	scan = evlog_logscan_begin(rel, snapshot, after_seq + 1, safe,
+							   ForwardScanDirection);
 	while (returned < max_rows &&
-		   index_getnext_slot(scan, ForwardScanDirection, slot))
+		   (slot = evlog_logscan_next(scan)) != NULL)
 	{
-		bool		isnull;
-		int64		seq = DatumGetInt64(slot_getattr(slot, 1, &isnull));
-
 		CHECK_FOR_INTERRUPTS();
-		if (seq > safe)
-			break;
 		slot_getallattrs(slot);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
 							 slot->tts_values, slot->tts_isnull);
 		returned++;
 	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(idx, AccessShareLock);
+	evlog_logscan_end(scan);
 	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
 	return (Datum) 0;

@@ -186,28 +186,19 @@ replay_range(Snapshot snap, int64 lo, int64 hi, const EvlogDeriveTarget *target,
 			 Progress *p, RangeList *gaps, int64 *maxseq)
 {
 	Relation	rel = table_open(evlog_relid("event_log"), AccessShareLock);
-	Relation	idx = index_open(evlog_relid("event_log_pkey"), AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	IndexScanDesc scan;
-	ScanKeyData keys[2];
+	TupleTableSlot *slot;
+	EvlogLogScan *scan;
 	MemoryContext percxt,
 				oldcxt;
 	int64		n = 0;
 	int64		next_expected = lo;
 	bool		at_min = true;	/* nothing seen yet: lo itself may be missing */
 
-	ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(lo));
-	ScanKeyInit(&keys[1], 1, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(hi));
-#if PG_VERSION_NUM >= 180000
-	scan = index_beginscan(rel, idx, snap, NULL, 2, 0);
-#else
-	scan = index_beginscan(rel, idx, snap, 2, 0);
-#endif
-	index_rescan(scan, keys, 2, NULL, 0);
+	scan = evlog_logscan_begin(rel, snap, lo, hi, ForwardScanDirection);
 
 	percxt = AllocSetContextCreate(CurrentMemoryContext, "evlog replay per event",
 								   ALLOCSET_DEFAULT_SIZES);
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	while ((slot = evlog_logscan_next(scan)) != NULL)
 	{
 		EvlogEventRow ev;
 		bool		shouldfree;
@@ -246,9 +237,7 @@ replay_range(Snapshot snap, int64 lo, int64 hi, const EvlogDeriveTarget *target,
 							p->view, p->done, p->total)));
 	}
 	MemoryContextDelete(percxt);
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(idx, NoLock);
+	evlog_logscan_end(scan);
 	table_close(rel, NoLock);
 	return n;
 }

@@ -36,6 +36,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "commands/async.h"
 #include "commands/sequence.h"
 #include "executor/tuptable.h"
@@ -110,25 +111,21 @@ evlog_allocate_seqs(Oid log_relid, Oid seq_relid, int n)
 static int64
 highest_present_seq(Relation rel)
 {
-	Relation	idx = index_open(evlog_relid("event_log_pkey"), AccessShareLock);
 	SnapshotData dirty;
-	IndexScanDesc scan;
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	EvlogLogScan *scan;
+	TupleTableSlot *slot;
 	int64		result = 0;
 
 	InitDirtySnapshot(dirty);
-	scan = index_beginscan(rel, idx, &dirty, 0, 0);
-	index_rescan(scan, NULL, 0, NULL, 0);
-	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	scan = evlog_logscan_begin(rel, &dirty, PG_INT64_MIN, PG_INT64_MAX,
+							   BackwardScanDirection);
+	if ((slot = evlog_logscan_next(scan)) != NULL)
 	{
 		bool		isnull;
-		Datum		d = slot_getattr(slot, 1, &isnull);
 
-		result = DatumGetInt64(d);
+		result = DatumGetInt64(slot_getattr(slot, 1, &isnull));
 	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(idx, AccessShareLock);
+	evlog_logscan_end(scan);
 	return result;
 }
 
@@ -173,6 +170,8 @@ evlog_safe_seq(void)
 	LOCKTAG		tag;
 	int64		present;
 	int64		safe;
+	int64		bound = 0;
+	bool		replica;
 	int64	   *seqs;
 	int		   *pids;
 	int			n;
@@ -184,6 +183,19 @@ evlog_safe_seq(void)
 				 errdetail("Without in-flight tracking a reader could skip a late commit."),
 				 errhint("Set evlog.track_inflight = on in postgresql.conf and restart.")));
 
+	/*
+	 * On a logical-replication subscriber or a hot standby, this server's
+	 * own in-flight set says nothing about the publisher's: the replicated
+	 * watermark bounds the horizon (watermark.c).
+	 */
+	replica = evlog_replica_horizon(rel, &bound);
+	if (replica && RecoveryInProgress())
+	{
+		/* no allocation lock during recovery, and no local appends either */
+		table_close(rel, AccessShareLock);
+		return bound;
+	}
+
 	/* the cut: no allocation is half-done while we hold this */
 	set_allocate_tag(&tag, RelationGetRelid(rel));
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
@@ -194,6 +206,8 @@ evlog_safe_seq(void)
 	n = evlog_inflight(&seqs, &pids);
 	for (int i = 0; i < n; i++)
 		safe = Min(safe, seqs[i] - 1);
+	if (replica)
+		safe = Min(safe, bound);
 
 	table_close(rel, AccessShareLock);
 	return safe;

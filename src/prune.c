@@ -1,0 +1,513 @@
+/*-------------------------------------------------------------------------
+ *
+ * prune.c
+ *	  Retention (evlog 1.1): evlog_prune(before), and the append-only
+ *	  triggers with the one bypass it is allowed.
+ *
+ * What evlog_prune(before) removes.  Whole partitions of evlog.event_log,
+ * from the oldest on, as long as every event in the partition has
+ * ts < before, every seq the partition can hold has been handed out
+ * (appends can never land in it again) and, when the hash chain is in use,
+ * every event in it is sealed.  It stops at the first partition that fails
+ * one of these, so what is pruned is always a prefix of the log in seq
+ * order: the granularity of retention is one partition
+ * (evlog.partition_size seqs), and events older than the cut in a later
+ * partition stay until their whole partition qualifies.  ts is supplied by
+ * the appender, so "older" is judged per partition by its newest event.
+ *
+ * In one transaction, holding ACCESS EXCLUSIVE on the log (appenders and
+ * readers wait for the length of the metadata changes, not for a DELETE of
+ * the rows):
+ *	  1. seal the chain up to the head when it is in use, so that no pruned
+ *		 event goes unsealed;
+ *	  2. the last pruned link goes to evlog.chain_anchor and the links up to
+ *		 it are deleted (README, "The hash chain": verification then starts
+ *		 from the anchor);
+ *	  3. derived rows that came from pruned events are deleted:
+ *		 probe_failures, host_states and derived_skips rows by their
+ *		 event_log_seq, rollouts by opened_event_log_seq; the rollouts whose
+ *		 opening was pruned are then re-derived from their remaining events
+ *		 (their transitions now meet an unknown rollout, exactly as
+ *		 evlog_rebuild would find), so evlog_verify stays clean; rows of a
+ *		 user view's target are deleted when the target has a bigint column
+ *		 event_log_seq, other targets are left to their handler, which sees
+ *		 the retention event;
+ *	  4. evlog.event_ids entries of pruned events are deleted;
+ *	  5. the partitions are detached and dropped;
+ *	  6. a "retention" event records before, the seq range and the count.
+ *
+ * The bypass.  evlog.chain and evlog.event_ids refuse DELETE for every role
+ * through ENABLE ALWAYS triggers (evlog_refuse_change below).  They let a
+ * DELETE through only while evlog_prune_active is set, a C variable that
+ * only evlog_prune sets, around its own statements, and that no SQL can
+ * reach: no role, the superuser included, can use the bypass for anything
+ * else (a superuser can still disable the triggers, as in 1.0: that is
+ * what the chain makes evident).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "evlog.h"
+
+PG_FUNCTION_INFO_V1(evlog_prune);
+PG_FUNCTION_INFO_V1(evlog_refuse_change);
+PG_FUNCTION_INFO_V1(evlog_refuse_chain_change);
+
+bool		evlog_prune_active = false;
+
+/* ------------------------------------------------------------------------
+ * The append-only triggers
+ * ------------------------------------------------------------------------
+ */
+
+static const char *
+trigger_op(TriggerData *td)
+{
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		return "UPDATE";
+	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		return "DELETE";
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+		return "TRUNCATE";
+	return "INSERT";
+}
+
+static void
+check_trigger_call(FunctionCallInfo fcinfo, const char *name)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s was not called by the trigger manager", name)));
+}
+
+/* evlog.refuse_change(): UPDATE, DELETE and TRUNCATE on the log. */
+Datum
+evlog_refuse_change(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	check_trigger_call(fcinfo, "evlog.refuse_change()");
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("evlog.event_log is append-only"),
+			 errdetail("%s is refused for every role, the owner included.", trigger_op(td)),
+			 errhint("Append corrections as new events; rows leave the log only through a logged retention function.")));
+	PG_RETURN_NULL();
+}
+
+/*
+ * evlog.refuse_chain_change(): UPDATE, DELETE and TRUNCATE on evlog.chain,
+ * evlog.chain_anchor and evlog.event_ids; evlog_prune's row DELETEs on
+ * evlog.chain and evlog.event_ids pass.
+ */
+Datum
+evlog_refuse_chain_change(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	const char *table;
+
+	check_trigger_call(fcinfo, "evlog.refuse_chain_change()");
+	table = RelationGetRelationName(td->tg_relation);
+	if (evlog_prune_active &&
+		TRIGGER_FIRED_BY_DELETE(td->tg_event) &&
+		TRIGGER_FIRED_FOR_ROW(td->tg_event) &&
+		(strcmp(table, "chain") == 0 || strcmp(table, "event_ids") == 0))
+		return PointerGetDatum(td->tg_trigtuple);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("%s.%s is append-only",
+					get_namespace_name(RelationGetNamespace(td->tg_relation)), table),
+			 errdetail("%s is refused for every role, the owner included.", trigger_op(td)),
+			 strcmp(table, "event_ids") == 0 ?
+			 errhint("Entries are written only by evlog's append path and removed only by evlog_prune().") :
+			 errhint("Links are written only by evlog_seal(); anchors only by retention.")));
+	PG_RETURN_NULL();
+}
+
+/* ------------------------------------------------------------------------
+ * evlog_prune
+ * ------------------------------------------------------------------------
+ */
+
+static uint64
+spi_exec(const char *sql, int expect)
+{
+	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc != expect)
+		elog(ERROR, "evlog: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+static int64
+spi_int8(const char *sql, bool *isnull)
+{
+	spi_exec(sql, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+	{
+		*isnull = true;
+		return 0;
+	}
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull));
+}
+
+/* What the scan of one candidate partition found. */
+typedef struct PartStats
+{
+	int64		count;
+	int64		min_seq;
+	int64		max_seq;
+	bool		all_older;
+} PartStats;
+
+static void
+part_stats(Oid relid, TimestampTz before, PartStats *ps)
+{
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		values[1];
+	bool		isnull;
+	char	   *sql;
+	HeapTuple	tup;
+	TupleDesc	desc;
+
+	values[0] = TimestampTzGetDatum(before);
+	sql = psprintf("SELECT pg_catalog.count(*), pg_catalog.min(seq), pg_catalog.max(seq),"
+				   " pg_catalog.count(*) FILTER (WHERE ts OPERATOR(pg_catalog.>=) $1)"
+				   " FROM %s.%s",
+				   quote_identifier(get_namespace_name(get_rel_namespace(relid))),
+				   quote_identifier(get_rel_name(relid)));
+	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "evlog: scanning a partition failed");
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	ps->count = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	ps->min_seq = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	if (isnull)
+		ps->min_seq = ps->max_seq = 0;
+	else
+		ps->max_seq = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	ps->all_older = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull)) == 0;
+}
+
+/* Delete rows of user views' targets that carry a pruned event_log_seq. */
+static void
+prune_user_targets(int64 cut)
+{
+	uint64		n;
+	char	  **targets;
+
+	spi_exec("SELECT pg_catalog.format('%s', v.target) FROM evlog.derived_views v"
+			 " JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) v.target"
+			 " AND a.attname OPERATOR(pg_catalog.=) 'event_log_seq'"
+			 " AND a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.int8'::pg_catalog.regtype"
+			 " AND NOT a.attisdropped", SPI_OK_SELECT);
+	n = SPI_processed;
+	targets = palloc(sizeof(char *) * (n + 1));
+	for (uint64 i = 0; i < n; i++)
+		targets[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	for (uint64 i = 0; i < n; i++)
+		spi_exec(psprintf("DELETE FROM %s WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+						  targets[i], cut), SPI_OK_DELETE);
+}
+
+/*
+ * Rollouts whose RolloutOpened was pruned: their remaining events are
+ * derived again for the rollouts view only, in seq order, after their old
+ * skip rows are removed: the result is what a rebuild from the remaining
+ * log gives.
+ */
+static void
+rederive_rollouts(Relation log, int64 cut)
+{
+	uint64		n;
+	EvlogDeriveTarget target = {EVLOG_VIEW_ROLLOUTS, false, 0, NULL};
+	Snapshot	snap;
+	TupleTableSlot *slot;
+	EvlogLogScan *scan;
+	int64	   *seqs;
+	MemoryContext percxt;
+
+	/* events that name a rollout whose row was just deleted */
+	spi_exec("SELECT e.seq FROM evlog.event_log e, evlog_pruned_rollouts p"
+			 " WHERE e.kind OPERATOR(pg_catalog.=) ANY ('{rollout_event,effect}'::text[])"
+			 " AND (e.rollout_id OPERATOR(pg_catalog.=) p.rollout_id"
+			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rolloutId' OPERATOR(pg_catalog.=) p.rollout_id"
+			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rollout_id' OPERATOR(pg_catalog.=) p.rollout_id)"
+			 " ORDER BY e.seq", SPI_OK_SELECT);
+	n = SPI_processed;
+	if (n == 0)
+		return;
+	seqs = palloc(sizeof(int64) * n);
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		seqs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	spi_exec("DELETE FROM evlog.derived_skips s USING evlog.event_log e, evlog_pruned_rollouts p"
+			 " WHERE s.view OPERATOR(pg_catalog.=) 'rollouts'"
+			 " AND s.event_log_seq OPERATOR(pg_catalog.=) e.seq"
+			 " AND (e.rollout_id OPERATOR(pg_catalog.=) p.rollout_id"
+			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rolloutId' OPERATOR(pg_catalog.=) p.rollout_id"
+			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rollout_id' OPERATOR(pg_catalog.=) p.rollout_id)",
+			 SPI_OK_DELETE);
+
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	percxt = AllocSetContextCreate(CurrentMemoryContext, "evlog prune rederive",
+								   ALLOCSET_DEFAULT_SIZES);
+	for (uint64 i = 0; i < n; i++)
+	{
+		MemoryContext oldcxt;
+
+		CHECK_FOR_INTERRUPTS();
+		scan = evlog_logscan_begin(log, snap, seqs[i], seqs[i], ForwardScanDirection);
+		if ((slot = evlog_logscan_next(scan)) != NULL)
+		{
+			EvlogEventRow ev;
+			bool		shouldfree;
+			HeapTuple	tup;
+
+			oldcxt = MemoryContextSwitchTo(percxt);
+			tup = ExecFetchSlotHeapTuple(slot, false, &shouldfree);
+			evlog_event_from_tuple(tup, RelationGetDescr(log), &ev);
+			evlog_derive_event(&ev, &target);
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(percxt);
+		}
+		evlog_logscan_end(scan);
+	}
+	MemoryContextDelete(percxt);
+	UnregisterSnapshot(snap);
+}
+
+/* evlog.chain or evlog.chain_anchor has a row: the chain is in use. */
+static bool
+chain_in_use(void)
+{
+	bool		isnull;
+
+	return spi_int8("SELECT pg_catalog.count(*) FROM ((SELECT 1 FROM evlog.chain LIMIT 1)"
+					" UNION ALL (SELECT 1 FROM evlog.chain_anchor LIMIT 1)) s", &isnull) > 0;
+}
+
+/*
+ * The removal itself, connected to SPI as the log's owner, holding ACCESS
+ * EXCLUSIVE on the log.  Returns the number of events removed.
+ */
+static int64
+prune_locked(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_seq,
+			 int *nparts_dropped)
+{
+	Relation	log;
+	EvlogPart  *parts;
+	int			nparts;
+	int			ndrop = 0;
+	int64		count = 0;
+	int64		consumed;
+	int64		sealed = PG_INT64_MAX;
+	int64		cut;
+	bool		isnull;
+	bool		chain = chain_in_use();
+
+	if (chain)
+	{
+		(void) evlog_seal_upto(0);
+		sealed = spi_int8("SELECT pg_catalog.max(seq) FROM evlog.chain", &isnull);
+		if (isnull)
+			sealed = spi_int8("SELECT pg_catalog.max(seq) FROM evlog.chain_anchor", &isnull);
+	}
+	consumed = spi_int8("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM evlog.event_log_seq_seq",
+						&isnull);
+
+	/* DETACH refuses a table this session has open: keep it closed */
+	log = table_open(logid, NoLock);
+	parts = evlog_log_parts(log, &nparts);
+	table_close(log, NoLock);
+	*first_seq = 0;
+	*last_seq = 0;
+	for (int i = 0; i < nparts; i++)
+	{
+		PartStats	ps;
+
+		CHECK_FOR_INTERRUPTS();
+		if (parts[i].hi > consumed)
+			break;				/* appends may still land in it */
+		part_stats(parts[i].relid, before, &ps);
+		if (!ps.all_older || (ps.count > 0 && ps.max_seq > sealed))
+			break;
+		if (ps.count > 0 && *first_seq == 0)
+			*first_seq = ps.min_seq;
+		if (ps.count > 0)
+			*last_seq = ps.max_seq;
+		count += ps.count;
+		ndrop++;
+	}
+	*nparts_dropped = ndrop;
+	if (ndrop == 0)
+		return 0;
+	cut = parts[ndrop - 1].hi;
+
+	PG_TRY();
+	{
+		evlog_prune_active = true;
+
+		/* the chain: the last pruned link becomes the anchor */
+		if (chain && *last_seq > 0)
+		{
+			spi_exec(psprintf("INSERT INTO evlog.chain_anchor (seq, hash)"
+							  " SELECT c.seq, c.hash FROM evlog.chain c"
+							  " WHERE c.seq OPERATOR(pg_catalog.<=) " INT64_FORMAT
+							  " ORDER BY c.seq DESC LIMIT 1"
+							  " ON CONFLICT (seq) DO NOTHING", cut), SPI_OK_INSERT);
+			spi_exec(psprintf("DELETE FROM evlog.chain WHERE seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+							  cut), SPI_OK_DELETE);
+		}
+
+		/* derived rows of pruned events */
+		spi_exec(psprintf("DELETE FROM evlog.probe_failures WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+						  cut), SPI_OK_DELETE);
+		spi_exec(psprintf("DELETE FROM evlog.derived_skips WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+						  cut), SPI_OK_DELETE);
+		spi_exec(psprintf("DELETE FROM evlog.host_states WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+						  cut), SPI_OK_DELETE);
+		spi_exec("CREATE TEMP TABLE evlog_pruned_rollouts (rollout_id text) ON COMMIT DROP",
+				 SPI_OK_UTILITY);
+		spi_exec(psprintf("WITH d AS (DELETE FROM evlog.rollouts"
+						  " WHERE opened_event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT
+						  " RETURNING rollout_id)"
+						  " INSERT INTO pg_temp.evlog_pruned_rollouts SELECT rollout_id FROM d", cut),
+				 SPI_OK_INSERT);
+		if (SPI_processed > 0)
+		{
+			log = table_open(logid, NoLock);
+			rederive_rollouts(log, cut);
+			table_close(log, NoLock);
+		}
+		spi_exec("DROP TABLE pg_temp.evlog_pruned_rollouts", SPI_OK_UTILITY);
+		prune_user_targets(cut);
+		spi_exec(psprintf("DELETE FROM evlog.event_ids WHERE seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+						  cut), SPI_OK_DELETE);
+
+		/* the partitions themselves */
+		for (int i = 0; i < ndrop; i++)
+		{
+			const char *name = quote_identifier(get_rel_name(parts[i].relid));
+			bool		member;
+
+			spi_exec(psprintf("ALTER TABLE evlog.event_log DETACH PARTITION evlog.%s", name),
+					 SPI_OK_UTILITY);
+			/* the 1.0 table, attached by the update script, is an extension member */
+			member = spi_int8(psprintf("SELECT pg_catalog.count(*) FROM pg_catalog.pg_depend"
+									   " WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+									   " AND objid OPERATOR(pg_catalog.=) %u AND deptype OPERATOR(pg_catalog.=) 'e'",
+									   parts[i].relid), &isnull) > 0;
+			if (member)
+				spi_exec(psprintf("ALTER EXTENSION evlog DROP TABLE evlog.%s", name),
+						 SPI_OK_UTILITY);
+			spi_exec(psprintf("DROP TABLE evlog.%s", name), SPI_OK_UTILITY);
+		}
+		evlog_prune_active = false;
+	}
+	PG_FINALLY();
+	{
+		evlog_prune_active = false;
+	}
+	PG_END_TRY();
+	return count;
+}
+
+/*
+ * evlog_prune(before timestamptz) returns bigint: remove the oldest
+ * partitions whose events are all older than before (see the header), with
+ * their derived rows, and append a retention event; returns the number of
+ * events removed.
+ */
+Datum
+evlog_prune(PG_FUNCTION_ARGS)
+{
+	TimestampTz before;
+	Oid			logid = evlog_relid("event_log");
+	Relation	log;
+	Oid			owner;
+	Oid			save_user;
+	int			save_sec;
+	int64		first_seq;
+	int64		last_seq;
+	int			ndropped;
+	int64		count;
+	int			nestlevel;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("before must not be null")));
+	before = PG_GETARG_TIMESTAMPTZ(0);
+	PreventCommandIfReadOnly("evlog_prune()");
+
+	log = table_open(logid, AccessShareLock);
+	evlog_require_11(log, "evlog_prune()");
+	owner = log->rd_rel->relowner;
+	table_close(log, NoLock);
+
+	/*
+	 * Seal outside the big lock first, so that only what is appended
+	 * meanwhile is sealed while appenders wait.
+	 */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (chain_in_use())
+		(void) evlog_seal_upto(0);
+	SPI_finish();
+
+	LockRelationOid(logid, AccessExclusiveLock);
+	/* what we see must include every append that committed before the lock */
+	CommandCounterIncrement();
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	nestlevel = evlog_pin_search_path();
+	count = prune_locked(logid, before, &first_seq, &last_seq, &ndropped);
+	AtEOXact_GUC(true, nestlevel);
+	SPI_finish();
+	SetUserIdAndSecContext(save_user, save_sec);
+
+	if (ndropped > 0)
+	{
+		EvlogWriter *w = evlog_writer_open();
+		EvlogEvent	ev;
+		char	   *payload;
+
+		payload = psprintf("{\"before\": \"%s\", \"from_seq\": " INT64_FORMAT
+						   ", \"to_seq\": " INT64_FORMAT ", \"count\": " INT64_FORMAT
+						   ", \"partitions\": %d}",
+						   timestamptz_to_str(before), first_seq, last_seq, count, ndropped);
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = cstring_to_text("retention");
+		ev.ts = GetCurrentTransactionStartTimestamp();
+		ev.payload = evlog_parse_payload(cstring_to_text(payload), -1);
+		(void) evlog_writer_append(w, &ev);
+		evlog_writer_close(w);
+	}
+	PG_RETURN_INT64(count);
+}

@@ -1,0 +1,227 @@
+/*-------------------------------------------------------------------------
+ *
+ * watermark.c
+ *	  The replicated safe-seq watermark (evlog 1.1): what evlog_safe_seq()
+ *	  trusts on a logical-replication subscriber and on a hot standby.
+ *
+ * The problem.  evlog_safe_seq() on the server that appends knows which
+ * seqs are in flight (seqs.c).  A subscriber or a standby does not: rows
+ * arrive in the publisher's commit order, not seq order, so a row with a
+ * lower seq can still arrive after a higher one has been applied, and the
+ * local horizon would let a reader skip it.
+ *
+ * The cure.  evlog.watermark holds one row, (safe_seq, partition_top), on
+ * the publisher.  evlog_publish_watermark() writes the publisher's
+ * evlog_safe_seq() into it; call it periodically (cron, pg_cron, the
+ * background worker).  The table is published with the log.  When a
+ * watermark W is written, every seq <= W is committed or will never exist,
+ * so every transaction holding one committed before the transaction
+ * writing W: logical replication applies in commit order and a standby
+ * replays WAL in commit order, so by the time a reader there sees W, it
+ * sees every event <= W.  A subscriber's or standby's evlog_safe_seq() is
+ * therefore min(W, local horizon); on a standby, where no lock can be
+ * taken and nothing is appended locally, W itself.  Before any watermark
+ * has arrived the reading functions raise an error rather than guess.
+ *
+ * partition_top is the upper end of the publisher's partitions, written
+ * in the transaction that creates a partition (partition.c), so it reaches
+ * a subscriber before any row that needs the new partition: the trigger
+ * evlog.watermark_applied creates the subscriber's own partitions up to it
+ * (the subscriber routes replicated rows into its partitions, whose bounds
+ * need not match the publisher's).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_subscription_rel.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "evlog.h"
+
+PG_FUNCTION_INFO_V1(evlog_publish_watermark);
+PG_FUNCTION_INFO_V1(evlog_watermark_applied);
+
+/* Columns of evlog.watermark. */
+#define WM_SAFE_SEQ			2
+#define WM_PARTITION_TOP	3
+
+/* Is relid the target of a logical-replication subscription here? */
+bool
+evlog_is_subscribed(Oid relid)
+{
+	Relation	rel = table_open(SubscriptionRelRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	bool		found;
+
+	ScanKeyInit(&key, Anum_pg_subscription_rel_srrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, SubscriptionRelSrrelidSrsubidIndexId, true,
+							  NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* OID of evlog.watermark, with a clear error on a 1.0 database. */
+static Oid
+watermark_relid(void)
+{
+	Oid			nsp = get_namespace_oid("evlog", false);
+	Oid			relid = get_relname_relid("watermark", nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("evlog.watermark does not exist"),
+				 errdetail("Reading on a subscriber or a hot standby needs evlog 1.1."),
+				 errhint("Run ALTER EXTENSION evlog UPDATE on the primary.")));
+	return relid;
+}
+
+/*
+ * On a subscriber of evlog.event_log or a hot standby: set *safe to the
+ * replicated watermark and return true.  Elsewhere return false.
+ */
+bool
+evlog_replica_horizon(Relation log, int64 *safe)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	Snapshot	snapshot;
+	HeapTuple	tup;
+	bool		have = false;
+
+	if (!RecoveryInProgress() && !evlog_is_subscribed(RelationGetRelid(log)))
+		return false;
+
+	rel = table_open(watermark_relid(), AccessShareLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	if ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, WM_SAFE_SEQ, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+		{
+			*safe = DatumGetInt64(d);
+			have = true;
+		}
+	}
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+
+	if (!have)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no evlog watermark has reached this %s yet",
+						RecoveryInProgress() ? "standby" : "subscriber"),
+				 errdetail("Here the publisher's in-flight appends are unknown: without its watermark a reader could skip a late commit."),
+				 errhint("Run SELECT evlog_publish_watermark(); on the primary periodically, and publish evlog.watermark with evlog.event_log.")));
+	return true;
+}
+
+/*
+ * Record partition_top on this server's watermark row (partition.c, in the
+ * transaction that created the partitions; connected to SPI).  A subscriber
+ * of evlog.watermark records nothing: the row is its publisher's.
+ */
+void
+evlog_watermark_record_top(int64 top)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	int			rc;
+
+	if (evlog_is_subscribed(watermark_relid()))
+		return;
+	values[0] = Int64GetDatum(top);
+	rc = SPI_execute_with_args("INSERT INTO evlog.watermark AS w (id, partition_top) VALUES (true, $1)"
+							   " ON CONFLICT (id) DO UPDATE"
+							   " SET partition_top = pg_catalog.int8larger(w.partition_top, EXCLUDED.partition_top)",
+							   1, argtypes, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "evlog: recording the partition top failed: %s",
+			 SPI_result_code_string(rc));
+}
+
+/*
+ * evlog_publish_watermark(): write this server's evlog_safe_seq() into
+ * evlog.watermark (never moving it backwards); returns it.
+ */
+Datum
+evlog_publish_watermark(PG_FUNCTION_ARGS)
+{
+	int64		safe;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	int			rc;
+
+	PreventCommandIfReadOnly("evlog_publish_watermark()");
+	safe = evlog_safe_seq();
+	values[0] = Int64GetDatum(safe);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args("INSERT INTO evlog.watermark AS w (id, safe_seq, published_at)"
+							   " VALUES (true, $1, pg_catalog.now())"
+							   " ON CONFLICT (id) DO UPDATE"
+							   " SET safe_seq = pg_catalog.int8larger(w.safe_seq, EXCLUDED.safe_seq),"
+							   " published_at = EXCLUDED.published_at",
+							   1, argtypes, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "evlog: publishing the watermark failed: %s",
+			 SPI_result_code_string(rc));
+	SPI_finish();
+	PG_RETURN_INT64(safe);
+}
+
+/*
+ * AFTER INSERT OR UPDATE trigger on evlog.watermark, ENABLE ALWAYS so that
+ * it fires in the apply worker: on a subscriber, create partitions up to
+ * the publisher's partition top before rows needing them arrive.
+ */
+Datum
+evlog_watermark_applied(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	HeapTuple	tup;
+	bool		isnull;
+	Datum		top;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("evlog.watermark_applied() must be fired AFTER ... FOR EACH ROW")));
+	if (!evlog_is_subscribed(RelationGetRelid(trigdata->tg_relation)))
+		return PointerGetDatum(NULL);
+
+	tup = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	top = heap_getattr(tup, WM_PARTITION_TOP,
+					   RelationGetDescr(trigdata->tg_relation), &isnull);
+	if (!isnull && DatumGetInt64(top) > 0)
+		(void) evlog_partitions_ensure(DatumGetInt64(top));
+	return PointerGetDatum(NULL);
+}
