@@ -23,7 +23,7 @@ DATA = evlog--1.0.sql evlog--1.0--1.1.sql
 # pg_regress suites live in sql/ + expected/, isolation specs in specs/,
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.
 REGRESS = core_append core_validation core_query core_privileges read_consumers derived derived_rebuild \
-	chain hardening_search_path
+	chain hardening_search_path prune
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
 ISOLATION = read_late_commit rebuild_concurrent chain_concurrent
 TAP_TESTS = 1

@@ -247,12 +247,13 @@ rederive_rollouts(Relation log, int64 cut)
 	MemoryContext percxt;
 
 	/* events that name a rollout whose row was just deleted */
-	spi_exec("SELECT e.seq FROM evlog.event_log e, evlog_pruned_rollouts p"
-			 " WHERE e.kind OPERATOR(pg_catalog.=) ANY ('{rollout_event,effect}'::text[])"
+	spi_exec(psprintf("SELECT e.seq FROM evlog.event_log e, evlog_pruned_rollouts p"
+			 " WHERE e.seq OPERATOR(pg_catalog.>) " INT64_FORMAT
+			 " AND e.kind OPERATOR(pg_catalog.=) ANY ('{rollout_event,effect}'::text[])"
 			 " AND (e.rollout_id OPERATOR(pg_catalog.=) p.rollout_id"
 			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rolloutId' OPERATOR(pg_catalog.=) p.rollout_id"
 			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rollout_id' OPERATOR(pg_catalog.=) p.rollout_id)"
-			 " ORDER BY e.seq", SPI_OK_SELECT);
+			 " ORDER BY e.seq", cut), SPI_OK_SELECT);
 	n = SPI_processed;
 	if (n == 0)
 		return;
@@ -263,13 +264,14 @@ rederive_rollouts(Relation log, int64 cut)
 
 		seqs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	spi_exec("DELETE FROM evlog.derived_skips s USING evlog.event_log e, evlog_pruned_rollouts p"
+	spi_exec(psprintf("DELETE FROM evlog.derived_skips s USING evlog.event_log e, evlog_pruned_rollouts p"
 			 " WHERE s.view OPERATOR(pg_catalog.=) 'rollouts'"
+			 " AND e.seq OPERATOR(pg_catalog.>) " INT64_FORMAT
 			 " AND s.event_log_seq OPERATOR(pg_catalog.=) e.seq"
 			 " AND (e.rollout_id OPERATOR(pg_catalog.=) p.rollout_id"
 			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rolloutId' OPERATOR(pg_catalog.=) p.rollout_id"
 			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rollout_id' OPERATOR(pg_catalog.=) p.rollout_id)",
-			 SPI_OK_DELETE);
+			 cut), SPI_OK_DELETE);
 
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	percxt = AllocSetContextCreate(CurrentMemoryContext, "evlog prune rederive",
