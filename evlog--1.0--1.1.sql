@@ -115,8 +115,52 @@ COMMENT ON FUNCTION @extschema@.evlog_publish_watermark() IS
     'record evlog_safe_seq() in evlog.watermark (never backwards) for subscribers and standbys; returns it. Run it periodically (cron, pg_cron, the background worker)';
 
 /* ------------------------------------------------------------------------
+ * Retention and partitions (C: src/prune.c, src/partition.c)
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION @extschema@.evlog_prune(before timestamptz)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'evlog_prune'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_prune(timestamptz) IS
+    'drop the oldest whole partitions whose events all have ts < before, with their derived rows, chain links (the last becomes an anchor) and event_id entries, and append a retention event; returns the number of events removed';
+
+CREATE FUNCTION @extschema@.evlog_create_partitions(ahead integer DEFAULT 2, upto bigint DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'evlog_create_partitions'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_create_partitions(integer, bigint) IS
+    'create partitions of evlog.event_log (evlog.partition_size seqs each) covering ahead partitions beyond the sequence''s position, and at least up to seq upto; returns how many it created';
+
+/* ------------------------------------------------------------------------
  * The log becomes partitioned by seq
  * ------------------------------------------------------------------------ */
+
+-- grants on the 1.0 table (evlog_grant_reader/writer gave SELECT) and on
+-- the functions returning SETOF evlog.event_log, to put back on the new ones
+CREATE TABLE evlog.update_grants AS
+SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s',
+                         p.oid::pg_catalog.regprocedure::text,
+                         CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                              ELSE pg_catalog.quote_ident(r.rolname) END) AS stmt
+  FROM pg_catalog.pg_proc p
+ CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+  LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+ WHERE p.oid OPERATOR(pg_catalog.=) ANY (ARRAY[
+           '@extschema@.evlog_query(timestamptz, timestamptz, text, text, text[], bigint, integer)'::pg_catalog.regprocedure,
+           '@extschema@.evlog_read(bigint, integer)'::pg_catalog.regprocedure,
+           '@extschema@.evlog_consumer_next(text, integer)'::pg_catalog.regprocedure]::pg_catalog.oid[])
+   AND a.grantee OPERATOR(pg_catalog.<>) p.proowner
+   AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+UNION ALL
+SELECT pg_catalog.format('GRANT %s ON evlog.event_log TO %s', a.privilege_type,
+                         CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                              ELSE pg_catalog.quote_ident(r.rolname) END)
+  FROM pg_catalog.pg_class c
+ CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+  LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+ WHERE c.oid OPERATOR(pg_catalog.=) 'evlog.event_log'::pg_catalog.regclass
+   AND a.grantee OPERATOR(pg_catalog.<>) c.relowner;
 
 -- what the parent will carry: the old table's row triggers and foreign keys
 DROP TRIGGER event_log_no_update_delete ON evlog.event_log;
@@ -184,22 +228,6 @@ ALTER TABLE evlog.event_log ENABLE ALWAYS TRIGGER event_log_derive;
 /* ------------------------------------------------------------------------
  * Functions and views bound to the 1.0 table
  * ------------------------------------------------------------------------ */
-
--- grants of the functions returning SETOF evlog.event_log, to put back
-CREATE TABLE evlog.update_grants AS
-SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s',
-                         p.oid::pg_catalog.regprocedure::text,
-                         CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                              ELSE pg_catalog.quote_ident(r.rolname) END) AS stmt
-  FROM pg_catalog.pg_proc p
- CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
-  LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
- WHERE p.oid OPERATOR(pg_catalog.=) ANY (ARRAY[
-           '@extschema@.evlog_query(timestamptz, timestamptz, text, text, text[], bigint, integer)'::pg_catalog.regprocedure,
-           '@extschema@.evlog_read(bigint, integer)'::pg_catalog.regprocedure,
-           '@extschema@.evlog_consumer_next(text, integer)'::pg_catalog.regprocedure]::pg_catalog.oid[])
-   AND a.grantee OPERATOR(pg_catalog.<>) p.proowner
-   AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE';
 
 DROP FUNCTION @extschema@.evlog_query(timestamptz, timestamptz, text, text, text[], bigint, integer);
 DROP FUNCTION @extschema@.evlog_consumer_next(text, integer);
@@ -328,6 +356,7 @@ DO $$
 DECLARE
     pos bigint;
     n bigint;
+    r record;
 BEGIN
     SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END INTO pos
       FROM evlog.event_log_seq_seq s;
@@ -340,6 +369,17 @@ BEGIN
                                   ' FOR VALUES FROM (MINVALUE) TO (%s)', pos OPERATOR(pg_catalog.+) 1);
         EXECUTE pg_catalog.format('COMMENT ON TABLE evlog.event_log_p0000000000000000000 IS %L',
                                   pg_catalog.format('partition of evlog.event_log: the evlog 1.0 table, seqs up to %s (dropped by evlog_prune)', pos));
+        -- the next partition, so that the next append has one; made here, it
+        -- would be an extension member: it must not be (pg_dump)
+        PERFORM @extschema@.evlog_create_partitions(1);
+        FOR r IN SELECT i.inhrelid::pg_catalog.regclass AS part FROM pg_catalog.pg_inherits i
+                  WHERE i.inhparent OPERATOR(pg_catalog.=) 'evlog.event_log'::pg_catalog.regclass
+                    AND EXISTS (SELECT FROM pg_catalog.pg_depend d
+                                 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                                   AND d.objid OPERATOR(pg_catalog.=) i.inhrelid
+                                   AND d.deptype OPERATOR(pg_catalog.=) 'e') LOOP
+            EXECUTE pg_catalog.format('ALTER EXTENSION evlog DROP TABLE %s', r.part);
+        END LOOP;
     END IF;
 END
 $$;
@@ -374,22 +414,8 @@ END
 $$;
 
 /* ------------------------------------------------------------------------
- * Retention and partitions (C: src/prune.c, src/partition.c)
+ * Monitoring and grants
  * ------------------------------------------------------------------------ */
-
-CREATE FUNCTION @extschema@.evlog_prune(before timestamptz)
-RETURNS bigint
-AS 'MODULE_PATHNAME', 'evlog_prune'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION @extschema@.evlog_prune(timestamptz) IS
-    'drop the oldest whole partitions whose events all have ts < before, with their derived rows, chain links (the last becomes an anchor) and event_id entries, and append a retention event; returns the number of events removed';
-
-CREATE FUNCTION @extschema@.evlog_create_partitions(ahead integer DEFAULT 2, upto bigint DEFAULT NULL)
-RETURNS integer
-AS 'MODULE_PATHNAME', 'evlog_create_partitions'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION @extschema@.evlog_create_partitions(integer, bigint) IS
-    'create partitions of evlog.event_log (evlog.partition_size seqs each) covering ahead partitions beyond the sequence''s position, and at least up to seq upto; returns how many it created';
 
 CREATE VIEW evlog.partitions AS
 SELECT c.oid::pg_catalog.regclass AS partition,

@@ -9,6 +9,8 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 't';
+use EvlogTest;
 
 my $verifier = "$ENV{TESTDIR}/tools/verify_chain.py";
 my $node = PostgreSQL::Test::Cluster->new('chain');
@@ -158,7 +160,7 @@ is("$links|$bad", "$events|", 'chain complete and intact after restarts');
 my $src_head = $node->safe_psql('src', 'SELECT seq, hash FROM evlog_chain_head()');
 my $dump = "$dir/src.dump";
 $node->command_ok([ 'pg_dump', '-Fc', '-d', $node->connstr('src'), '-f', $dump ], 'pg_dump');
-$node->command_ok([ 'pg_restore', '-d', $node->connstr('dst'), $dump ], 'pg_restore');
+$node->command_ok([ 'pg_restore', '-L', restore_list($node, $dump), '-d', $node->connstr('dst'), $dump ], 'pg_restore');
 is($node->safe_psql('dst', 'SELECT seq, hash FROM evlog_chain_head()'), $src_head, 'chain head restored');
 is($node->safe_psql('dst', $status), $node->safe_psql('src', $status), 'restored chain complete and intact');
 export('dst', "$dir/restored.jsonl");
