@@ -132,6 +132,12 @@ evlog_writer_open(void)
 	w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
 	w->seq_relid = evlog_relid("event_log_seq_seq");
 	w->partitioned = evlog_log_is_partitioned(w->rel);
+	if (w->partitioned && evlog_is_subscribed(RelationGetRelid(w->rel)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("evlog.event_log is a logical replication subscriber here"),
+				 errdetail("Its seqs are handed out by the publisher; a local append would collide with them."),
+				 errhint("Append on the publisher.")));
 	if (w->partitioned && RelationGetPartitionDesc(w->rel, true)->nparts == 0)
 	{
 		/* the first append after a fresh install: ATTACH wants the log closed */

@@ -329,6 +329,7 @@ prune_locked(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_seq,
 	int64		cut;
 	bool		isnull;
 	bool		chain = chain_in_use();
+	bool		subscriber = evlog_is_subscribed(logid);
 
 	if (chain)
 	{
@@ -337,8 +338,16 @@ prune_locked(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_seq,
 		if (isnull)
 			sealed = spi_int8("SELECT pg_catalog.max(seq) FROM evlog.chain_anchor", &isnull);
 	}
-	consumed = spi_int8("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM evlog.event_log_seq_seq",
-						&isnull);
+	/*
+	 * Seqs no append can reach any more: up to the sequence's position here;
+	 * on a subscriber, whose rows come from the publisher, up to the
+	 * replicated watermark (every seq at or below it has arrived).
+	 */
+	if (subscriber)
+		consumed = evlog_safe_seq();
+	else
+		consumed = spi_int8("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM evlog.event_log_seq_seq",
+							&isnull);
 
 	/* DETACH refuses a table this session has open: keep it closed */
 	log = table_open(logid, NoLock);
@@ -494,7 +503,19 @@ evlog_prune(PG_FUNCTION_ARGS)
 	SPI_finish();
 	SetUserIdAndSecContext(save_user, save_sec);
 
-	if (ndropped > 0)
+	if (ndropped > 0 && evlog_is_subscribed(logid))
+	{
+		/*
+		 * A subscriber's log is its publisher's: a local append would take a
+		 * seq the publisher hands out too.  Say what was removed instead.
+		 */
+		ereport(NOTICE,
+				(errmsg("evlog_prune removed " INT64_FORMAT " events (seqs " INT64_FORMAT " to " INT64_FORMAT
+						") in %d partitions from this subscriber's log",
+						count, first_seq, last_seq, ndropped),
+				 errdetail("No retention event is appended on a subscriber; the publisher's own retention events arrive like any other.")));
+	}
+	else if (ndropped > 0)
 	{
 		EvlogWriter *w = evlog_writer_open();
 		EvlogEvent	ev;

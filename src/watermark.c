@@ -143,8 +143,11 @@ evlog_replica_horizon(Relation log, int64 *safe)
 
 /*
  * Record partition_top on this server's watermark row (partition.c, in the
- * transaction that created the partitions; connected to SPI).  A subscriber
- * of evlog.watermark records nothing: the row is its publisher's.
+ * transaction that created the partitions; connected to SPI), when the
+ * watermark is published: a server that does not publish it (or that
+ * subscribes to it, or is about to: its row would collide with the
+ * publisher's) records nothing.  evlog_publish_watermark() records the top
+ * as well.
  */
 void
 evlog_watermark_record_top(int64 top)
@@ -154,6 +157,13 @@ evlog_watermark_record_top(int64 top)
 	int			rc;
 
 	if (evlog_is_subscribed(watermark_relid()))
+		return;
+	rc = SPI_execute("SELECT 1 FROM pg_catalog.pg_publication_tables"
+					 " WHERE schemaname OPERATOR(pg_catalog.=) 'evlog'"
+					 " AND tablename OPERATOR(pg_catalog.=) 'watermark'", true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "evlog: reading pg_publication_tables failed");
+	if (SPI_processed == 0)
 		return;
 	values[0] = Int64GetDatum(top);
 	rc = SPI_execute_with_args("INSERT INTO evlog.watermark AS w (id, partition_top) VALUES (true, $1)"
@@ -166,28 +176,47 @@ evlog_watermark_record_top(int64 top)
 }
 
 /*
- * evlog_publish_watermark(): write this server's evlog_safe_seq() into
- * evlog.watermark (never moving it backwards); returns it.
+ * evlog_publish_watermark(): write this server's evlog_safe_seq() and the
+ * top of its partitions into evlog.watermark (never moving either
+ * backwards); returns the safe seq.
  */
 Datum
 evlog_publish_watermark(PG_FUNCTION_ARGS)
 {
 	int64		safe;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
+	int64		top = 0;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
 	int			rc;
+	Relation	log;
+	EvlogPart  *parts;
+	int			nparts;
 
 	PreventCommandIfReadOnly("evlog_publish_watermark()");
+	log = table_open(evlog_relid("event_log"), AccessShareLock);
+	evlog_require_11(log, "evlog_publish_watermark()");
+	if (evlog_is_subscribed(watermark_relid()))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("evlog.watermark is a logical replication subscriber here"),
+				 errhint("Publish the watermark on the publisher.")));
+	parts = evlog_log_parts(log, &nparts);
+	if (nparts > 0 && parts[nparts - 1].hi != PG_INT64_MAX)
+		top = parts[nparts - 1].hi;
+	table_close(log, AccessShareLock);
+
 	safe = evlog_safe_seq();
 	values[0] = Int64GetDatum(safe);
+	values[1] = Int64GetDatum(top);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args("INSERT INTO evlog.watermark AS w (id, safe_seq, published_at)"
-							   " VALUES (true, $1, pg_catalog.now())"
+	rc = SPI_execute_with_args("INSERT INTO evlog.watermark AS w (id, safe_seq, partition_top, published_at)"
+							   " VALUES (true, $1, $2, pg_catalog.now())"
 							   " ON CONFLICT (id) DO UPDATE"
 							   " SET safe_seq = pg_catalog.int8larger(w.safe_seq, EXCLUDED.safe_seq),"
+							   " partition_top = pg_catalog.int8larger(w.partition_top, EXCLUDED.partition_top),"
 							   " published_at = EXCLUDED.published_at",
-							   1, argtypes, values, NULL, false, 0);
+							   2, argtypes, values, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "evlog: publishing the watermark failed: %s",
 			 SPI_result_code_string(rc));
