@@ -19,6 +19,11 @@ SET TIME ZONE 'UTC';
 -- a fresh 1.1 log has no partition; the first append creates one, later
 -- ones keep half a partition ahead
 SELECT count(*) AS partitions_before_first_append FROM evlog.partitions;
+-- partitions ahead of the head are made by a background worker, at its own
+-- pace: list the ones holding seqs up to the head
+CREATE TEMP VIEW used_partitions AS
+  SELECT partition, bounds FROM evlog.partitions
+   WHERE split_part(bounds, '''', 2)::bigint <= (SELECT max(seq) FROM evlog.event_log);
 
 -- 40 events, one day apart from 2026-01-01 (seq n has ts 2026-01-01 + n-1 days):
 -- probe failures, a rollout opened in the first partition and moved in the
@@ -41,7 +46,7 @@ SELECT count(*) AS appended FROM (
                                         'status', 'fail', 'observedAt', '2026-01-01T00:00:00Z')::text,
                       CASE WHEN i % 5 = 0 THEN 'ev-' || i END)
   END FROM generate_series(1, 40) i) s;
-SELECT partition, bounds FROM evlog.partitions;
+SELECT partition, bounds FROM used_partitions;
 SELECT evlog_seal() AS sealed;
 
 -- derived rows before
@@ -56,7 +61,7 @@ SELECT evlog_consumer_create('behind', 5);
 -- the cut 2026-01-20 covers seqs 1..19: only the first partition (1..16)
 -- is wholly older; the second (17..32) keeps its older events
 SELECT evlog_prune('2026-01-20') AS pruned;
-SELECT partition, bounds FROM evlog.partitions;
+SELECT partition, bounds FROM used_partitions;
 SELECT min(seq) AS first_remaining, count(*) AS events FROM evlog.event_log;
 
 -- the log says what it lost
@@ -92,7 +97,7 @@ SELECT count(*) AS retention_events FROM evlog.event_log WHERE kind = 'retention
 
 -- a cut after everything: partitions that appends can still reach stay
 SELECT evlog_prune('2100-01-01') AS pruned_far;
-SELECT partition, bounds FROM evlog.partitions;
+SELECT partition, bounds FROM used_partitions;
 SELECT (payload->>'from_seq')::int AS from_seq, (payload->>'to_seq')::int AS to_seq,
        (payload->>'count')::int AS count FROM evlog.event_log WHERE kind = 'retention' ORDER BY seq;
 SELECT view, difference FROM evlog_verify('all');
@@ -125,13 +130,13 @@ SELECT evlog_prune('2100-01-01');
 SELECT count(*) > 0 AS reader_reads FROM evlog_read(0);
 RESET ROLE;
 SELECT has_function_privilege('public', 'evlog_prune(timestamptz)', 'EXECUTE') AS public_may_prune;
-SELECT partition, bounds FROM evlog.partitions;
+SELECT partition, bounds FROM used_partitions;
 
 -- evlog_create_partitions: partitions ahead, and up to a given seq
-SELECT evlog_create_partitions(upto => 120) AS created;
+SELECT evlog_create_partitions(upto => 120) >= 0 AS created;
 SELECT max(pg_catalog.split_part(bounds, '''', 4)::int) AS top FROM evlog.partitions;
 
 \c contrib_regression
 SET client_min_messages = warning;
-DROP DATABASE evlog_prune;
+DROP DATABASE evlog_prune WITH (FORCE);
 DROP ROLE evlog_prune_writer, evlog_prune_reader;

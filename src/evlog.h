@@ -187,7 +187,10 @@ extern struct TupleTableSlot *evlog_logscan_next(EvlogLogScan *s);
 extern void evlog_logscan_end(EvlogLogScan *s);
 extern int	evlog_partitions_ensure(int64 upto);
 extern bool evlog_partitions_needed(Relation log, int64 seq);
-extern void evlog_partitions_maintain(int64 seq);
+extern void evlog_partitions_maintain(Oid owner, int64 seq);
+extern void evlog_partitions_first(Oid owner);
+extern bool evlog_partitions_exhausted(Relation log, int64 last_seq, int64 *upto);
+extern PGDLLEXPORT void evlog_partition_worker_main(Datum main_arg);
 extern int	evlog_pin_search_path(void);
 
 /* prune.c — set while evlog_prune removes rows the triggers protect */

@@ -107,6 +107,9 @@ struct EvlogWriter
 	bool		need_partition;
 };
 
+/* the last seq this backend appended (partition.c decides from it) */
+static int64 backend_last_seq = 0;
+
 /* OID of a relation in the schema "evlog"; errors if the extension is gone. */
 Oid
 evlog_relid(const char *relname)
@@ -128,6 +131,7 @@ evlog_writer_open(void)
 	EvlogWriter *w = palloc0(sizeof(EvlogWriter));
 	RangeTblEntry *rte;
 	List	   *rtable;
+	int64		upto;
 
 	w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
 	w->seq_relid = evlog_relid("event_log_seq_seq");
@@ -141,8 +145,30 @@ evlog_writer_open(void)
 	if (w->partitioned && RelationGetPartitionDesc(w->rel, true)->nparts == 0)
 	{
 		/* the first append after a fresh install: ATTACH wants the log closed */
+		Oid			owner = w->rel->rd_rel->relowner;
+
 		table_close(w->rel, NoLock);
-		(void) evlog_partitions_ensure(1);
+		evlog_partitions_first(owner);
+		w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
+		if (RelationGetPartitionDesc(w->rel, true)->nparts == 0)
+		{
+			/*
+			 * The worker could not do it (e.g. the extension was created in
+			 * this very transaction, invisible to it): create it here.
+			 */
+			table_close(w->rel, NoLock);
+			(void) evlog_partitions_ensure(1);
+			w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
+		}
+	}
+	else if (w->partitioned && evlog_partitions_exhausted(w->rel, backend_last_seq, &upto))
+	{
+		/*
+		 * The head is close to the top and no worker has added the next
+		 * partition: create it in this transaction before going on.
+		 */
+		table_close(w->rel, NoLock);
+		(void) evlog_partitions_ensure(upto);
 		w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
 	}
 	if (w->partitioned)
@@ -208,6 +234,7 @@ evlog_writer_close(EvlogWriter *w)
 {
 	bool		need = w->need_partition;
 	int64		max_seq = w->max_seq;
+	Oid			owner = w->rel->rd_rel->relowner;
 
 	/* fires the AFTER ROW triggers queued by our inserts */
 	AfterTriggerEndQuery(w->estate);
@@ -227,7 +254,7 @@ evlog_writer_close(EvlogWriter *w)
 
 	/* ATTACH refuses a table this session has open: only now */
 	if (need)
-		evlog_partitions_maintain(max_seq);
+		evlog_partitions_maintain(owner, max_seq);
 }
 
 /*
@@ -454,6 +481,7 @@ evlog_writer_append(EvlogWriter *w, EvlogEvent *ev)
 		ExecSimpleRelationInsert(w->ids_rri, w->estate, ids);
 	}
 	w->max_seq = Max(w->max_seq, seq);
+	backend_last_seq = seq;
 	if (!w->need_partition && evlog_partitions_needed(w->rel, seq))
 		w->need_partition = true;
 	return seq;

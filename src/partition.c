@@ -37,8 +37,15 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/inval.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "access/htup_details.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -54,6 +61,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "evlog.h"
 
@@ -325,17 +333,67 @@ create_partition(int64 lo)
 					 name, lo, hi));
 }
 
-/* The log's sequence position (last seq handed out, 0 if none), unchanged. */
+/*
+ * ATTACH clones the foreign keys that reference the log to the new
+ * partition, taking SHARE ROW EXCLUSIVE on each referencing table (the
+ * derived tables): a wait there would hold back every appender that queues
+ * behind it.  The worker takes those locks first, without waiting, and
+ * tries again later when one is busy.
+ */
+static bool ensure_nowait = false;
+
+static void
+lock_referencing_nowait(Oid logid)
+{
+	Relation	con = table_open(ConstraintRelationId, AccessShareLock);
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	scan = systable_beginscan(con, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint c = (Form_pg_constraint) GETSTRUCT(tup);
+
+		if (c->contype != CONSTRAINT_FOREIGN || c->confrelid != logid ||
+			OidIsValid(c->conparentid))
+			continue;
+		if (!ConditionalLockRelationOid(c->conrelid, ShareRowExclusiveLock))
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("could not lock \"%s\" for attaching a partition without waiting",
+							get_rel_name(c->conrelid))));
+	}
+	systable_endscan(scan);
+	table_close(con, AccessShareLock);
+}
+
+/*
+ * The log's sequence position (last seq handed out, 0 if none), unchanged.
+ * Read as the sequence's owner: appending roles have no privilege on it.
+ */
 static int64
 sequence_position(void)
 {
+	Oid			seqid = evlog_relid("event_log_seq_seq");
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(seqid));
+	Oid			owner;
+	Oid			save_user;
+	int			save_sec;
 	Datum		last;
 	LOCAL_FCINFO(lfc, 1);
 
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", seqid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	InitFunctionCallInfoData(*lfc, NULL, 1, InvalidOid, NULL, NULL);
-	lfc->args[0].value = ObjectIdGetDatum(evlog_relid("event_log_seq_seq"));
+	lfc->args[0].value = ObjectIdGetDatum(seqid);
 	lfc->args[0].isnull = false;
 	last = pg_sequence_last_value(lfc);
+	SetUserIdAndSecContext(save_user, save_sec);
 	return lfc->isnull ? 0 : DatumGetInt64(last);
 }
 
@@ -358,7 +416,15 @@ evlog_partitions_ensure(int64 upto)
 	Oid			save_user;
 	int			save_sec;
 
-	LockRelationOid(logid, ShareUpdateExclusiveLock);
+	if (ensure_nowait)
+	{
+		if (!ConditionalLockRelationOid(logid, ShareUpdateExclusiveLock))
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("could not lock evlog.event_log for attaching a partition without waiting")));
+	}
+	else
+		LockRelationOid(logid, ShareUpdateExclusiveLock);
 	log = table_open(logid, NoLock);
 	evlog_require_11(log, "creating partitions");
 	parts = evlog_log_parts(log, &nparts);
@@ -377,6 +443,8 @@ evlog_partitions_ensure(int64 upto)
 		return 0;
 	}
 
+	if (ensure_nowait)
+		lock_referencing_nowait(logid);
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(log->rd_rel->relowner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
@@ -427,23 +495,129 @@ evlog_partitions_needed(Relation log, int64 seq)
 }
 
 /*
- * From the append path, after the writer closed the log: create the next
- * partition(s) so that seq + half a partition is covered.  Runs in a
- * subtransaction: if creation fails (e.g. the session has the log open in
- * an outer query), the append still succeeds and a later one retries.
+ * What a partition worker is asked to do, passed in bgw_extra: create
+ * partitions up to "upto" with partitions of "size" seqs.
  */
+typedef struct PartitionJob
+{
+	int64		upto;
+	int32		size;
+	int32		attempts;
+} PartitionJob;
+
+/*
+ * Create partitions up to "upto" in a transaction of their own, through a
+ * dynamic background worker connected to this database as the log's owner:
+ * the appender's transaction then holds no lock of the creation and never
+ * delays other appenders, whatever it does next.  With wait, returns once
+ * the worker has exited; without, at once.  Returns false when no worker
+ * could be started (max_worker_processes, no postmaster).
+ */
+static bool
+partitions_by_worker(Oid owner, int64 upto, bool wait)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	/* about 1 s of attempts when awaited, about a minute otherwise */
+	PartitionJob job = {upto, evlog_partition_size, wait ? 20 : 1200};
+	pid_t		pid;
+
+	if (!IsUnderPostmaster)
+		return false;
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "evlog");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "evlog_partition_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "evlog partition creator");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "evlog partition creator");
+	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+	worker.bgw_notify_pid = MyProcPid;
+	StaticAssertStmt(sizeof(PartitionJob) + sizeof(Oid) <= BGW_EXTRALEN, "bgw_extra too small");
+	memcpy(worker.bgw_extra, &job, sizeof(job));
+	memcpy(worker.bgw_extra + sizeof(job), &owner, sizeof(owner));
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		return false;
+	if (!wait)
+		return true;
+	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+		return false;
+	(void) WaitForBackgroundWorkerShutdown(handle);
+	/* see the partitions it committed */
+	AcceptInvalidationMessages();
+	return true;
+}
+
+/* The partition worker: one transaction, then exit. */
 void
-evlog_partitions_maintain(int64 seq)
+evlog_partition_worker_main(Datum main_arg)
+{
+	PartitionJob job;
+	Oid			owner;
+	char		size[16];
+
+	memcpy(&job, MyBgworkerEntry->bgw_extra, sizeof(job));
+	memcpy(&owner, MyBgworkerEntry->bgw_extra + sizeof(job), sizeof(owner));
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), owner, 0);
+
+	snprintf(size, sizeof(size), "%d", job.size);
+	SetConfigOption("evlog.partition_size", size, PGC_SUSET, PGC_S_OVERRIDE);
+
+	/*
+	 * Never wait for a lock an appender holds (see lock_referencing_nowait):
+	 * try, and try again a little later, up to the job's number of attempts
+	 * (the appender that filled the last partition creates one itself if we
+	 * never get there).
+	 */
+	ensure_nowait = true;
+	for (int attempt = 0; attempt < job.attempts; attempt++)
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+		bool		done = false;
+
+		CHECK_FOR_INTERRUPTS();
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "evlog: creating partitions");
+		PG_TRY();
+		{
+			(void) evlog_partitions_ensure(job.upto);
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			done = true;
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			FlushErrorState();
+			AbortCurrentTransaction();
+		}
+		PG_END_TRY();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		if (done)
+			break;
+		pg_usleep(50 * 1000L);
+	}
+	proc_exit(0);
+}
+
+/* In this transaction, in a subtransaction: a failure is only a WARNING. */
+static void
+partitions_in_subtransaction(int64 upto)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	int64		margin = Max(evlog_partition_size / 2, 1);
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		(void) evlog_partitions_ensure(seq + margin);
+		(void) evlog_partitions_ensure(upto);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -460,13 +634,80 @@ evlog_partitions_maintain(int64 seq)
 		CurrentResourceOwner = oldowner;
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
-				 errmsg("evlog could not create a partition ahead of seq " INT64_FORMAT ": %s",
-						seq, edata->message),
+				 errmsg("evlog could not create a partition up to seq " INT64_FORMAT ": %s",
+						upto, edata->message),
 				 errhint("Run SELECT evlog_create_partitions(); as the extension owner.")));
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+}
+
+/* backend-local: the top for which this backend last started a worker */
+static int64 launched_for_top = -1;
+
+/*
+ * From the append path, after the writer closed the log: a seq came within
+ * half a partition of the top.  A worker creates the next partition(s) in
+ * its own transaction while the append goes on; without a worker slot, this
+ * transaction creates them (in a subtransaction).
+ */
+void
+evlog_partitions_maintain(Oid owner, int64 seq)
+{
+	int64		margin = Max(evlog_partition_size / 2, 1);
+	int64		top = known_top;
+
 	known_top = 0;
+	if (top == launched_for_top)
+		return;					/* a worker of ours is on it */
+	if (partitions_by_worker(owner, seq + margin, false))
+		launched_for_top = top;
+	else
+		partitions_in_subtransaction(seq + margin);
+}
+
+/*
+ * Before an append: is the log's head within a quarter of a partition of
+ * the last partition's top, with no worker having added the next one yet?
+ * Then this append creates it, in its own transaction, before going on (it
+ * waits for the locks the worker would not wait for).  Cheap far from the
+ * top: only this backend's last seq and the cached top are compared; near
+ * it, the sequence's position is read.
+ */
+bool
+evlog_partitions_exhausted(Relation log, int64 last_seq, int64 *upto)
+{
+	int64		margin = Max(evlog_partition_size / 2, 1);
+	int64		pos;
+
+	if (!evlog_log_is_partitioned(log))
+		return false;
+	if (known_top == 0 || last_seq + margin >= known_top)
+	{
+		int			n;
+		EvlogPart  *parts = evlog_log_parts(log, &n);
+
+		known_top = n > 0 ? parts[n - 1].hi : 0;
+		pfree(parts);
+	}
+	if (last_seq != 0 && last_seq + margin < known_top)
+		return false;
+	pos = sequence_position();
+	*upto = pos + margin;
+	return pos + Max(margin / 2, 1) >= known_top;
+}
+
+/*
+ * The log has no partition at all (a fresh install, everything pruned):
+ * the first one is needed now.  Waits for a worker, else creates it here;
+ * the caller checks, since the worker cannot see an extension created by
+ * this same, uncommitted, transaction.
+ */
+void
+evlog_partitions_first(Oid owner)
+{
+	if (!partitions_by_worker(owner, 1, true))
+		(void) evlog_partitions_ensure(1);
 }
 
 /*

@@ -13,7 +13,11 @@
  * order: the granularity of retention is one partition
  * (evlog.partition_size seqs), and events older than the cut in a later
  * partition stay until their whole partition qualifies.  ts is supplied by
- * the appender, so "older" is judged per partition by its newest event.
+ * the appender, so "older" is judged per partition by its newest event;
+ * retention events (stamped with the time of the prune that wrote them)
+ * do not count, or a partition holding one could never be pruned: they go
+ * with their partition, and the latest retention event's from_seq says
+ * where the log now starts.
  *
  * In one transaction, holding ACCESS EXCLUSIVE on the log (appenders and
  * readers wait for the length of the metadata changes, not for a DELETE of
@@ -191,7 +195,8 @@ part_stats(Oid relid, TimestampTz before, PartStats *ps)
 
 	values[0] = TimestampTzGetDatum(before);
 	sql = psprintf("SELECT pg_catalog.count(*), pg_catalog.min(seq), pg_catalog.max(seq),"
-				   " pg_catalog.count(*) FILTER (WHERE ts OPERATOR(pg_catalog.>=) $1)"
+				   " pg_catalog.count(*) FILTER (WHERE ts OPERATOR(pg_catalog.>=) $1"
+				   "  AND kind OPERATOR(pg_catalog.<>) 'retention')"
 				   " FROM %s.%s",
 				   quote_identifier(get_namespace_name(get_rel_namespace(relid))),
 				   quote_identifier(get_rel_name(relid)));

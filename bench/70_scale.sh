@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# 70_scale — growing past one table and one machine (issue 7):
+#  * append throughput with an empty log vs a log of 10M events (target: the
+#    full log >= 0.8x the empty one): single-row evlog_append transactions,
+#    pgbench, alternating rounds between two databases of the same server;
+#  * pruning the oldest half of a 2M-event log with evlog_prune vs DELETE of
+#    the same rows from an identical plain table (target <= 0.1x the time),
+#    and the disk space each returns;
+#  * logical replication lag at a sustained 5,000 events/s: a publisher and a
+#    subscriber cluster on loopback, started here.
+# BENCH_SCALE shrinks the 10M and 2M logs and the run times.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+scale=${BENCH_SCALE:-1}
+big=$(awk -v s="$scale" 'BEGIN { n = int(10000000 * s); print (n < 200000 ? 200000 : n) }')
+prune_n=$(awk -v s="$scale" 'BEGIN { n = int(2000000 * s); print (n < 100000 ? 100000 : n) }')
+secs=$(awk -v s="$scale" 'BEGIN { t = int(20 * s); print (t < 5 ? 5 : t) }')
+repl_secs=$(awk -v s="$scale" 'BEGIN { t = int(60 * s); print (t < 15 ? 15 : t) }')
+dir=$(mktemp -d)
+csv="$BENCH_OUT/scale.csv"
+echo "metric,value,unit" > "$csv"
+row() { echo "$1,$2,$3" >> "$csv"; }
+
+# ---------------------------------------------------------------- appends
+for db in scale_empty scale_full; do
+    psql -X -q -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+    PGDATABASE=$db q "CREATE EXTENSION evlog"
+done
+# the 10M-event log: partitions of 1M (the default), rows loaded with one
+# INSERT ... SELECT as the owner (the derive trigger and indexes maintained
+# as for appends), then the sequence moved past them
+echo "loading $big events into scale_full ..."
+t0=$(now_s)
+PGDATABASE=scale_full q "SELECT evlog_create_partitions(upto => $big + 1000000)" >/dev/null
+PGDATABASE=scale_full q "INSERT INTO evlog.event_log (seq, ts, kind, host_id, rollout_id, payload)
+    SELECT i, '2026-01-01'::timestamptz + i * interval '10 ms', 'agent_event', 'host-' || i % 256, 'r' || i % 10,
+           '{\"kind\":\"ProbeResult\",\"probeName\":\"p\",\"status\":\"pass\",\"mode\":\"observe\"}'
+      FROM generate_series(1, $big) i" >/dev/null
+PGDATABASE=scale_full q "SELECT setval('evlog.event_log_seq_seq', $big)" >/dev/null
+PGDATABASE=scale_full q "VACUUM ANALYZE evlog.event_log" >/dev/null
+load_s=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.0f", b - a }')
+echo "loaded in ${load_s}s ($(PGDATABASE=scale_full q "SELECT count(*) FROM evlog.partitions") partitions)"
+
+cat > "$dir/append.sql" <<'SQL'
+\set h random(1, 256)
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1', '{"kind":"ProbeResult","probeName":"p","status":"pass","mode":"observe"}');
+SQL
+tps() { PGDATABASE=$1 pgbench -n -M prepared -c 2 -j 2 -T "$secs" -f "$dir/append.sql" 2>/dev/null \
+          | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'; }
+declare -a te tf
+for round in 1 2 3; do
+    te+=("$(tps scale_empty)")
+    tf+=("$(tps scale_full)")
+done
+med() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+e=$(med "${te[@]}"); f=$(med "${tf[@]}")
+echo
+echo "append tps, 2 clients, single-row transactions, 3 alternating rounds of ${secs}s, median:"
+printf '| %-32s | %10s | %6s |\n' "log" "tps" "ratio"
+printf '| %-32s | %10.0f | %6s |\n' "empty" "$e" "1.00"
+printf '| %-32s | %10.0f | %6s |\n' "$big events" "$f" "$(ratio "$f" "$e")"
+echo "(rounds: empty ${te[*]}; full ${tf[*]})"
+row append_tps_empty "$e" tps; row append_tps_full "$f" tps; row append_full_events "$big" events
+row append_ratio_full_vs_empty "$(ratio "$f" "$e")" x
+for db in scale_empty scale_full; do psql -X -q -c "DROP DATABASE $db" >/dev/null; done
+
+# ---------------------------------------------------------------- pruning
+psql -X -q -c "DROP DATABASE IF EXISTS scale_prune" -c "CREATE DATABASE scale_prune" >/dev/null
+export PGDATABASE=scale_prune
+part=$(( prune_n / 20 ))
+q "CREATE EXTENSION evlog"
+plain_log_table bench_plain_log
+echo
+echo "loading $prune_n events (partitions of $part) and the same rows into a plain table ..."
+PGOPTIONS="-c evlog.partition_size=$part" q "SELECT evlog_create_partitions(upto => $prune_n + $part)" >/dev/null
+gen="SELECT i, '2026-01-01'::timestamptz + i * interval '1 second', 'agent_event', 'host-' || i % 256, 'r' || i % 10,
+            '{\"kind\":\"ProbeResult\",\"probeName\":\"p\",\"status\":\"pass\",\"mode\":\"observe\"}'::jsonb
+       FROM generate_series(1, $prune_n) i"
+q "INSERT INTO evlog.event_log (seq, ts, kind, host_id, rollout_id, payload) $gen" >/dev/null
+q "SELECT setval('evlog.event_log_seq_seq', $prune_n + $part)" >/dev/null
+q "INSERT INTO bench_plain_log (seq, ts, kind, host_id, rollout_id, payload) $gen" >/dev/null
+q "VACUUM ANALYZE evlog.event_log; VACUUM ANALYZE bench_plain_log; CHECKPOINT" >/dev/null
+cut=$(q "SELECT ('2026-01-01'::timestamptz + ($prune_n / 2 + 1) * interval '1 second')::text")
+log_size() { q "SELECT coalesce(sum(pg_total_relation_size(partition)), 0) FROM evlog.partitions"; }
+plain_size() { q "SELECT pg_total_relation_size('bench_plain_log')"; }
+b_log=$(log_size); b_plain=$(plain_size)
+
+t0=$(now_s)
+pruned=$(q "SELECT evlog_prune('$cut')")
+t_prune=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }')
+t0=$(now_s)
+deleted=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "DELETE FROM bench_plain_log WHERE ts < '$cut'" -c "SELECT 1" >/dev/null; \
+          q "SELECT $prune_n - count(*) FROM bench_plain_log")
+t_delete=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }')
+a_log=$(log_size); a_plain=$(plain_size)
+t0=$(now_s)
+q "VACUUM bench_plain_log" >/dev/null
+t_vacuum=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }')
+v_plain=$(plain_size)
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+echo "pruning the oldest half of $prune_n events ($pruned by evlog_prune, $deleted by DELETE):"
+printf '| %-34s | %9s | %6s | %16s |\n' "method" "seconds" "ratio" "space returned"
+printf '| %-34s | %9s | %6s | %13s MB |\n' "DELETE from an identical plain table" "$t_delete" "1.00" "$(mb $(( b_plain - a_plain )))"
+printf '| %-34s | %9s | %6s | %13s MB |\n' "  ... then VACUUM" "$t_vacuum" "" "$(mb $(( b_plain - v_plain )))"
+printf '| %-34s | %9s | %6s | %13s MB |\n' "evlog_prune" "$t_prune" "$(ratio "$t_prune" "$t_delete")" "$(mb $(( b_log - a_log )))"
+row prune_events "$pruned" events; row prune_seconds "$t_prune" s; row delete_seconds "$t_delete" s
+row prune_ratio_vs_delete "$(ratio "$t_prune" "$t_delete")" x; row vacuum_after_delete_seconds "$t_vacuum" s
+row prune_space_returned_mb "$(mb $(( b_log - a_log )))" MB; row delete_space_returned_mb "$(mb $(( b_plain - a_plain )))" MB
+row delete_vacuum_space_returned_mb "$(mb $(( b_plain - v_plain )))" MB
+unset PGDATABASE
+psql -X -q -c "DROP DATABASE scale_prune" >/dev/null
+
+# ---------------------------------------------------------------- replication
+base=$(dirname "$BENCH_DATA")/repl
+rm -rf "$base"; mkdir -p "$base"
+start_cluster() {
+    local name=$1 port=$2
+    initdb -D "$base/$name" -A trust >/dev/null
+    cat >> "$base/$name/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$base'
+wal_level = logical
+shared_buffers = 256MB
+max_wal_size = 4GB
+synchronous_commit = off
+CONF
+    pg_ctl -D "$base/$name" -l "$base/$name.log" -w start >/dev/null
+}
+start_cluster pub 55441
+start_cluster sub 55442
+trap 'pg_ctl -D "$base/pub" -m fast stop >/dev/null 2>&1; pg_ctl -D "$base/sub" -m fast stop >/dev/null 2>&1' EXIT
+P() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -d postgres -c "$2"; }
+P 55441 "CREATE EXTENSION evlog" >/dev/null
+P 55441 "CREATE PUBLICATION evlog_pub FOR TABLE evlog.event_log, evlog.watermark WITH (publish_via_partition_root = true)" >/dev/null
+P 55441 "SELECT evlog_append('plan_action', now(), NULL, NULL, '{}')" >/dev/null
+P 55441 "SELECT evlog_publish_watermark()" >/dev/null
+P 55442 "CREATE EXTENSION evlog" >/dev/null
+P 55442 "SELECT evlog_create_partitions(upto => $(P 55441 'SELECT partition_top FROM evlog.watermark'))" >/dev/null
+P 55442 "CREATE SUBSCRIPTION evlog_sub CONNECTION 'host=127.0.0.1 port=55441 dbname=postgres' PUBLICATION evlog_pub" >/dev/null
+for _ in $(seq 1 60); do
+    [ "$(P 55442 "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'")" = 0 ] && break; sleep 1
+done
+
+rate=5000
+echo
+echo "replication: pgbench at $rate appends/s for ${repl_secs}s on the publisher, watermark every second ..."
+( while sleep 1; do P 55441 "SELECT evlog_publish_watermark()" >/dev/null 2>&1 || true; done ) &
+wm_pid=$!
+: > "$dir/lag.txt"
+( while sleep 0.5; do
+      P 55441 "SELECT coalesce(extract(epoch FROM replay_lag), 0), pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)
+                 FROM pg_stat_replication WHERE application_name = 'evlog_sub'" >> "$dir/lag.txt" 2>/dev/null || true
+  done ) &
+lag_pid=$!
+out=$(pgbench -n -M prepared -h 127.0.0.1 -p 55441 -c 4 -j 2 -R "$rate" -T "$repl_secs" -f "$dir/append.sql" postgres 2>&1)
+achieved=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+late=$(echo "$out" | sed -n 's/^number of transactions skipped.*//p; s/.*rate limit schedule lag: avg \([0-9.]*\).*/\1/p' | head -1)
+# catch-up: from the end of the load until the subscriber's consumer-visible
+# horizon (evlog_safe_seq under the watermark) reaches the publisher's head
+head=$(P 55441 "SELECT evlog_last_seq()")
+P 55441 "SELECT evlog_publish_watermark()" >/dev/null
+t0=$(now_s)
+while [ "$(P 55442 "SELECT evlog_safe_seq() >= $head")" != t ]; do sleep 0.05; done
+catchup=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.2f", b - a }')
+kill "$wm_pid" "$lag_pid" 2>/dev/null || true
+wait "$wm_pid" "$lag_pid" 2>/dev/null || true
+stats=$(awk -F'|' 'NF == 2 { n++; l[n] = $1; b[n] = $2 } END {
+    if (n == 0) { print "n/a n/a n/a"; exit }
+    asort(l); asort(b); printf "%.3f %.3f %.0f", l[int((n + 1) / 2)], l[n], b[n] / 1024 }' "$dir/lag.txt")
+read -r lag_med lag_max bytes_max <<< "$stats"
+same=$( [ "$(P 55441 "SELECT count(*) || ':' || max(seq) FROM evlog.event_log")" = "$(P 55442 "SELECT count(*) || ':' || max(seq) FROM evlog.event_log")" ] && echo yes || echo no)
+verify=$(P 55442 "SELECT count(*) FROM evlog_verify('all')")
+echo "| measure | figure |"
+echo "| --- | --- |"
+echo "| appends/s achieved (target $rate) | $achieved |"
+echo "| replay_lag, median / max (s) | $lag_med / $lag_max |"
+echo "| WAL not yet replayed, max (kB) | $bytes_max |"
+echo "| end of load -> subscriber's evlog_safe_seq at the head (s) | $catchup |"
+echo "| same log on both sides / evlog_verify('all') differences on the subscriber | $same / $verify |"
+row repl_rate_target "$rate" events/s; row repl_rate_achieved "$achieved" events/s
+row repl_replay_lag_median "$lag_med" s; row repl_replay_lag_max "$lag_max" s
+row repl_unreplayed_wal_max "$bytes_max" kB; row repl_catchup_to_safe_seq "$catchup" s
+row repl_same_log "$same" bool; row repl_subscriber_verify_differences "$verify" rows
+pg_ctl -D "$base/pub" -m fast stop >/dev/null; pg_ctl -D "$base/sub" -m fast stop >/dev/null
+trap - EXIT
+rm -rf "$base" "$dir"
+echo "CSV: $csv"
