@@ -7,15 +7,16 @@ OBJS = \
 	src/evlog.o \
 	src/event.o \
 	src/log_writer.o \
-	src/append.o
+	src/append.o \
+	src/batch.o
 
 DATA = evlog--1.0.sql
 
 # pg_regress suites live in sql/ + expected/, isolation specs in specs/,
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.
-REGRESS = core_append core_validation core_query core_privileges
+REGRESS = core_append core_validation core_query core_privileges batch
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
-ISOLATION =
+ISOLATION = batch_concurrent
 TAP_TESTS = 1
 
 # Our own files are held to -Wall -Wextra; `make WERROR=1` turns warnings

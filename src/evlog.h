@@ -9,6 +9,7 @@
  *	  log_writer.c  the only code that writes evlog.event_log: seq
  *	                allocation, event_id dedup, executor-level insert
  *	  append.c      SQL entry points evlog_append(...)
+ *	  batch.c       SQL entry points evlog_append_batch(...)
  *
  *-------------------------------------------------------------------------
  */
@@ -22,6 +23,7 @@
 
 /* GUCs (evlog.c) */
 extern int	evlog_max_payload_bytes;
+extern int	evlog_max_batch_entries;
 
 /*
  * One validated event, ready to be written.  Text fields are NULL pointers
@@ -54,6 +56,20 @@ typedef struct EvlogWriter EvlogWriter;
 
 extern EvlogWriter *evlog_writer_open(void);
 extern int64 evlog_writer_append(EvlogWriter *writer, EvlogEvent *event);
+
+/*
+ * A batch is handed to the writer as a fetch callback rather than an array
+ * of events, so that a 100,000-entry batch is never held in memory a second
+ * time next to its input: the writer fetches entry "index" (0-based) into
+ * *event whenever it needs it, allocating in CurrentMemoryContext, which
+ * the writer resets.  fetch must validate the entry (raising the event.c
+ * errors) and return the same event every time it is asked.
+ */
+typedef void (*EvlogFetchEvent) (void *arg, int index, EvlogEvent *event);
+
+extern void evlog_writer_append_many(EvlogWriter *writer, int n,
+									 EvlogFetchEvent fetch, void *arg,
+									 int64 *seqs_out);
 extern void evlog_writer_close(EvlogWriter *writer);
 extern Oid	evlog_relid(const char *relname);
 
