@@ -38,13 +38,19 @@ q "SELECT pgq.create_queue('q')" >/dev/null
 plain_log_table bench_copy_log
 plain_log_table bench_insel_log
 
-# gen FORMAT BATCH N: N rows as FORMAT, BATCH rows per statement.
-#   jsonb   SELECT evlog_append_batch('[{...}, ...]')
-#   typed   SELECT evlog_append_batch('{...}'::text[], ...)
+# The client: every path but COPY runs as one prepared statement per batch
+# with bound parameters (bench/batch_client.c), as an application driver
+# would send it; COPY goes through psql's COPY FROM STDIN.
+cc -O2 -Wall -I"$(pg_config --includedir)" -o "$dir/batch_client" "$(dirname "$0")/batch_client.c" \
+    -L"$(pg_config --libdir)" -lpq
+
+# gen FORMAT BATCH N: N rows as FORMAT, BATCH rows per line.
+#   json    a JSON array of entry objects per line
+#   arrays  five tab-separated array literals per line (kinds, ts, hosts, rollouts, payloads)
+#   single  kind, ts, host_id, rollout_id, payload, tab-separated, one row per line
 #   copy    COPY text rows (ts, kind, host_id, rollout_id, payload)
-#   insel   INSERT INTO bench_insel_log ... SELECT ... FROM jsonb_to_recordset('[...]')
-#   pgq     SELECT pgq.insert_event('q', ...) for each element of '[...]'
-#   single  SELECT evlog_append(...) per row
+# Lines are printed piece by piece: building a 10,000-entry string by
+# concatenation is quadratic in awk.
 gen() {
     awk -v fmt="$1" -v batch="$2" -v n="$3" '
     function ts(i) {
@@ -63,61 +69,50 @@ gen() {
     BEGIN {
         for (start = 0; start < n; start += batch) {
             end = start + batch; if (end > n) end = n
-            if (fmt == "copy") {
+            if (fmt == "copy" || fmt == "single") {
                 for (i = start; i < end; i++)
-                    printf "%s\tagent_event\thost-%d\tr-%d\t%s\n", ts(i), i % 256, int(i / 10000), payload(i)
-                continue
-            }
-            if (fmt == "single") {
-                for (i = start; i < end; i++)
-                    printf "SELECT evlog_append(%s, %s, %s, %s, %s);\n", "'"'"'agent_event'"'"'",
-                           "'"'"'" ts(i) "'"'"'", "'"'"'host-" (i % 256) "'"'"'", "'"'"'r-" int(i / 10000) "'"'"'",
-                           "'"'"'" payload(i) "'"'"'"
-                continue
-            }
-            # statements are printed piece by piece: building a 10,000-entry
-            # string by concatenation is quadratic in awk
-            if (fmt == "typed") {
-                printf "SELECT cardinality(evlog_append_batch(%s{", "'"'"'"
+                    if (fmt == "copy")
+                        printf "%s\tagent_event\thost-%d\tr-%d\t%s\n", ts(i), i % 256, int(i / 10000), payload(i)
+                    else
+                        printf "agent_event\t%s\thost-%d\tr-%d\t%s\n", ts(i), i % 256, int(i / 10000), payload(i)
+            } else if (fmt == "arrays") {
+                printf "{"
                 for (i = start; i < end; i++) printf "%sagent_event", (i == start) ? "" : ","
-                printf "}%s::text[], %s{", "'"'"'", "'"'"'"
+                printf "}\t{"
                 for (i = start; i < end; i++) printf "%s%s", (i == start) ? "" : ",", ts(i)
-                printf "}%s::timestamptz[], %s{", "'"'"'", "'"'"'"
+                printf "}\t{"
                 for (i = start; i < end; i++) printf "%shost-%d", (i == start) ? "" : ",", i % 256
-                printf "}%s::text[], %s{", "'"'"'", "'"'"'"
+                printf "}\t{"
                 for (i = start; i < end; i++) printf "%sr-%d", (i == start) ? "" : ",", int(i / 10000)
-                printf "}%s::text[], %s{", "'"'"'", "'"'"'"
+                printf "}\t{"
                 for (i = start; i < end; i++) printf "%s%s", (i == start) ? "" : ",", q(payload(i))
-                printf "}%s::jsonb[]));\n", "'"'"'"
-                continue
+                printf "}\n"
+            } else {
+                printf "["
+                for (i = start; i < end; i++) printf "%s%s", (i == start) ? "" : ",", entry(i)
+                printf "]\n"
             }
-            if (fmt == "jsonb")
-                printf "SELECT cardinality(evlog_append_batch(%s[", "'"'"'"
-            else if (fmt == "insel")
-                printf "INSERT INTO bench_insel_log (ts, kind, host_id, rollout_id, payload) SELECT ts, kind, host_id, rollout_id, payload FROM jsonb_to_recordset(%s[", "'"'"'"
-            else if (fmt == "pgq")
-                printf "SELECT count(pgq.insert_event(%sq%s, e->>%skind%s, (e->%spayload%s)::text)) FROM jsonb_array_elements(%s[", "'"'"'", "'"'"'", "'"'"'", "'"'"'", "'"'"'", "'"'"'", "'"'"'"
-            for (i = start; i < end; i++) printf "%s%s", (i == start) ? "" : ",", entry(i)
-            if (fmt == "jsonb")
-                printf "]%s));\n", "'"'"'"
-            else if (fmt == "insel")
-                printf "]%s) AS r(kind text, ts timestamptz, host_id text, rollout_id text, payload jsonb);\n", "'"'"'"
-            else if (fmt == "pgq")
-                printf "]%s) e;\n", "'"'"'"
         }
     }'
 }
 
-# timed FILE [COPY]: seconds to run FILE through psql (or COPY FROM STDIN)
+SQL_JSONB='SELECT cardinality(evlog_append_batch($1::jsonb))'
+SQL_ARRAYS='SELECT cardinality(evlog_append_batch($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[]))'
+SQL_INSEL='INSERT INTO bench_insel_log (ts, kind, host_id, rollout_id, payload)
+    SELECT ts, kind, host_id, rollout_id, payload
+      FROM jsonb_to_recordset($1::jsonb) AS r(kind text, ts timestamptz, host_id text, rollout_id text, payload jsonb)'
+SQL_PGQ="SELECT count(pgq.insert_event('q', e->>'kind', (e->'payload')::text)) FROM jsonb_array_elements(\$1::jsonb) e"
+SQL_SINGLE='SELECT evlog_append($1, $2::timestamptz, $3, $4, $5::text)'
+
+# timed FILE HOW: seconds to send FILE (HOW: copy, or "[-1] SQL NPARAMS")
 timed() {
-    local t0 t1
+    local f=$1 t0 t1
+    shift
     t0=$(now_s)
-    if [ "${2:-}" = copy ]; then
-        psql -X -q -v ON_ERROR_STOP=1 -c "COPY bench_copy_log (ts, kind, host_id, rollout_id, payload) FROM STDIN" < "$1"
-    elif [ "${2:-}" = xact ]; then
-        psql -X -q -v ON_ERROR_STOP=1 -1 -o /dev/null -f "$1"
+    if [ "$1" = copy ]; then
+        psql -X -q -v ON_ERROR_STOP=1 -c "COPY bench_copy_log (ts, kind, host_id, rollout_id, payload) FROM STDIN" < "$f"
     else
-        psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -f "$1"
+        "$dir/batch_client" "$@" < "$f"
     fi
     t1=$(now_s)
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
@@ -125,34 +120,35 @@ timed() {
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 rps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 
-# measure NAME FORM BATCH N MODE: runs $reps times, records the median
-declare -a R_NAME R_FORM R_BATCH R_ROWS R_RPS
+# measure NAME FORMAT BATCH N HOW...: runs $reps times, records the median
+declare -a R_NAME R_BATCH R_ROWS R_RPS
 measure() {
-    local name=$1 form=$2 batch=$3 n=$4 mode=${5:-} f secs=() i
+    local name=$1 fmt=$2 batch=$3 n=$4 f secs=() i s
+    shift 4
     f="$dir/$name.in"
-    gen "$form" "$batch" "$n" > "$f"
-    for ((i = 0; i < reps; i++)); do secs+=("$(timed "$f" "$mode")"); done
+    gen "$fmt" "$batch" "$n" > "$f"
+    for ((i = 0; i < reps; i++)); do secs+=("$(timed "$f" "$@")"); done
     rm -f "$f"
-    local s; s=$(median "${secs[@]}")
-    R_NAME+=("$name"); R_FORM+=("$form"); R_BATCH+=("$batch"); R_ROWS+=("$n"); R_RPS+=("$(rps "$n" "$s")")
+    s=$(median "${secs[@]}")
+    R_NAME+=("$name"); R_BATCH+=("$batch"); R_ROWS+=("$n"); R_RPS+=("$(rps "$n" "$s")")
     echo "  $name: $n rows x $reps, median ${s}s" >&2
 }
 rps_of() { local i; for i in "${!R_NAME[@]}"; do [ "${R_NAME[$i]}" != "$1" ] || echo "${R_RPS[$i]}"; done; }
 
 echo "rows per measurement: $rows (one-row-per-call paths: $single_rows), median of $reps runs" >&2
 # the empty-log figure first, while the log is empty
-measure batch_jsonb_1000_empty jsonb 1000 "$rows"
+measure batch_jsonb_1000_empty json 1000 "$rows" "$SQL_JSONB" 1
 measure copy copy "$rows" "$rows" copy
 for b in 1 10 100 1000 10000; do
     n=$rows
     [ "$b" -lt 100 ] && n=$((single_rows * b < rows ? single_rows * b : rows))
-    measure "batch_jsonb_$b" jsonb "$b" "$n"
-    measure "batch_typed_$b" typed "$b" "$n"
+    measure "batch_jsonb_$b" json "$b" "$n" "$SQL_JSONB" 1
+    measure "batch_typed_$b" arrays "$b" "$n" "$SQL_ARRAYS" 5
 done
-measure insert_select insel 1000 "$rows"
-measure pgq_insert_event pgq 1000 "$rows"
-measure evlog_append_autocommit single 1 "$single_rows"
-measure evlog_append_one_xact single 1 "$single_rows" xact
+measure insert_select json 1000 "$rows" "$SQL_INSEL" 1
+measure pgq_insert_event json 1000 "$rows" "$SQL_PGQ" 1
+measure evlog_append_autocommit single 1 "$single_rows" "$SQL_SINGLE" 5
+measure evlog_append_one_xact single 1 "$single_rows" -1 "$SQL_SINGLE" 5
 
 # fill the log to 5M rows, server-side, in batches of 100,000, then measure again
 have=$(q "SELECT count(*) FROM evlog.event_log")
@@ -172,13 +168,13 @@ done
 echo "  fill took $(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.0f", b - a }')s" >&2
 q "VACUUM ANALYZE evlog.event_log"
 log_rows=$(q "SELECT count(*) FROM evlog.event_log")
-measure batch_jsonb_1000_5m jsonb 1000 "$rows"
+measure batch_jsonb_1000_5m json 1000 "$rows" "$SQL_JSONB" 1
 
 copy=$(rps_of copy)
 {
-    echo "path,form,batch_size,rows,rows_per_s,ratio_vs_copy"
+    echo "path,batch_size,rows,rows_per_s,ratio_vs_copy"
     for i in "${!R_NAME[@]}"; do
-        echo "${R_NAME[$i]},${R_FORM[$i]},${R_BATCH[$i]},${R_ROWS[$i]},${R_RPS[$i]},$(ratio "${R_RPS[$i]}" "$copy")"
+        echo "${R_NAME[$i]},${R_BATCH[$i]},${R_ROWS[$i]},${R_RPS[$i]},$(ratio "${R_RPS[$i]}" "$copy")"
     done
 } > "$BENCH_OUT/batch.csv"
 
@@ -203,8 +199,8 @@ echo "- batch of 1,000 vs single-row evlog_append (all in one transaction, its b
 echo "- batch of 1,000 (jsonb) with $log_rows rows in the log vs an empty log: $f vs $e rows/s = $(ratio "$f" "$e")x (target >= 0.8)"
 
 # the plot: rows/s against batch size, the non-batched paths as lines
-awk -F, 'NR > 1 && $1 ~ /^batch_jsonb_[0-9]+$/ { print $3, $5 }' "$BENCH_OUT/batch.csv" > "$dir/jsonb.dat"
-awk -F, 'NR > 1 && $1 ~ /^batch_typed_[0-9]+$/ { print $3, $5 }' "$BENCH_OUT/batch.csv" > "$dir/typed.dat"
+awk -F, 'NR > 1 && $1 ~ /^batch_jsonb_[0-9]+$/ { print $2, $4 }' "$BENCH_OUT/batch.csv" > "$dir/jsonb.dat"
+awk -F, 'NR > 1 && $1 ~ /^batch_typed_[0-9]+$/ { print $2, $4 }' "$BENCH_OUT/batch.csv" > "$dir/typed.dat"
 gnuplot <<GP
 set terminal pngcairo size 900,560 noenhanced
 set output "$BENCH_OUT/batch_rows_per_s.png"
@@ -226,7 +222,7 @@ GP
 [ -s "$BENCH_OUT/batch_rows_per_s.png" ] || echo "(no PNG: gnuplot failed)" >&2
 
 # memory of a 100,000-entry batch, sent as JSON text like a client would
-gen jsonb 100000 100000 | sed -e "s/^SELECT cardinality(evlog_append_batch('//" -e "s/'));\$//" > "$dir/big.json"
+gen json 100000 100000 > "$dir/big.json"
 # peak RSS is read from the backend's own /proc/self/status (we are superuser)
 hwm="substring(pg_read_file('/proc/self/status') from 'VmHWM:\\s*(\\d+ kB)')"
 {

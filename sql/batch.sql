@@ -78,7 +78,8 @@ RESET enable_bitmapscan;
 
 -- all or nothing: one bad entry in the middle rejects the batch, nothing is
 -- written and no seq is used
-\set VERBOSITY verbose
+\set VERBOSITY default
+-- errors show message, detail and hint; the SQLSTATE follows each
 \set SHOW_CONTEXT never
 SELECT count(*) AS rows_before, evlog_last_seq() AS last_before FROM evlog.event_log \gset
 SELECT evlog_append_batch($$[
@@ -88,78 +89,124 @@ SELECT evlog_append_batch($$[
   {"kind": "no_such_kind", "ts": "2026-05-16T01:00:00Z", "payload": {"i": 3}},
   {"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": {"i": 4}}
 ]$$);
+\echo SQLSTATE :SQLSTATE
 -- a bad entry after several buffers' worth of good ones
 SELECT evlog_append_batch(jsonb_agg(jsonb_build_object(
          'kind', 'agent_event', 'ts', CASE WHEN g = 2999 THEN 'infinity' ELSE '2026-05-16T01:00:00Z' END,
          'payload', '{}'::jsonb) ORDER BY g))
   FROM generate_series(0, 2999) g;
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['effect', 'effect', 'effect'], ARRAY['2026-05-16 01:00:00+00', '2026-05-16 01:00:00+00', '2026-05-16 01:00:00+00']::timestamptz[],
                           NULL, NULL, ARRAY['{}', '[]', '{}']::jsonb[]);
+\echo SQLSTATE :SQLSTATE
 SELECT count(*) = :rows_before AS log_unchanged, evlog_last_seq() = :last_before AS last_seq_unchanged,
        nextval('evlog.event_log_seq_seq') = :last_before + 1 AS no_seq_used FROM evlog.event_log;
 
 -- bad input, jsonb form: the batch itself
 SELECT evlog_append_batch(NULL::jsonb);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('{"kind": "agent_event"}');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('42');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('"[]"');
+\echo SQLSTATE :SQLSTATE
 -- entries that are not objects
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": {}}, 42]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[[]]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[null]');
+\echo SQLSTATE :SQLSTATE
 -- unknown keys, named
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": {}, "hostid": "h1"}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": {}, "seq": 1}]');
+\echo SQLSTATE :SQLSTATE
 -- required fields missing or JSON null
 SELECT evlog_append_batch('[{"ts": "2026-05-16T01:00:00Z", "payload": {}}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": null, "ts": "2026-05-16T01:00:00Z", "payload": {}}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "payload": {}}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": null, "payload": {}}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-05-16T01:00:00Z"}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": null}]');
+\echo SQLSTATE :SQLSTATE
 -- wrong JSON types
 SELECT evlog_append_batch('[{"kind": 7, "ts": "2026-05-16T01:00:00Z", "payload": {}}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": 1778893200, "payload": {}}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": "{}"}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": [1, 2]}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": {}, "host_id": 1}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": {}, "rollout_id": true}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": {}, "event_id": {"id": 1}}]');
+\echo SQLSTATE :SQLSTATE
 -- bad values
 SELECT evlog_append_batch('[{"kind": "", "ts": "2026-05-16T01:00:00Z", "payload": {}}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": {}},
                             {"kind": "Agent_Event", "ts": "2026-05-16T01:00:00Z", "payload": {}}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "not a time", "payload": {}}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-02-30T01:00:00Z", "payload": {}}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "-infinity", "payload": {}}]');
+\echo SQLSTATE :SQLSTATE
 SET evlog.max_payload_bytes = 64;
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": {}},
                             {"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": {"pad": "0123456789012345678901234567890123456789012345678901234567890123456789"}}]');
+\echo SQLSTATE :SQLSTATE
 RESET evlog.max_payload_bytes;
 -- batch size limit (a superuser-only setting)
 SET evlog.max_batch_entries = 2;
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": {}},
                             {"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": {}},
                             {"kind": "agent_event", "ts": "2026-05-16T01:00:00Z", "payload": {}}]');
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['effect', 'effect', 'effect'], ARRAY['2026-05-16 01:00:00+00', '2026-05-16 01:00:00+00', '2026-05-16 01:00:00+00']::timestamptz[],
                           NULL, NULL, ARRAY['{}', '{}', '{}']::jsonb[]);
+\echo SQLSTATE :SQLSTATE
 RESET evlog.max_batch_entries;
 SHOW evlog.max_batch_entries;
 
 -- bad input, typed form
 SELECT evlog_append_batch(NULL::text[], ARRAY['2026-05-16 01:00:00+00']::timestamptz[], NULL, NULL, ARRAY['{}']::jsonb[]);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['effect'], NULL::timestamptz[], NULL, NULL, ARRAY['{}']::jsonb[]);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['effect'], ARRAY['2026-05-16 01:00:00+00']::timestamptz[], NULL, NULL, NULL::jsonb[]);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['effect', 'effect'], ARRAY['2026-05-16 01:00:00+00']::timestamptz[], NULL, NULL, ARRAY['{}', '{}']::jsonb[]);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['effect'], ARRAY['2026-05-16 01:00:00+00']::timestamptz[], ARRAY['h1', 'h2'], NULL, ARRAY['{}']::jsonb[]);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['effect'], ARRAY['2026-05-16 01:00:00+00']::timestamptz[], NULL, NULL, ARRAY['{}']::jsonb[], ARRAY[]::text[]);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY[['effect'], ['effect']], ARRAY['2026-05-16 01:00:00+00', '2026-05-16 01:00:00+00']::timestamptz[], NULL, NULL, ARRAY['{}', '{}']::jsonb[]);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['effect', NULL], ARRAY['2026-05-16 01:00:00+00', '2026-05-16 01:00:00+00']::timestamptz[], NULL, NULL, ARRAY['{}', '{}']::jsonb[]);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['effect', 'effect'], ARRAY['2026-05-16 01:00:00+00', NULL]::timestamptz[], NULL, NULL, ARRAY['{}', '{}']::jsonb[]);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['effect', 'effect'], ARRAY['2026-05-16 01:00:00+00', '2026-05-16 01:00:00+00']::timestamptz[], NULL, NULL, ARRAY['{}', NULL]::jsonb[]);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['effect', 'nope'], ARRAY['2026-05-16 01:00:00+00', '2026-05-16 01:00:00+00']::timestamptz[], NULL, NULL, ARRAY['{}', '{}']::jsonb[]);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['effect', 'effect'], ARRAY['2026-05-16 01:00:00+00', 'infinity']::timestamptz[], NULL, NULL, ARRAY['{}', '{}']::jsonb[]);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['effect', 'effect'], ARRAY['2026-05-16 01:00:00+00', '2026-05-16 01:00:00+00']::timestamptz[], NULL, NULL, ARRAY['{}', '"x"']::jsonb[]);
+\echo SQLSTATE :SQLSTATE
 SELECT count(*) = :rows_before AS still_unchanged FROM evlog.event_log;
 
 -- event_id dedup inside one batch: the later duplicate (same content, keys
@@ -188,14 +235,17 @@ SELECT (:'seqs'::bigint[])[2] = :d1 AS stored_seq, (:'seqs'::bigint[])[4] = :d1 
        (SELECT count(*) - :rows_before FROM evlog.event_log) AS rows_written;
 SELECT evlog_append_batch(ARRAY['agent_event'], ARRAY['2026-05-16 01:10:00+00']::timestamptz[], ARRAY['h1'], NULL,
                           ARRAY['{"a": 1, "b": 2}']::jsonb[], ARRAY['d-1']) = ARRAY[:d1]::bigint[] AS typed_stored_seq;
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append('agent_event', '2026-05-16 01:10:00+00', 'h1', NULL, '{"b": 2, "a": 1}', 'd-1') = :d1 AS single_sees_batch;
 SELECT evlog_append('agent_event', '2026-05-16 01:12:00+00', NULL, NULL, '{}', 'd-single') AS single \gset
 SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-05-16T01:12:00Z", "payload": {}, "event_id": "d-single"}]')
        = ARRAY[:single]::bigint[] AS batch_sees_single;
+\echo SQLSTATE :SQLSTATE
 -- in one transaction, a second batch sees the first
 BEGIN;
 SELECT evlog_append_batch('[{"kind": "effect", "ts": "2026-05-16T01:13:00Z", "payload": {}, "event_id": "d-xact"}]') AS a \gset
 SELECT evlog_append_batch('[{"kind": "effect", "ts": "2026-05-16T01:13:00Z", "payload": {}, "event_id": "d-xact"}]') = :'a' AS same_xact;
+\echo SQLSTATE :SQLSTATE
 COMMIT;
 SELECT count(*) AS rows_before FROM evlog.event_log \gset
 -- same id, different content: inside the batch, each field...
@@ -204,33 +254,62 @@ SELECT evlog_append_batch($$[
   {"kind": "agent_event", "ts": "2026-05-16T01:14:00Z", "payload": {}},
   {"kind": "agent_event", "ts": "2026-05-16T01:14:00Z", "payload": {"x": 1}, "event_id": "d-4"}
 ]$$);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch($$[
   {"kind": "agent_event", "ts": "2026-05-16T01:14:00Z", "payload": {}, "event_id": "d-4"},
   {"kind": "effect", "ts": "2026-05-16T01:14:00Z", "payload": {}, "event_id": "d-4"}
 ]$$);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch($$[
   {"kind": "agent_event", "ts": "2026-05-16T01:14:00Z", "payload": {}, "event_id": "d-4"},
   {"kind": "agent_event", "ts": "2026-05-16T01:14:01Z", "payload": {}, "event_id": "d-4"}
 ]$$);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch($$[
   {"kind": "agent_event", "ts": "2026-05-16T01:14:00Z", "payload": {}, "event_id": "d-4", "host_id": "h1"},
   {"kind": "agent_event", "ts": "2026-05-16T01:14:00Z", "payload": {}, "event_id": "d-4"}
 ]$$);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['effect', 'effect'], ARRAY['2026-05-16 01:14:00+00', '2026-05-16 01:14:00+00']::timestamptz[],
                           NULL, ARRAY['r1', 'r2'], ARRAY['{}', '{}']::jsonb[], ARRAY['d-4', 'd-4']);
+\echo SQLSTATE :SQLSTATE
 -- ... and against the log
 SELECT evlog_append_batch($$[
   {"kind": "agent_event", "ts": "2026-05-16T01:14:00Z", "payload": {}},
   {"kind": "agent_event", "ts": "2026-05-16T01:10:00Z", "host_id": "h1", "payload": {"a": 1, "b": 3}, "event_id": "d-1"}
 ]$$);
+\echo SQLSTATE :SQLSTATE
 SELECT evlog_append_batch(ARRAY['agent_event'], ARRAY['2026-05-16 01:10:00+00']::timestamptz[], ARRAY['h2'], NULL,
                           ARRAY['{"a": 1, "b": 2}']::jsonb[], ARRAY['d-1']);
+\echo SQLSTATE :SQLSTATE
 SELECT count(*) = :rows_before AS nothing_written FROM evlog.event_log;
+
+-- a batch whose events do not fit in work_mem is not kept in memory but
+-- fetched again for each phase: same results (order, contiguity, dedup)
+SET work_mem = '64kB';
+SELECT count(*) AS rows_before FROM evlog.event_log \gset
+SELECT evlog_append_batch(jsonb_agg(jsonb_build_object(
+         'kind', 'agent_event', 'ts', '2026-05-16T01:15:00Z', 'host_id', 'refetch',
+         'payload', jsonb_build_object('i', g % 2000), 'event_id', 'refetch-' || (g % 2000)) ORDER BY g)) AS seqs
+  FROM generate_series(0, 2499) g \gset
+SELECT (:'seqs'::bigint[])[2000] - (:'seqs'::bigint[])[1] AS last_new_minus_first,
+       (:'seqs'::bigint[])[2001:2500] = (:'seqs'::bigint[])[1:500] AS dups_get_first_seq,
+       (SELECT count(*) - :rows_before FROM evlog.event_log) AS rows_written,
+       (SELECT bool_and(e.payload->>'i' = (u.i - 1)::text) FROM unnest((:'seqs'::bigint[])[1:2000]) WITH ORDINALITY u(s, i)
+          JOIN evlog.event_log e ON e.seq = u.s) AS input_order;
+-- one 70 kB payload overflows the 64 kB: the cache is dropped mid-batch
+SELECT seqs[2] = (SELECT seq FROM evlog.event_log WHERE event_id = 'refetch-7') AS stored_seq,
+       seqs[3] - seqs[1] AS new_rows_contiguous
+  FROM evlog_append_batch(jsonb_build_array(
+         jsonb_build_object('kind', 'agent_event', 'ts', '2026-05-16T01:15:00Z', 'payload', jsonb_build_object('pad', repeat('x', 70000))),
+         jsonb_build_object('kind', 'agent_event', 'ts', '2026-05-16T01:15:00Z', 'host_id', 'refetch',
+                            'payload', '{"i": 7}'::jsonb, 'event_id', 'refetch-7'),
+         jsonb_build_object('kind', 'agent_event', 'ts', '2026-05-16T01:15:00Z', 'payload', '{}'::jsonb))) AS seqs;
+RESET work_mem;
 
 -- AFTER INSERT ROW triggers on the log fire once per new row of a batch,
 -- with the row as written; 1,500 entries of which 300 repeat an earlier
 -- event_id, so 1,200 new rows
-\set VERBOSITY default
 CREATE TABLE batch_seen (seq bigint, kind text, payload jsonb);
 CREATE FUNCTION batch_seen_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

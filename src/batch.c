@@ -491,7 +491,7 @@ evlog_append_batch_arrays(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 					 errmsg("the arrays of a batch must all have the same length"),
-					 errdetail("kinds has %d elements, %s has %d.", n, arg_names[a], len[a]),
+					 errdetail("kinds has length %d, %s has length %d.", n, arg_names[a], len[a]),
 					 errhint("Entry i of the batch is element i of every array; pass NULL elements for absent values.")));
 	check_batch_size(n);
 

@@ -502,14 +502,32 @@ idkey_cmp(const void *a, const void *b)
 	return (x->index > y->index) - (x->index < y->index);
 }
 
-/* fetch entry index into *ev, allocating in cxt */
-static inline void
-fetch_into(EvlogFetchEvent fetch, void *arg, int index, EvlogEvent *ev,
-		   MemoryContext cxt)
+/*
+ * Where a batch's events come from: the caller's fetch callback, or the
+ * events phase 1 kept when they fitted in work_mem (then no entry is
+ * extracted twice).
+ */
+typedef struct BatchSource
 {
-	MemoryContext old = MemoryContextSwitchTo(cxt);
+	EvlogFetchEvent fetch;
+	void	   *arg;
+	EvlogEvent *cache;			/* n events, or NULL */
+	MemoryContext cache_cxt;	/* owns cache and what it points to */
+} BatchSource;
 
-	fetch(arg, index, ev);
+/* entry index into *ev; a fetch allocates in cxt */
+static inline void
+get_event(BatchSource *src, int index, EvlogEvent *ev, MemoryContext cxt)
+{
+	MemoryContext old;
+
+	if (src->cache)
+	{
+		*ev = src->cache[index];
+		return;
+	}
+	old = MemoryContextSwitchTo(cxt);
+	src->fetch(src->arg, index, ev);
 	MemoryContextSwitchTo(old);
 }
 
@@ -590,9 +608,9 @@ flush_buffer(EvlogWriter *w, InsertBuffer *buf)
  * error, as for evlog_append.
  */
 static void
-resolve_event_ids(EvlogWriter *w, IdKey *keys, int nkeys,
-				  EvlogFetchEvent fetch, void *arg, MemoryContext tmp,
-				  uint8 *state, int *dup_of, int64 *seqs_out)
+resolve_event_ids(EvlogWriter *w, IdKey *keys, int nkeys, BatchSource *src,
+				  MemoryContext tmp, uint8 *state, int *dup_of,
+				  int64 *seqs_out)
 {
 	int		   *roots = palloc(nkeys * sizeof(int));
 	int			ndistinct = 0;
@@ -620,13 +638,13 @@ resolve_event_ids(EvlogWriter *w, IdKey *keys, int nkeys,
 			int64		seq;
 
 			CHECK_FOR_INTERRUPTS();
-			fetch_into(fetch, arg, i, &ev, tmp);
+			get_event(src, i, &ev, tmp);
 			for (int r = 0; r < nroots && !dup; r++)
 			{
 				EvlogEvent	first;
 				const char *differs;
 
-				fetch_into(fetch, arg, roots[r], &first, tmp);
+				get_event(src, roots[r], &first, tmp);
 				if (!text_equal_or_both_null(ev.event_id, first.event_id))
 					continue;
 				differs = event_differs(&first, &ev);
@@ -667,14 +685,17 @@ resolve_event_ids(EvlogWriter *w, IdKey *keys, int nkeys,
  *
  * Memory: besides the caller's input, 13 bytes per entry (seq, state, and
  * the index of a duplicate's first occurrence), 8 per entry with an
- * event_id, and one buffer's worth of events; every fetched event lives in
- * a context that is reset after use.
+ * event_id, one buffer's worth of events, and at most work_mem of events
+ * kept from phase 1; every other fetched event lives in a context that is
+ * reset after use.
  */
 void
 evlog_writer_append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch,
 						 void *arg, int64 *seqs_out)
 {
 	MemoryContext tmp;
+	BatchSource src;
+	Size		cache_budget = (Size) work_mem * 1024;
 	IdKey	   *keys = NULL;
 	int			nkeys = 0;
 	uint8	   *state;
@@ -692,13 +713,35 @@ evlog_writer_append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch,
 								ALLOCSET_DEFAULT_SIZES);
 	state = palloc0(n * sizeof(uint8));
 
-	/* phase 1: every entry is fetched, hence validated, before any write */
+	/*
+	 * Phase 1: every entry is fetched, hence validated, before any write.
+	 * The events are kept while they fit in work_mem, so that a typical
+	 * batch is extracted once; a larger one is dropped from memory and
+	 * fetched again later, which keeps a 100,000-entry batch at a small
+	 * fraction of its input size.
+	 */
+	src.fetch = fetch;
+	src.arg = arg;
+	src.cache_cxt = AllocSetContextCreate(CurrentMemoryContext, "evlog batch events",
+										  ALLOCSET_DEFAULT_SIZES);
+	src.cache = (Size) n * sizeof(EvlogEvent) <= cache_budget ?
+		MemoryContextAlloc(src.cache_cxt, n * sizeof(EvlogEvent)) : NULL;
 	for (int i = 0; i < n; i++)
 	{
 		EvlogEvent	ev;
 
 		CHECK_FOR_INTERRUPTS();
-		fetch_into(fetch, arg, i, &ev, tmp);
+		if (src.cache)
+		{
+			MemoryContext old = MemoryContextSwitchTo(src.cache_cxt);
+
+			fetch(arg, i, &src.cache[i]);
+			MemoryContextSwitchTo(old);
+			ev = src.cache[i];
+		}
+		else
+			get_event(&src, i, &ev, tmp);
+
 		if (ev.event_id != NULL)
 		{
 			if (keys == NULL)
@@ -706,6 +749,14 @@ evlog_writer_append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch,
 			keys[nkeys].hash = event_id_hash(ev.event_id);
 			keys[nkeys].index = i;
 			nkeys++;
+		}
+
+		/* what the cache holds, the fetch's own scratch memory included */
+		if (src.cache &&
+			MemoryContextMemAllocated(src.cache_cxt, false) > cache_budget)
+		{
+			MemoryContextReset(src.cache_cxt);
+			src.cache = NULL;
 		}
 		MemoryContextReset(tmp);
 	}
@@ -715,8 +766,7 @@ evlog_writer_append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch,
 	if (nkeys > 0)
 	{
 		dup_of = palloc(n * sizeof(int));
-		resolve_event_ids(w, keys, nkeys, fetch, arg, tmp, state, dup_of,
-						  seqs_out);
+		resolve_event_ids(w, keys, nkeys, &src, tmp, state, dup_of, seqs_out);
 		pfree(keys);
 	}
 
@@ -743,7 +793,7 @@ evlog_writer_append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch,
 			continue;
 		CHECK_FOR_INTERRUPTS();
 		seqs_out[i] = next_seq++;
-		fetch_into(fetch, arg, i, &ev, buf->cxt);
+		get_event(&src, i, &ev, buf->cxt);
 
 		if (!multi)
 		{
@@ -783,6 +833,7 @@ evlog_writer_append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch,
 
 	note_memory(w);
 	MemoryContextDelete(buf->cxt);
+	MemoryContextDelete(src.cache_cxt);
 	MemoryContextDelete(tmp);
 	pfree(buf);
 	pfree(state);
