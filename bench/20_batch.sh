@@ -139,9 +139,55 @@ measure() {
 }
 rps_of() { local i; for i in "${!R_NAME[@]}"; do [ "${R_NAME[$i]}" != "$1" ] || echo "${R_RPS[$i]}"; done; }
 
+
 echo "rows per measurement: $rows (one-row-per-call paths: $single_rows), median of $reps runs" >&2
 # the empty-log figure first, while the log is empty
+# Empty log vs 5M rows: the same measurement, each after a CHECKPOINT (so
+# both start without pending full-page writes), with autovacuum kept off the
+# log so it cannot compete for the CPUs mid-measurement.
+q "ALTER TABLE evlog.event_log SET (autovacuum_enabled = false)"
+q "CHECKPOINT"
 measure batch_jsonb_1000_empty json 1000 "$rows" "$SQL_JSONB" 1
+
+# Memory of one 100,000-entry batch, each form, while the log is small
+# (so that few shared buffers are touched and RSS is mostly private memory).
+# Three figures: the DEBUG1 line is evlog's own accounting (all memory
+# contexts of the backend at the batch's peak minus at its start: what the
+# call adds on top of its already-parsed input); VmHWM is the backend's peak
+# RSS, which also counts PostgreSQL parsing the input and shared buffers.
+status() { echo "substring(pg_read_file('/proc/self/status') from '$1:\\s*(\\d+ kB)')"; }
+gen json 100000 100000 > "$dir/big.json"
+gen arrays 100000 100000 > "$dir/big.arrays"
+mem_sql() {
+    local arg=$1 input=$2
+    echo "SELECT 'backend peak RSS (VmHWM) at start: ' || $(status VmHWM);"
+    echo "SELECT 'input: ' || $input;"
+    echo "SELECT 'backend peak RSS after parsing the input once: ' || $(status VmHWM);"
+    echo "SET client_min_messages = debug1;"
+    echo "SELECT 'appended: ' || cardinality(evlog_append_batch($arg));"
+    echo "RESET client_min_messages;"
+    echo "SELECT 'backend peak RSS after the batch: ' || $(status VmHWM) || ' (now RssAnon ' || $(status RssAnon) || ', RssShmem ' || $(status RssShmem) || ')';"
+}
+{
+    echo "\\set entries \`cat $dir/big.json\`"
+    mem_sql ":'entries'::jsonb" "pg_column_size(:'entries'::jsonb) || ' bytes as jsonb, ' || octet_length(:'entries') || ' bytes as JSON text'"
+} > "$dir/mem_json.sql"
+{
+    for i in 1 2 3 4 5; do
+        cut -f$i "$dir/big.arrays" > "$dir/big.a$i"
+        echo "\\set a$i \`cat $dir/big.a$i\`"
+    done
+    mem_sql ":'a1'::text[], :'a2'::timestamptz[], :'a3'::text[], :'a4'::text[], :'a5'::jsonb[]" \
+        "pg_column_size(:'a1'::text[]) + pg_column_size(:'a2'::timestamptz[]) + pg_column_size(:'a3'::text[]) + pg_column_size(:'a4'::text[]) + pg_column_size(:'a5'::jsonb[]) || ' bytes as arrays'"
+} > "$dir/mem_arrays.sql"
+: > "$BENCH_OUT/batch_memory.txt"
+for form in json arrays; do
+    psql -X -q -At -v ON_ERROR_STOP=1 -f "$dir/mem_$form.sql" > "$dir/mem.out" 2>&1 || { cat "$dir/mem.out"; exit 1; }
+    { echo "one 100,000-entry evlog_append_batch call, $form form:"; sed -e 's/^psql:[^ ]* //' -e 's/^/    /' "$dir/mem.out"; } \
+        >> "$BENCH_OUT/batch_memory.txt"
+done
+rm -f "$dir"/big.*
+echo "  memory measured" >&2
 
 # The headline ratio: COPY and both batch forms at 1,000, alternating run by
 # run (5 rounds) so that load drifting on a shared machine hits all three.
@@ -192,6 +238,7 @@ while [ "$have" -lt "$fill_rows" ]; do
 done
 echo "  fill took $(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.0f", b - a }')s" >&2
 q "VACUUM ANALYZE evlog.event_log"
+q "CHECKPOINT"
 log_rows=$(q "SELECT count(*) FROM evlog.event_log")
 measure batch_jsonb_1000_5m json 1000 "$rows" "$SQL_JSONB" 1
 
@@ -246,21 +293,5 @@ plot "$dir/jsonb.dat" using 1:2 with linespoints lw 2 title "evlog_append_batch(
 GP
 [ -s "$BENCH_OUT/batch_rows_per_s.png" ] || echo "(no PNG: gnuplot failed)" >&2
 
-# memory of a 100,000-entry batch, sent as JSON text like a client would
-gen json 100000 100000 > "$dir/big.json"
-# peak RSS is read from the backend's own /proc/self/status (we are superuser)
-hwm="substring(pg_read_file('/proc/self/status') from 'VmHWM:\\s*(\\d+ kB)')"
-{
-    echo "\\set entries \`cat $dir/big.json\`"
-    echo "SELECT 'backend peak RSS at start: ' || $hwm;"
-    echo "SELECT 'input: ' || pg_column_size(:'entries'::jsonb) || ' bytes as jsonb, ' || octet_length(:'entries') || ' bytes as JSON text';"
-    echo "SELECT 'backend peak RSS after parsing the input once: ' || $hwm;"
-    echo "SET client_min_messages = debug1;"
-    echo "SELECT 'appended: ' || cardinality(evlog_append_batch(:'entries'::jsonb));"
-    echo "RESET client_min_messages;"
-    echo "SELECT 'backend peak RSS after the batch: ' || $hwm;"
-} > "$dir/mem.sql"
-psql -X -q -At -v ON_ERROR_STOP=1 -f "$dir/mem.sql" > "$dir/mem.out" 2>&1 || { cat "$dir/mem.out"; exit 1; }
 echo
-echo "memory, one 100,000-entry evlog_append_batch(jsonb) call:"
-sed 's/^/    /' "$dir/mem.out" | tee "$BENCH_OUT/batch_memory.txt"
+cat "$BENCH_OUT/batch_memory.txt"
