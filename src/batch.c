@@ -29,6 +29,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "evlog.h"
@@ -460,18 +461,17 @@ deconstruct_arg(FunctionCallInfo fcinfo, int argno, Oid elemtype,
 				Datum **values, bool **nulls)
 {
 	int			n;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
 
 	*values = NULL;
 	*nulls = NULL;
 	if (PG_ARGISNULL(argno))
 		return;
-	if (elemtype == TIMESTAMPTZOID)
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), elemtype,
-						  sizeof(TimestampTz), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-						  values, nulls, &n);
-	else
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), elemtype,
-						  -1, false, TYPALIGN_INT, values, nulls, &n);
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), elemtype,
+					  typlen, typbyval, typalign, values, nulls, &n);
 }
 
 Datum
