@@ -284,6 +284,22 @@ SELECT evlog_append_batch(ARRAY['agent_event'], ARRAY['2026-05-16 01:10:00+00']:
 \echo SQLSTATE :SQLSTATE
 SELECT count(*) = :rows_before AS nothing_written FROM evlog.event_log;
 
+-- more than 64 event_ids in a transaction: one lock for all ids; a
+-- savepoint rolled back releases it, and the next append takes it again
+BEGIN;
+SAVEPOINT sp;
+SELECT cardinality(evlog_append_batch(jsonb_agg(jsonb_build_object(
+         'kind', 'effect', 'ts', '2026-05-16T01:16:00Z', 'payload', jsonb_build_object('i', g), 'event_id', 'sp-' || g))))
+  FROM generate_series(1, 100) g;
+ROLLBACK TO sp;
+SELECT evlog_append('effect', '2026-05-16 01:16:00+00', NULL, NULL, '{"i": 1}', 'sp-1') AS sp1 \gset
+SELECT seqs[1] = :sp1 AS stored_seq, seqs[100] - seqs[2] AS new_rows_contiguous
+  FROM (SELECT evlog_append_batch(jsonb_agg(jsonb_build_object(
+          'kind', 'effect', 'ts', '2026-05-16T01:16:00Z', 'payload', jsonb_build_object('i', g), 'event_id', 'sp-' || g) ORDER BY g)) AS seqs
+          FROM generate_series(1, 100) g) b;
+COMMIT;
+SELECT count(*) AS sp_rows FROM evlog.event_log WHERE event_id LIKE 'sp-%';
+
 -- a batch whose events do not fit in work_mem is not kept in memory but
 -- fetched again for each phase: same results (order, contiguity, dedup)
 SET work_mem = '64kB';

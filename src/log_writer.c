@@ -49,7 +49,8 @@
  * A batch runs in phases, so that nothing is written before every entry is
  * known to be good: (1) fetch, and so validate, every entry; (2) resolve
  * event_ids: in-batch duplicates and ids already in the log; (3) allocate
- * the seqs of the new rows in one go; (4) insert them in input order.
+ * the seqs of the new rows in one go; (4) insert them in input order; (5)
+ * give each duplicate the seq of its first occurrence.
  *
  *-------------------------------------------------------------------------
  */
@@ -100,7 +101,7 @@ enum
 #define EVLOG_LOCKTAG_MAGIC		0x45564c47	/* "EVLG" */
 #define EVLOG_LOCK_ALLOCATE		0x4576
 #define EVLOG_LOCK_EVENT_ID		0x4577
-#define EVLOG_LOCK_ALL_EVENT_IDS	0x4578
+#define EVLOG_LOCK_ALL_EVENT_IDS	0x457A	/* 0x4578, 0x4579: other evlog locks */
 
 /*
  * Multi-insert buffer limits, COPY FROM's: enough rows to amortise the
