@@ -284,6 +284,7 @@ set ylabel "rows per second"
 set logscale x 10
 set logscale y 10
 set xrange [0.8:12500]
+set yrange [*:$((copy * 3))]
 set grid
 set key bottom right
 plot "$dir/jsonb.dat" using 1:2 with linespoints lw 2 title "evlog_append_batch(jsonb)", \
@@ -291,7 +292,8 @@ plot "$dir/jsonb.dat" using 1:2 with linespoints lw 2 title "evlog_append_batch(
      $copy with lines dt 2 lw 2 title "COPY FROM STDIN", \
      $(rps_of insert_select) with lines dt 3 title "INSERT ... SELECT (1000/stmt)", \
      $(rps_of pgq_insert_event) with lines dt 4 title "pgq.insert_event (1000/stmt)", \
-     $single with lines dt 5 title "evlog_append (one transaction)"
+     $single with lines dt 5 title "evlog_append (all rows in one transaction)", \
+     $(rps_of evlog_append_autocommit) with lines dt 6 title "evlog_append (one row per transaction)"
 GP
 [ -s "$BENCH_OUT/batch_rows_per_s.png" ] || echo "(no PNG: gnuplot failed)" >&2
 
