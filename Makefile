@@ -13,16 +13,17 @@ OBJS = \
 	src/derive.o \
 	src/derive_trigger.o \
 	src/rebuild.o \
-	src/chain.o
+	src/chain.o \
+	src/batch.o
 
 DATA = evlog--1.0.sql
 
 # pg_regress suites live in sql/ + expected/, isolation specs in specs/,
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.
-REGRESS = core_append core_validation core_query core_privileges read_consumers derived derived_rebuild \
-	chain hardening_search_path
+REGRESS = core_append core_validation core_query core_privileges read_consumers derived \
+	derived_rebuild chain batch hardening_search_path
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
-ISOLATION = read_late_commit rebuild_concurrent chain_concurrent
+ISOLATION = read_late_commit batch_concurrent rebuild_concurrent chain_concurrent
 TAP_TESTS = 1
 
 # Our own files are held to -Wall -Wextra; `make WERROR=1` turns warnings

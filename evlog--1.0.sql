@@ -392,6 +392,26 @@ COMMENT ON FUNCTION @extschema@.evlog_append(text, timestamptz, text, text, json
     'append one event (payload as jsonb); returns its seq, or the stored seq when event_id was already appended with the same content';
 
 /* ------------------------------------------------------------------------
+ * Batched append (C: src/batch.c, src/log_writer.c)
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION @extschema@.evlog_append_batch(entries jsonb)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'evlog_append_batch_jsonb'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_append_batch(jsonb) IS
+    'append a JSON array of events ({kind, ts, host_id, rollout_id, payload, event_id}) all or nothing; returns their seqs in input order (new rows contiguous; an event_id already stored, or earlier in the batch, returns that seq)';
+
+CREATE FUNCTION @extschema@.evlog_append_batch(
+    kinds text[], ts timestamptz[], host_ids text[], rollout_ids text[],
+    payloads jsonb[], event_ids text[] DEFAULT NULL)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'evlog_append_batch_arrays'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_append_batch(text[], timestamptz[], text[], text[], jsonb[], text[]) IS
+    'append events given as parallel arrays (element i of each is entry i; a NULL host_ids, rollout_ids or event_ids means all NULL) all or nothing; returns their seqs in input order';
+
+/* ------------------------------------------------------------------------
  * Reading
  * ------------------------------------------------------------------------ */
 
@@ -795,7 +815,9 @@ BEGIN
     EXECUTE pg_catalog.format(
         'GRANT EXECUTE ON FUNCTION '
         '%1$I.evlog_append(text, timestamptz, text, text, text, text), '
-        '%1$I.evlog_append(text, timestamptz, text, text, jsonb, text) TO %2$s',
+        '%1$I.evlog_append(text, timestamptz, text, text, jsonb, text), '
+        '%1$I.evlog_append_batch(jsonb), '
+        '%1$I.evlog_append_batch(text[], timestamptz[], text[], text[], jsonb[], text[]) TO %2$s',
         '@extschema@', role);
 END
 $$;
@@ -811,6 +833,8 @@ REVOKE ALL ON FUNCTION evlog.refuse_chain_change() FROM PUBLIC;
 REVOKE ALL ON FUNCTION
     @extschema@.evlog_append(text, timestamptz, text, text, text, text),
     @extschema@.evlog_append(text, timestamptz, text, text, jsonb, text),
+    @extschema@.evlog_append_batch(jsonb),
+    @extschema@.evlog_append_batch(text[], timestamptz[], text[], text[], jsonb[], text[]),
     @extschema@.evlog_last_seq(),
     @extschema@.evlog_query(timestamptz, timestamptz, text, text, text[], bigint, integer),
     @extschema@.evlog_safe_seq(),

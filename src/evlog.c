@@ -20,6 +20,7 @@
 PG_MODULE_MAGIC;
 
 int			evlog_max_payload_bytes = 1024 * 1024;
+int			evlog_max_batch_entries = 100000;
 bool		evlog_track_inflight = true;
 bool		evlog_notify = true;
 
@@ -41,6 +42,22 @@ _PG_init(void)
 							MaxAllocSize / 2,
 							PGC_SUSET,
 							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	/*
+	 * SUSET for the same reason: a batch is held in one backend's memory and
+	 * one transaction, and the limit is what keeps that bounded.  The upper
+	 * bound keeps the seq array of the largest batch within MaxAllocSize.
+	 */
+	DefineCustomIntVariable("evlog.max_batch_entries",
+							"Most entries one evlog_append_batch call accepts.",
+							"A larger batch is refused before anything is written.",
+							&evlog_max_batch_entries,
+							100000,
+							1,
+							10000000,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 
 	/*

@@ -17,6 +17,7 @@
  *	  rebuild.c     evlog_rebuild / evlog_verify, progress reporting
  *	  chain.c       tamper evidence: the SHA-256 hash chain, sealing and
  *	                verifying it
+ *	  batch.c       SQL entry points evlog_append_batch(...)
  *
  *-------------------------------------------------------------------------
  */
@@ -41,11 +42,13 @@
 #define EVLOG_LOCK_EVENT_ID		0x4577	/* one event_id (log_writer.c) */
 #define EVLOG_LOCK_INFLIGHT		0x4578	/* a transaction's lowest seq (seqs.c) */
 #define EVLOG_LOCK_SEAL			0x4579	/* the one sealer of the chain (chain.c) */
+#define EVLOG_LOCK_ALL_EVENT_IDS	0x457A	/* every event_id at once (log_writer.c) */
 
 /* GUCs (evlog.c) */
 extern int	evlog_max_payload_bytes;
 extern bool evlog_track_inflight;
 extern bool evlog_notify;
+extern int	evlog_max_batch_entries;
 
 /*
  * One validated event, ready to be written.  Text fields are NULL pointers
@@ -84,6 +87,20 @@ typedef struct EvlogWriter EvlogWriter;
 
 extern EvlogWriter *evlog_writer_open(void);
 extern int64 evlog_writer_append(EvlogWriter *writer, EvlogEvent *event);
+
+/*
+ * A batch is handed to the writer as a fetch callback rather than an array
+ * of events, so that a 100,000-entry batch is never held in memory a second
+ * time next to its input: the writer fetches entry "index" (0-based) into
+ * *event whenever it needs it, allocating in CurrentMemoryContext, which
+ * the writer resets.  fetch must validate the entry (raising the event.c
+ * errors) and return the same event every time it is asked.
+ */
+typedef void (*EvlogFetchEvent) (void *arg, int index, EvlogEvent *event);
+
+extern void evlog_writer_append_many(EvlogWriter *writer, int n,
+									 EvlogFetchEvent fetch, void *arg,
+									 int64 *seqs_out);
 extern void evlog_writer_close(EvlogWriter *writer);
 extern Oid	evlog_relid(const char *relname);
 

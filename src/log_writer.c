@@ -28,15 +28,35 @@
  * Idempotency: an event_id is locked (transaction-scoped advisory lock on its
  * hash) before it is looked up, so two concurrent appends of the same id
  * serialise: the second sees the first's row once it commits and returns its
- * seq instead of failing on the unique index.
+ * seq instead of failing on the unique index.  A batch locks its ids in hash
+ * order, so batches cannot deadlock on each other's ids; a transaction that
+ * would hold too many id locks takes one lock for all ids instead (see
+ * lock_all_event_ids_if_many).
+ *
+ * Batches (evlog_writer_append_many) take the path COPY FROM takes
+ * (copyfrom.c): table_multi_insert() with a BulkInsertState into buffers of
+ * up to 1000 tuples or 64 kB of event data, then per tuple the index
+ * insertions and the AFTER ROW trigger events, table_finish_bulk_insert() at
+ * the end.  A BEFORE ROW INSERT trigger may change or drop a row, which
+ * multi-insert cannot honour, so with one present the batch falls back to
+ * one ExecSimpleRelationInsert() per row, as COPY does.  Neither path fires
+ * statement-level triggers, the same as evlog_append.
+ *
+ * A batch runs in phases, so that nothing is written before every entry is
+ * known to be good: (1) fetch, and so validate, every entry; (2) resolve
+ * event_ids: in-batch duplicates and ids already in the log; (3) allocate
+ * the seqs of the new rows in one go; (4) insert them in input order; (5)
+ * give each duplicate the seq of its first occurrence.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "commands/trigger.h"
@@ -46,9 +66,11 @@
 #include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -67,6 +89,13 @@ enum
 	EVENT_LOG_NATTS
 };
 
+/*
+ * Multi-insert buffer limits, COPY FROM's: enough rows to amortise the
+ * per-call costs, few enough bytes to stay in the CPU caches.
+ */
+#define BATCH_MAX_TUPLES		1000
+#define BATCH_MAX_BYTES			65535
+
 struct EvlogWriter
 {
 	Relation	rel;
@@ -75,7 +104,40 @@ struct EvlogWriter
 	TupleTableSlot *slot;
 	Oid			seq_relid;
 	Oid			event_id_index;
+
+	/*
+	 * Memory accounting for batches, only when DEBUG1 is being logged (it
+	 * walks every memory context): backend memory at open and the highest
+	 * figure seen since, reported at close.
+	 */
+	bool		track_memory;
+	Size		mem_base;
+	Size		mem_peak;
+	int			batch_entries;	/* -1: no batch appended */
 };
+
+/* A batch's multi-insert buffer (see flush_buffer). */
+typedef struct InsertBuffer
+{
+	TupleTableSlot *slots[BATCH_MAX_TUPLES];
+	int			nslots;			/* slots created so far */
+	int			nused;			/* slots holding a buffered row */
+	Size		bytes;			/* event data buffered */
+	BulkInsertState bistate;
+	MemoryContext cxt;			/* buffered events' data; reset per flush */
+} InsertBuffer;
+
+/* event_id hash and position of one batch entry, sorted to find duplicates */
+typedef struct IdKey
+{
+	uint32		hash;
+	int			index;
+} IdKey;
+
+/* what phase 2 of a batch decided for an entry */
+#define ENTRY_NEW		0		/* to be inserted */
+#define ENTRY_STORED	1		/* event_id already in the log */
+#define ENTRY_DUP		2		/* event_id seen earlier in the batch */
 
 /* OID of a relation in the schema "evlog"; errors if the extension is gone. */
 Oid
@@ -125,13 +187,30 @@ evlog_writer_open(void)
 	w->slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(w->rel),
 									 &TTSOpsVirtual);
 
+	w->batch_entries = -1;
+	w->track_memory = message_level_is_interesting(DEBUG1);
+	if (w->track_memory)
+		w->mem_base = w->mem_peak = MemoryContextMemAllocated(TopMemoryContext, true);
+
 	AfterTriggerBeginQuery();
 	return w;
+}
+
+static void
+note_memory(EvlogWriter *w)
+{
+	if (w->track_memory)
+		w->mem_peak = Max(w->mem_peak, MemoryContextMemAllocated(TopMemoryContext, true));
 }
 
 void
 evlog_writer_close(EvlogWriter *w)
 {
+	note_memory(w);
+	if (w->track_memory && w->batch_entries >= 0)
+		elog(DEBUG1, "evlog batch of %d entries: peak backend memory %zu bytes above the writer's start",
+			 w->batch_entries, w->mem_peak - w->mem_base);
+
 	/* fires the AFTER ROW triggers queued by our inserts */
 	AfterTriggerEndQuery(w->estate);
 	ExecCloseResultRelations(w->estate);
@@ -151,14 +230,33 @@ text_equal_or_both_null(text *a, text *b)
 												PointerGetDatum(b)));
 }
 
+/* The first field in which two events differ, or NULL if they are the same. */
+static const char *
+event_differs(EvlogEvent *a, EvlogEvent *b)
+{
+	if (!text_equal_or_both_null(a->kind, b->kind))
+		return "kind";
+	if (a->ts != b->ts)
+		return "ts";
+	if (!text_equal_or_both_null(a->host_id, b->host_id))
+		return "host_id";
+	if (!text_equal_or_both_null(a->rollout_id, b->rollout_id))
+		return "rollout_id";
+	if (!DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(a->payload),
+										  JsonbPGetDatum(b->payload))))
+		return "payload";
+	return NULL;
+}
+
 /*
  * If event_id is already in the log, return its seq (after checking the
  * stored event is the same one) and true; otherwise false.  The caller holds
  * the event_id lock, so no other transaction can be inserting this id now:
- * a dirty snapshot sees every committed row plus our own.
+ * a dirty snapshot sees every committed row plus our own.  entry is the
+ * event's index in a batch, -1 for a single append.
  */
 static bool
-lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int64 *seq)
+lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int entry, int64 *seq)
 {
 	SnapshotData dirty;
 	SysScanDesc scan;
@@ -176,30 +274,33 @@ lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int64 *seq)
 		TupleDesc	desc = RelationGetDescr(w->rel);
 		Datum		values[EVENT_LOG_NATTS];
 		bool		nulls[EVENT_LOG_NATTS];
-		const char *differs = NULL;
+		EvlogEvent	stored;
+		const char *differs;
 
 		heap_deform_tuple(tup, desc, values, nulls);
-		if (!text_equal_or_both_null(DatumGetTextPP(values[COL_KIND]), ev->kind))
-			differs = "kind";
-		else if (DatumGetTimestampTz(values[COL_TS]) != ev->ts)
-			differs = "ts";
-		else if (!text_equal_or_both_null(nulls[COL_HOST_ID] ? NULL : DatumGetTextPP(values[COL_HOST_ID]),
-										  ev->host_id))
-			differs = "host_id";
-		else if (!text_equal_or_both_null(nulls[COL_ROLLOUT_ID] ? NULL : DatumGetTextPP(values[COL_ROLLOUT_ID]),
-										  ev->rollout_id))
-			differs = "rollout_id";
-		else if (!DatumGetBool(DirectFunctionCall2(jsonb_eq, values[COL_PAYLOAD],
-												   JsonbPGetDatum(ev->payload))))
-			differs = "payload";
+		stored.kind = DatumGetTextPP(values[COL_KIND]);
+		stored.ts = DatumGetTimestampTz(values[COL_TS]);
+		stored.host_id = nulls[COL_HOST_ID] ? NULL : DatumGetTextPP(values[COL_HOST_ID]);
+		stored.rollout_id = nulls[COL_ROLLOUT_ID] ? NULL : DatumGetTextPP(values[COL_ROLLOUT_ID]);
+		stored.payload = DatumGetJsonbP(values[COL_PAYLOAD]);
+		stored.event_id = ev->event_id;
 
-		if (differs)
+		differs = event_differs(&stored, ev);
+		if (differs && entry < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNIQUE_VIOLATION),
 					 errmsg("event_id \"%s\" is already in the log with different content",
 							text_to_cstring(ev->event_id)),
 					 errdetail("The stored event (seq " INT64_FORMAT ") differs in %s.",
 							   DatumGetInt64(values[COL_SEQ]), differs),
+					 errhint("A retry must resend the same event; a new event needs a new event_id.")));
+		if (differs)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("event_id \"%s\" is already in the log with different content",
+							text_to_cstring(ev->event_id)),
+					 errdetail_internal("entry %d: the stored event (seq " INT64_FORMAT ") differs in %s",
+										entry, DatumGetInt64(values[COL_SEQ]), differs),
 					 errhint("A retry must resend the same event; a new event needs a new event_id.")));
 		*seq = DatumGetInt64(values[COL_SEQ]);
 		found = true;
@@ -209,16 +310,105 @@ lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int64 *seq)
 	return found;
 }
 
+static uint32
+event_id_hash(text *event_id)
+{
+	return hash_bytes((const unsigned char *) VARDATA_ANY(event_id),
+					  VARSIZE_ANY_EXHDR(event_id));
+}
+
+/*
+ * Lock an event_id by its hash (ids that collide share a lock, which is
+ * harmless), held to the end of the transaction.  Every per-id lock comes
+ * with a share lock on one "all event_ids" tag.
+ *
+ * Why the second tag: a transaction may not hold an unbounded number of
+ * locks (the shared lock table is sized by max_locks_per_transaction), and a
+ * 100,000-entry batch with event_ids would exhaust it.  So once a
+ * transaction would hold more than EVLOG_MAX_ID_LOCKS per-id locks, it takes
+ * the "all" tag in exclusive mode instead, which stands for every id: it
+ * waits for, and then excludes, every other transaction appending with an
+ * event_id until it commits.  Appends without an event_id are unaffected.
+ */
+#define EVLOG_MAX_ID_LOCKS		64
+
+/* per-id locks taken by the current top-level transaction */
+static LocalTransactionId id_locks_lxid = InvalidLocalTransactionId;
+static int	id_locks_taken = 0;
+
 static void
-lock_event_id(EvlogWriter *w, text *event_id)
+set_event_id_tag(LOCKTAG *tag, EvlogWriter *w, uint32 hash, bool all)
+{
+	if (all)
+		SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, EVLOG_LOCKTAG_MAGIC,
+							 RelationGetRelid(w->rel), EVLOG_LOCK_ALL_EVENT_IDS);
+	else
+		SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, EVLOG_LOCKTAG_MAGIC, hash,
+							 EVLOG_LOCK_EVENT_ID);
+}
+
+/*
+ * About to lock n more event_ids: take the "all" tag, exclusive if that
+ * many per-id locks would be too many (returns true: no per-id locks
+ * needed), shared otherwise.  The count only grows within a transaction
+ * (locks released by a rolled-back subtransaction are still counted), which
+ * errs towards the exclusive lock, never towards too few locks; and the
+ * exclusive lock is re-requested on every call rather than remembered, so a
+ * subtransaction that released it cannot fool us.
+ */
+static bool
+lock_all_event_ids_if_many(EvlogWriter *w, int n)
 {
 	LOCKTAG		tag;
-	uint32		h = hash_bytes((const unsigned char *) VARDATA_ANY(event_id),
-							   VARSIZE_ANY_EXHDR(event_id));
+#if PG_VERSION_NUM >= 170000
+	LocalTransactionId lxid = MyProc->vxid.lxid;
+#else
+	LocalTransactionId lxid = MyProc->lxid;
+#endif
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, EVLOG_LOCKTAG_MAGIC, h,
-						 EVLOG_LOCK_EVENT_ID);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	if (lxid != id_locks_lxid)
+	{
+		id_locks_lxid = lxid;
+		id_locks_taken = 0;
+	}
+	set_event_id_tag(&tag, w, 0, true);
+	if (id_locks_taken + n > EVLOG_MAX_ID_LOCKS)
+	{
+		id_locks_taken = EVLOG_MAX_ID_LOCKS + 1;
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		return true;
+	}
+	(void) LockAcquire(&tag, ShareLock, false, false);
+	return false;
+}
+
+static void
+lock_event_id(EvlogWriter *w, uint32 hash)
+{
+	LOCKTAG		tag;
+
+	set_event_id_tag(&tag, w, hash, false);
+	if (LockAcquire(&tag, ExclusiveLock, false, false) == LOCKACQUIRE_OK)
+		id_locks_taken++;
+}
+
+/* Put one event, with its seq, into a slot as a virtual tuple. */
+static void
+store_event(TupleTableSlot *slot, EvlogEvent *ev, int64 seq)
+{
+	ExecClearTuple(slot);
+	slot->tts_values[COL_SEQ] = Int64GetDatum(seq);
+	slot->tts_values[COL_TS] = TimestampTzGetDatum(ev->ts);
+	slot->tts_values[COL_KIND] = PointerGetDatum(ev->kind);
+	slot->tts_values[COL_HOST_ID] = PointerGetDatum(ev->host_id);
+	slot->tts_values[COL_ROLLOUT_ID] = PointerGetDatum(ev->rollout_id);
+	slot->tts_values[COL_PAYLOAD] = JsonbPGetDatum(ev->payload);
+	slot->tts_values[COL_EVENT_ID] = PointerGetDatum(ev->event_id);
+	memset(slot->tts_isnull, false, EVENT_LOG_NATTS * sizeof(bool));
+	slot->tts_isnull[COL_HOST_ID] = ev->host_id == NULL;
+	slot->tts_isnull[COL_ROLLOUT_ID] = ev->rollout_id == NULL;
+	slot->tts_isnull[COL_EVENT_ID] = ev->event_id == NULL;
+	ExecStoreVirtualTuple(slot);
 }
 
 /*
@@ -235,27 +425,368 @@ evlog_writer_append(EvlogWriter *w, EvlogEvent *ev)
 
 	if (ev->event_id != NULL)
 	{
-		lock_event_id(w, ev->event_id);
-		if (lookup_event_id(w, ev, &seq))
+		if (!lock_all_event_ids_if_many(w, 1))
+			lock_event_id(w, event_id_hash(ev->event_id));
+		if (lookup_event_id(w, ev, -1, &seq))
 			return seq;
 	}
 
 	seq = evlog_allocate_seqs(RelationGetRelid(w->rel), w->seq_relid, 1);
-
-	ExecClearTuple(slot);
-	slot->tts_values[COL_SEQ] = Int64GetDatum(seq);
-	slot->tts_values[COL_TS] = TimestampTzGetDatum(ev->ts);
-	slot->tts_values[COL_KIND] = PointerGetDatum(ev->kind);
-	slot->tts_values[COL_HOST_ID] = PointerGetDatum(ev->host_id);
-	slot->tts_values[COL_ROLLOUT_ID] = PointerGetDatum(ev->rollout_id);
-	slot->tts_values[COL_PAYLOAD] = JsonbPGetDatum(ev->payload);
-	slot->tts_values[COL_EVENT_ID] = PointerGetDatum(ev->event_id);
-	memset(slot->tts_isnull, false, EVENT_LOG_NATTS * sizeof(bool));
-	slot->tts_isnull[COL_HOST_ID] = ev->host_id == NULL;
-	slot->tts_isnull[COL_ROLLOUT_ID] = ev->rollout_id == NULL;
-	slot->tts_isnull[COL_EVENT_ID] = ev->event_id == NULL;
-	ExecStoreVirtualTuple(slot);
-
+	store_event(slot, ev, seq);
 	ExecSimpleRelationInsert(w->rri, w->estate, slot);
 	return seq;
+}
+
+/* ----------------------------------------------------------------------
+ * Batches
+ * ---------------------------------------------------------------------- */
+
+static int
+idkey_cmp(const void *a, const void *b)
+{
+	const IdKey *x = (const IdKey *) a;
+	const IdKey *y = (const IdKey *) b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * Where a batch's events come from: the caller's fetch callback, or the
+ * events phase 1 kept when they fitted in work_mem (then no entry is
+ * extracted twice).
+ */
+typedef struct BatchSource
+{
+	EvlogFetchEvent fetch;
+	void	   *arg;
+	EvlogEvent *cache;			/* n events, or NULL */
+	MemoryContext cache_cxt;	/* owns cache and what it points to */
+} BatchSource;
+
+/* entry index into *ev; a fetch allocates in cxt */
+static inline void
+get_event(BatchSource *src, int index, EvlogEvent *ev, MemoryContext cxt)
+{
+	MemoryContext old;
+
+	if (src->cache)
+	{
+		*ev = src->cache[index];
+		return;
+	}
+	old = MemoryContextSwitchTo(cxt);
+	src->fetch(src->arg, index, ev);
+	MemoryContextSwitchTo(old);
+}
+
+/* bytes of event data an event adds to a multi-insert buffer */
+static Size
+event_bytes(EvlogEvent *ev)
+{
+	Size		n = sizeof(int64) + sizeof(TimestampTz) +
+		VARSIZE_ANY(ev->kind) + VARSIZE(ev->payload);
+
+	if (ev->host_id)
+		n += VARSIZE_ANY(ev->host_id);
+	if (ev->rollout_id)
+		n += VARSIZE_ANY(ev->rollout_id);
+	if (ev->event_id)
+		n += VARSIZE_ANY(ev->event_id);
+	return n;
+}
+
+/*
+ * Write the buffered rows: one table_multi_insert(), then per row its index
+ * entries and its AFTER ROW trigger event, as CopyMultiInsertBufferFlush()
+ * does.  The trigger events only queue here; they fire at
+ * evlog_writer_close().
+ */
+static void
+flush_buffer(EvlogWriter *w, InsertBuffer *buf)
+{
+	EState	   *estate = w->estate;
+	ResultRelInfo *rri = w->rri;
+	MemoryContext old;
+
+	if (buf->nused == 0)
+		return;
+	note_memory(w);
+
+	/* the table AM may leak into the current context: give it a short one */
+	old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+	table_multi_insert(w->rel, buf->slots, buf->nused, estate->es_output_cid,
+					   0, buf->bistate);
+
+	for (int i = 0; i < buf->nused; i++)
+	{
+		TupleTableSlot *slot = buf->slots[i];
+		List	   *recheck = NIL;
+
+		if (rri->ri_NumIndices > 0)
+#if PG_VERSION_NUM >= 160000
+			recheck = ExecInsertIndexTuples(rri, slot, estate, false, false,
+											NULL, NIL, false);
+#else
+			recheck = ExecInsertIndexTuples(rri, slot, estate, false, false,
+											NULL, NIL);
+#endif
+		ExecARInsertTriggers(estate, rri, slot, recheck, NULL);
+		ExecClearTuple(slot);
+		ResetPerTupleExprContext(estate);
+	}
+	MemoryContextSwitchTo(old);
+
+	buf->nused = 0;
+	buf->bytes = 0;
+	MemoryContextReset(buf->cxt);
+}
+
+/*
+ * Phase 2 of a batch: resolve the event_ids.  keys holds (hash, index) of
+ * every entry with an event_id.  Sorted by hash, equal ids become
+ * neighbours, and the locks are taken in hash order, so two batches can
+ * never deadlock on each other's ids.  Within a group of equal hashes,
+ * entries come in input order; each is compared with the distinct ids seen
+ * before it in the group ("roots").
+ *
+ * A later entry with the same event_id and the same content as an earlier
+ * one is a duplicate: it is not inserted and gets the seq of its first
+ * occurrence (or the stored seq, if that one is in the log), exactly as if
+ * the two had been appended one after the other.  Different content is an
+ * error, as for evlog_append.
+ */
+static void
+resolve_event_ids(EvlogWriter *w, IdKey *keys, int nkeys, BatchSource *src,
+				  MemoryContext tmp, uint8 *state, int *dup_of,
+				  int64 *seqs_out)
+{
+	int		   *roots = palloc(nkeys * sizeof(int));
+	int			ndistinct = 0;
+	bool		all_locked;
+
+	qsort(keys, nkeys, sizeof(IdKey), idkey_cmp);
+	for (int k = 0; k < nkeys; k++)
+		ndistinct += k == 0 || keys[k].hash != keys[k - 1].hash;
+	all_locked = lock_all_event_ids_if_many(w, ndistinct);
+
+	for (int g = 0, gend; g < nkeys; g = gend)
+	{
+		int			nroots = 0;
+
+		for (gend = g + 1; gend < nkeys && keys[gend].hash == keys[g].hash; gend++)
+			;
+		if (!all_locked)
+			lock_event_id(w, keys[g].hash);
+
+		for (int k = g; k < gend; k++)
+		{
+			int			i = keys[k].index;
+			EvlogEvent	ev;
+			bool		dup = false;
+			int64		seq;
+
+			CHECK_FOR_INTERRUPTS();
+			get_event(src, i, &ev, tmp);
+			for (int r = 0; r < nroots && !dup; r++)
+			{
+				EvlogEvent	first;
+				const char *differs;
+
+				get_event(src, roots[r], &first, tmp);
+				if (!text_equal_or_both_null(ev.event_id, first.event_id))
+					continue;
+				differs = event_differs(&first, &ev);
+				if (differs)
+					ereport(ERROR,
+							(errcode(ERRCODE_UNIQUE_VIOLATION),
+							 errmsg("event_id \"%s\" appears more than once in the batch with different content",
+									text_to_cstring(ev.event_id)),
+							 errdetail_internal("entry %d: differs in %s from entry %d, which has the same event_id",
+												i, differs, roots[r]),
+							 errhint("A retry must resend the same event; a new event needs a new event_id.")));
+				state[i] = ENTRY_DUP;
+				dup_of[i] = roots[r];
+				dup = true;
+			}
+			if (!dup)
+			{
+				roots[nroots++] = i;
+				if (lookup_event_id(w, &ev, i, &seq))
+				{
+					state[i] = ENTRY_STORED;
+					seqs_out[i] = seq;
+				}
+			}
+			MemoryContextReset(tmp);
+		}
+	}
+	pfree(roots);
+}
+
+/*
+ * Append a batch of n events, fetched through fetch(arg, i, ...); fills
+ * seqs_out[0..n-1] with each entry's seq, in input order.  The new rows'
+ * seqs are contiguous and follow input order; an entry whose event_id is
+ * already in the log, or earlier in the batch, gets that row's seq.  Any
+ * error (a bad entry, a conflicting event_id) is raised before a row is
+ * written; the caller's transaction makes the batch all or nothing anyway.
+ *
+ * Memory: besides the caller's input, 13 bytes per entry (seq, state, and
+ * the index of a duplicate's first occurrence), 8 per entry with an
+ * event_id, one buffer's worth of events, and at most work_mem of events
+ * kept from phase 1; every other fetched event lives in a context that is
+ * reset after use.
+ */
+void
+evlog_writer_append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch,
+						 void *arg, int64 *seqs_out)
+{
+	MemoryContext tmp;
+	BatchSource src;
+	Size		cache_budget = (Size) work_mem * 1024;
+	IdKey	   *keys = NULL;
+	int			nkeys = 0;
+	uint8	   *state;
+	int		   *dup_of = NULL;
+	int			nnew = 0;
+	int64		next_seq = 0;
+	InsertBuffer *buf;
+	bool		multi;
+
+	w->batch_entries = n;
+	if (n == 0)
+		return;
+
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "evlog batch entry",
+								ALLOCSET_DEFAULT_SIZES);
+	state = palloc0(n * sizeof(uint8));
+
+	/*
+	 * Phase 1: every entry is fetched, hence validated, before any write.
+	 * The events are kept while they fit in work_mem, so that a typical
+	 * batch is extracted once; a larger one is dropped from memory and
+	 * fetched again later, which keeps a 100,000-entry batch at a small
+	 * fraction of its input size.
+	 */
+	src.fetch = fetch;
+	src.arg = arg;
+	src.cache_cxt = AllocSetContextCreate(CurrentMemoryContext, "evlog batch events",
+										  ALLOCSET_DEFAULT_SIZES);
+	src.cache = (Size) n * sizeof(EvlogEvent) <= cache_budget ?
+		MemoryContextAlloc(src.cache_cxt, n * sizeof(EvlogEvent)) : NULL;
+	for (int i = 0; i < n; i++)
+	{
+		EvlogEvent	ev;
+
+		CHECK_FOR_INTERRUPTS();
+		if (src.cache)
+		{
+			MemoryContext old = MemoryContextSwitchTo(src.cache_cxt);
+
+			fetch(arg, i, &src.cache[i]);
+			MemoryContextSwitchTo(old);
+			ev = src.cache[i];
+		}
+		else
+			get_event(&src, i, &ev, tmp);
+
+		if (ev.event_id != NULL)
+		{
+			if (keys == NULL)
+				keys = palloc((n - i) * sizeof(IdKey));
+			keys[nkeys].hash = event_id_hash(ev.event_id);
+			keys[nkeys].index = i;
+			nkeys++;
+		}
+
+		/* what the cache holds, the fetch's own scratch memory included */
+		if (src.cache &&
+			MemoryContextMemAllocated(src.cache_cxt, false) > cache_budget)
+		{
+			MemoryContextReset(src.cache_cxt);
+			src.cache = NULL;
+		}
+		MemoryContextReset(tmp);
+	}
+	note_memory(w);
+
+	/* phase 2: event_ids */
+	if (nkeys > 0)
+	{
+		dup_of = palloc(n * sizeof(int));
+		resolve_event_ids(w, keys, nkeys, &src, tmp, state, dup_of, seqs_out);
+		pfree(keys);
+	}
+
+	/* phase 3: one contiguous range of seqs for the new rows */
+	for (int i = 0; i < n; i++)
+		nnew += state[i] == ENTRY_NEW;
+	if (nnew > 0)
+		next_seq = evlog_allocate_seqs(RelationGetRelid(w->rel), w->seq_relid, nnew);
+
+	/* phase 4: insert the new rows in input order */
+	buf = palloc0(sizeof(InsertBuffer));
+	buf->cxt = AllocSetContextCreate(CurrentMemoryContext, "evlog batch buffer",
+									 ALLOCSET_DEFAULT_SIZES);
+	multi = !(w->rri->ri_TrigDesc && w->rri->ri_TrigDesc->trig_insert_before_row);
+	if (multi && nnew > 0)
+		buf->bistate = GetBulkInsertState();
+
+	for (int i = 0; i < n; i++)
+	{
+		EvlogEvent	ev;
+		TupleTableSlot *slot;
+
+		if (state[i] != ENTRY_NEW)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		seqs_out[i] = next_seq++;
+		get_event(&src, i, &ev, buf->cxt);
+
+		if (!multi)
+		{
+			/* BEFORE ROW triggers: the single-row path runs them */
+			store_event(w->slot, &ev, seqs_out[i]);
+			ExecSimpleRelationInsert(w->rri, w->estate, w->slot);
+			ResetPerTupleExprContext(w->estate);
+			MemoryContextReset(buf->cxt);
+			continue;
+		}
+
+		if (buf->nused == buf->nslots)
+			buf->slots[buf->nslots++] = table_slot_create(w->rel, &w->estate->es_tupleTable);
+		slot = buf->slots[buf->nused];
+		store_event(slot, &ev, seqs_out[i]);
+		/* validation covers NOT NULL; CHECK constraints a DBA added need this */
+		if (w->rel->rd_att->constr)
+			ExecConstraints(w->rri, slot, w->estate);
+		buf->nused++;
+		buf->bytes += event_bytes(&ev);
+		if (buf->nused == BATCH_MAX_TUPLES || buf->bytes >= BATCH_MAX_BYTES)
+			flush_buffer(w, buf);
+	}
+	flush_buffer(w, buf);
+
+	if (buf->bistate)
+	{
+		FreeBulkInsertState(buf->bistate);
+		table_finish_bulk_insert(w->rel, 0);
+	}
+
+	/* phase 5: duplicates take their first occurrence's seq */
+	if (dup_of)
+		for (int i = 0; i < n; i++)
+			if (state[i] == ENTRY_DUP)
+				seqs_out[i] = seqs_out[dup_of[i]];
+
+	note_memory(w);
+	MemoryContextDelete(buf->cxt);
+	MemoryContextDelete(src.cache_cxt);
+	MemoryContextDelete(tmp);
+	pfree(buf);
+	pfree(state);
+	if (dup_of)
+		pfree(dup_of);
 }
