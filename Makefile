@@ -9,7 +9,10 @@ OBJS = \
 	src/log_writer.o \
 	src/append.o \
 	src/seqs.o \
-	src/read.o
+	src/read.o \
+	src/queue.o \
+	src/enqueue.o \
+	src/worker.o
 
 DATA = evlog--1.0.sql
 
