@@ -66,21 +66,30 @@ _PG_init(void)
 							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
-	/* ---- asynchronous append (queue.c, enqueue.c, worker.c) ---- */
-	DefineCustomIntVariable("evlog.max_databases",
-							"Databases that can use evlog_enqueue at the same time (one queue each).",
-							"Needs shared_preload_libraries = 'evlog'.",
-							&evlog_max_databases,
-							4, 1, 1024,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("evlog.queue_size",
-							"Shared memory for each database's queue of enqueued events.",
-							"A full queue makes evlog_enqueue (or the COMMIT) wait, see evlog.enqueue_timeout.",
-							&evlog_queue_size_kb,
-							4096, 64, 1024 * 1024,
-							PGC_POSTMASTER, GUC_UNIT_KB,
-							NULL, NULL, NULL);
+	/*
+	 * ---- asynchronous append (queue.c, enqueue.c, worker.c) ----
+	 *
+	 * The sizes of shared memory can only be defined while preloading: a
+	 * PGC_POSTMASTER setting defined after startup is a FATAL error, and
+	 * without preloading there is no shared memory to size anyway.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomIntVariable("evlog.max_databases",
+								"Databases that can use evlog_enqueue at the same time (one queue each).",
+								"Needs shared_preload_libraries = 'evlog'.",
+								&evlog_max_databases,
+								4, 1, 1024,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("evlog.queue_size",
+								"Shared memory for each database's queue of enqueued events.",
+								"A full queue makes evlog_enqueue (or the COMMIT) wait, see evlog.enqueue_timeout.",
+								&evlog_queue_size_kb,
+								4096, 64, 1024 * 1024,
+								PGC_POSTMASTER, GUC_UNIT_KB,
+								NULL, NULL, NULL);
+	}
 	DefineCustomIntVariable("evlog.batch_size",
 							"Most queued events the writer writes in one transaction.",
 							NULL,

@@ -43,6 +43,7 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "storage/proc.h"
 #include "utils/timestamp.h"
 
 #include "evlog.h"
@@ -429,6 +430,7 @@ evlog_queue_push(EvlogQueueSlot *slot, const char *data, Size len,
 				 uint64 *start, uint64 *end)
 {
 	TimestampTz deadline = 0;
+	TimestampTz stmt_deadline = 0;
 	bool		sleeping = false;
 
 	if (len > queue_ctl->ring_size)
@@ -496,14 +498,36 @@ evlog_queue_push(EvlogQueueSlot *slot, const char *data, Size len,
 		{
 			deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												   evlog_enqueue_timeout_ms);
+
+			/*
+			 * At COMMIT the statement timer is already off (it is disabled
+			 * before the commit starts), so honour statement_timeout here.
+			 */
+			if (StatementTimeout > 0)
+				stmt_deadline = TimestampTzPlusMilliseconds(GetCurrentStatementStartTimestamp(),
+															StatementTimeout);
 			ConditionVariablePrepareToSleep(&slot->space_cv);
 			sleeping = true;
 			continue;			/* re-check before the first sleep */
 		}
+		if (stmt_deadline != 0)
+		{
+			remaining = (long) ((stmt_deadline - GetCurrentTimestamp()) / 1000);
+			if (remaining <= 0)
+			{
+				ConditionVariableCancelSleep();
+				ereport(ERROR,
+						(errcode(ERRCODE_QUERY_CANCELED),
+						 errmsg("canceling statement due to statement timeout"),
+						 errdetail("It was waiting for room in the evlog queue.")));
+			}
+		}
 		if (evlog_enqueue_timeout_ms > 0)
 		{
-			remaining = (long) ((deadline - GetCurrentTimestamp()) / 1000);
-			if (remaining <= 0)
+			long		left = (long) ((deadline - GetCurrentTimestamp()) / 1000);
+
+			remaining = remaining < 0 ? left : Min(remaining, left);
+			if (left <= 0)
 			{
 				ConditionVariableCancelSleep();
 				ereport(ERROR,
