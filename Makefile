@@ -20,6 +20,9 @@ DATA = evlog--1.0.sql
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.
 REGRESS = core_append core_validation core_query core_privileges read_consumers
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
+# suites that need evlog in shared_preload_libraries: scripts/test.sh runs
+# them in a second pg_regress with test/evlog_preload.conf
+REGRESS_PRELOAD = queue_enqueue
 ISOLATION = read_late_commit
 TAP_TESTS = 1
 

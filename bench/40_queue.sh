@@ -38,7 +38,10 @@ SQL
 
 # wait until this database's queue is empty (flushes from other sessions)
 drained() {
+    local tries=0
     until [ "$(q "SELECT coalesce(sum(pending), 0) FROM evlog.queue_status WHERE database = current_database()")" = 0 ]; do
+        tries=$((tries + 1))
+        if [ $tries -gt 2400 ]; then echo "40_queue: the queue did not drain in 120 s" >&2; exit 1; fi
         sleep 0.05
     done
 }
@@ -64,10 +67,14 @@ q "ALTER SYSTEM SET evlog.flush_interval = '1h'"
 q "ALTER SYSTEM SET evlog.batch_size = 100000"
 q "SELECT pg_reload_conf()" >/dev/null
 sleep 0.5
-# bytes per queued entry of this shape
-q "SELECT evlog_enqueue('agent_event', '2026-05-16 01:00:00+00', 'host-1', 'r1', '$payload')" >/dev/null
+# bytes per queued entry of this shape: queue a sample batch, measure, let it go
+q "SELECT count(evlog_enqueue('agent_event', '2026-05-16 01:00:00+00', 'host-' || (i % 256), 'r1', '$payload'))
+     FROM generate_series(1, 1000) i" >/dev/null
 per=$(q "SELECT used / greatest(pending, 1) FROM evlog.queue_status WHERE database = current_database()")
-n=$(( cap * 45 / 100 / per ))
+q "ALTER SYSTEM RESET evlog.batch_size"; q "SELECT pg_reload_conf()" >/dev/null
+drained
+# a multiple of the default batch size, so every batch of the drain is full
+n=$(( cap * 45 / 100 / per / 1000 * 1000 ))
 declare -a d c
 for round in 1 2 3; do
     q "ALTER SYSTEM SET evlog.batch_size = 100000"; q "SELECT pg_reload_conf()" >/dev/null; sleep 0.3

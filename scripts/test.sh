@@ -66,6 +66,16 @@ for suite in $suites; do
             --dbname=contrib_regression $(make_var REGRESS) 2>&1 | tee regress.log || true
         count_pg_regress regress.log
         [ -f regression.diffs ] && cat regression.diffs
+        tests=$(make_var REGRESS_PRELOAD)
+        if [ -n "$tests" ]; then
+            log "pg_regress, evlog preloaded: $tests"
+            "$pgxs/src/test/regress/pg_regress" --bindir="$bindir" --inputdir=. \
+                --outputdir=output_preload --temp-instance=./tmp_regress_preload \
+                --temp-config=test/evlog_preload.conf \
+                --dbname=contrib_regression $tests 2>&1 | tee regress_preload.log || true
+            count_pg_regress regress_preload.log
+            [ -f output_preload/regression.diffs ] && cat output_preload/regression.diffs
+        fi
         ;;
     isolation)
         tests=$(make_var ISOLATION)
