@@ -375,7 +375,10 @@ evlog_entry_decode(char *src, EvlogEvent *ev)
 	p = get_field(p, &v);
 	ev->payload = v;
 	if (hdr->flags & EVLOG_ENTRY_HAS_EVENT_ID)
-		(void) get_field(p, &v), ev->event_id = v;
+	{
+		(void) get_field(p, &v);
+		ev->event_id = v;
+	}
 }
 
 /* ---- producer side ----------------------------------------------------- */

@@ -493,6 +493,17 @@ sleep_until(TimestampTz deadline)
 	}
 }
 
+static bool
+extension_present(void)
+{
+	bool		present;
+
+	StartTransactionCommand();
+	present = OidIsValid(get_extension_oid("evlog", true));
+	CommitTransactionCommand();
+	return present;
+}
+
 /*
  * Take one batch and write it, retrying until it lands.  Returns false if
  * nothing could be taken (*blocked_pid: the producer whose uncommitted
@@ -523,6 +534,23 @@ write_next_batch(int *blocked_pid)
 		if (r == BATCH_OK)
 			break;
 		attempt++;
+
+		/*
+		 * DROP EXTENSION took the log with it: nothing can be written or
+		 * recorded any more.  Say what is discarded and move on.
+		 */
+		if (!extension_present())
+		{
+			ereport(WARNING,
+					(errmsg("evlog writer: discarding %d queued events: the evlog extension was dropped",
+							took ? batch.nevents : 0),
+					 took && batch.nevents > 0 ?
+					 errdetail("Tickets " INT64_FORMAT " to " INT64_FORMAT " are lost.",
+							   batch.tickets[0], batch.tickets[batch.nevents - 1]) : 0));
+			if (took)
+				evlog_queue_consumed(slot, &batch, 0, 0);
+			break;
+		}
 		if (r == BATCH_FAILED && attempt >= NONTRANSIENT_TRIES)
 			isolate = true;
 		if (ShutdownRequestPending && attempt >= DRAIN_GIVE_UP_TRIES)
@@ -657,17 +685,6 @@ mark_clean_shutdown(void)
 }
 
 /* ---- writer main ------------------------------------------------------- */
-
-static bool
-extension_present(void)
-{
-	bool		present;
-
-	StartTransactionCommand();
-	present = OidIsValid(get_extension_oid("evlog", true));
-	CommitTransactionCommand();
-	return present;
-}
 
 void
 evlog_writer_main(Datum main_arg)

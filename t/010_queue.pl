@@ -49,6 +49,17 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM evlog.gaps'), '0',
 is($node->safe_psql('postgres', 'SELECT clean_shutdown OR epoch_start_ticket >= 100000 FROM evlog.queue_state'),
 	't', 'queue_state moved to a new epoch at the clean shutdown');
 
+# ---- a smart shutdown drains too
+$node->safe_psql('postgres', q{
+	SELECT count(evlog_enqueue('agent_event', '2026-05-16 01:00:00+00', 'smart', NULL, json_build_object('i', i)::text))
+	  FROM generate_series(1, 5000) i});
+is($node->safe_psql('postgres', q{SELECT pending FROM evlog.queue_status}), '5000', '5000 events queued before a smart shutdown');
+$node->stop('smart');
+$node->start;
+is($node->safe_psql('postgres', q{SELECT count(DISTINCT payload->>'i') FROM evlog.event_log WHERE host_id = 'smart'}),
+	'5000', 'after stop smart + start: all 5000 present');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM evlog.gaps'), '0', 'still no gap');
+
 # ---- validation in the caller: a bad event is an error now
 my %bad = (
 	q{'no_such_kind', now(), NULL, NULL, '{}'} => qr/unknown event kind "no_such_kind"/,

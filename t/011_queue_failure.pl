@@ -132,5 +132,21 @@ $node->poll_query_until('postgres', "SELECT coalesce(sum(lost), 0) = $dropped FR
 is($node->safe_psql('postgres', q{SELECT bool_and(exact), sum(lost) FROM evlog.gaps WHERE reason = 'dropped'}),
 	"t|$dropped", 'gap rows record every drop, exactly');
 
+# ---- DROP EXTENSION with events queued: the writer says what it discards
+my $dropper = $node->background_psql('postgres');
+$dropper->query_safe('BEGIN; LOCK TABLE evlog.event_log IN EXCLUSIVE MODE');
+$node->safe_psql('postgres', q{
+	SET evlog.enqueue_mode = call;
+	SELECT count(evlog_enqueue('agent_event', now(), 'gone', NULL, '{}')) FROM generate_series(1, 10)});
+my $log_offset = -s $node->logfile;
+$dropper->query_safe('DROP EXTENSION evlog; COMMIT');
+$dropper->quit;
+ok($node->wait_for_log(qr/discarding 10 queued events: the evlog extension was dropped/, $log_offset),
+	'after DROP EXTENSION the writer discards the queued events with a warning');
+$node->safe_psql('postgres', 'CREATE EXTENSION evlog');
+is($node->safe_psql('postgres', q{
+	SELECT evlog_enqueue('agent_event', now(), 'again', NULL, '{}') > 0; SELECT evlog_flush('60 s');
+	SELECT count(*) FROM evlog.event_log}), "t\nt\n1", 'after CREATE EXTENSION again, enqueue works');
+
 $node->stop;
 done_testing();
