@@ -217,7 +217,12 @@ evlog_launcher_main(Datum main_arg)
 						 1000L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
-	proc_exit(0);
+
+	/*
+	 * 1: restart me.  At server shutdown the postmaster does not; if someone
+	 * terminated just this process, the watchdog comes back in 5 s.
+	 */
+	proc_exit(1);
 }
 
 /* ---- writing ----------------------------------------------------------- */
