@@ -177,6 +177,7 @@ extern void evlog_queue_init(void);
 extern bool evlog_queue_enabled(void);
 extern int	evlog_queue_nslots(void);
 extern EvlogQueueSlot *evlog_queue_slot(Oid dboid, bool create);
+extern EvlogQueueSlot *evlog_queue_slot_claim(Oid dboid, bool create);
 extern int	evlog_queue_slot_index(EvlogQueueSlot *slot);
 extern Size evlog_entry_size(EvlogEvent *ev);
 extern void evlog_entry_write(char *dst, EvlogEvent *ev, int64 ticket,

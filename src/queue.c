@@ -211,10 +211,25 @@ reset_slot(EvlogQueueSlot *slot, Oid dboid)
 
 /*
  * The queue of a database; with create, claim a free slot for it if it has
- * none.  Returns NULL only without create.
+ * none, and error if every slot is taken.  Returns NULL only without create.
  */
 EvlogQueueSlot *
 evlog_queue_slot(Oid dboid, bool create)
+{
+	EvlogQueueSlot *found = evlog_queue_slot_claim(dboid, create);
+
+	if (!found && create)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("every evlog queue is in use by another database"),
+				 errdetail("evlog.max_databases is %d.", queue_ctl->nslots),
+				 errhint("Raise evlog.max_databases (needs a restart).")));
+	return found;
+}
+
+/* As evlog_queue_slot, but NULL instead of an error when all are taken. */
+EvlogQueueSlot *
+evlog_queue_slot_claim(Oid dboid, bool create)
 {
 	EvlogQueueSlot *found = NULL;
 
@@ -238,12 +253,6 @@ evlog_queue_slot(Oid dboid, bool create)
 	}
 	LWLockRelease(queue_ctl->lock);
 
-	if (!found && create)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("every evlog queue is in use by another database"),
-				 errdetail("evlog.max_databases is %d.", queue_ctl->nslots),
-				 errhint("Raise evlog.max_databases (needs a restart).")));
 	if (found && dboid == MyDatabaseId)
 		my_slot = found;
 	return found;

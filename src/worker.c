@@ -705,7 +705,14 @@ evlog_writer_main(Datum main_arg)
 
 	if (!extension_present())
 		proc_exit(0);
-	slot = evlog_queue_slot(dboid, true);
+	slot = evlog_queue_slot_claim(dboid, true);
+	if (slot == NULL)
+	{
+		ereport(LOG,
+				(errmsg("evlog writer: no queue left for database %u", dboid),
+				 errhint("Raise evlog.max_databases (needs a restart) to use evlog_enqueue in more databases at once.")));
+		proc_exit(0);
+	}
 	if (!evlog_queue_attach_worker(slot))
 		proc_exit(0);			/* another writer has this database */
 
