@@ -14,7 +14,10 @@ OBJS = \
 	src/derive_trigger.o \
 	src/rebuild.o \
 	src/chain.o \
-	src/batch.o
+	src/batch.o \
+	src/queue.o \
+	src/enqueue.o \
+	src/worker.o
 
 DATA = evlog--1.0.sql
 
@@ -23,6 +26,9 @@ DATA = evlog--1.0.sql
 REGRESS = core_append core_validation core_query core_privileges read_consumers derived \
 	derived_rebuild chain batch hardening_search_path
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
+# suites that need evlog in shared_preload_libraries: scripts/test.sh runs
+# them in a second pg_regress with test/evlog_preload.conf
+REGRESS_PRELOAD = queue_enqueue
 ISOLATION = read_late_commit batch_concurrent rebuild_concurrent chain_concurrent
 TAP_TESTS = 1
 
