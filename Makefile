@@ -16,16 +16,23 @@ OBJS = \
 	src/chain.o \
 	src/partition.o \
 	src/prune.o \
-	src/watermark.o
+	src/watermark.o \
+	src/batch.o \
+	src/queue.o \
+	src/enqueue.o \
+	src/worker.o
 
 DATA = evlog--1.0.sql evlog--1.0--1.1.sql
 
 # pg_regress suites live in sql/ + expected/, isolation specs in specs/,
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.
-REGRESS = core_append core_validation core_query core_privileges read_consumers derived derived_rebuild \
-	chain hardening_search_path prune
+REGRESS = core_append core_validation core_query core_privileges read_consumers derived \
+	derived_rebuild chain batch hardening_search_path prune
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
-ISOLATION = read_late_commit rebuild_concurrent chain_concurrent
+# suites that need evlog in shared_preload_libraries: scripts/test.sh runs
+# them in a second pg_regress with test/evlog_preload.conf
+REGRESS_PRELOAD = queue_enqueue
+ISOLATION = read_late_commit batch_concurrent rebuild_concurrent chain_concurrent
 TAP_TESTS = 1
 
 # Our own files are held to -Wall -Wextra; `make WERROR=1` turns warnings

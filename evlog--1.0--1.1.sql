@@ -347,6 +347,18 @@ SELECT COALESCE(c.seq, e.seq), false,
   FULL JOIN evlog.event_log e ON e.seq OPERATOR(pg_catalog.=) c.seq
  WHERE COALESCE(c.seq, e.seq) OPERATOR(pg_catalog.<=) (SELECT pg_catalog.max(ch.seq) FROM evlog.chain ch);
 
+CREATE OR REPLACE VIEW evlog.gaps AS
+SELECT e.seq, e.ts,
+       e.payload OPERATOR(pg_catalog.->>) 'reason' AS reason,
+       (e.payload OPERATOR(pg_catalog.->>) 'first_ticket')::bigint AS first_ticket,
+       (e.payload OPERATOR(pg_catalog.->>) 'last_ticket')::bigint AS last_ticket,
+       (e.payload OPERATOR(pg_catalog.->>) 'count')::bigint AS lost,
+       (e.payload OPERATOR(pg_catalog.->>) 'exact')::boolean AS exact,
+       e.payload
+  FROM evlog.event_log e
+ WHERE e.kind OPERATOR(pg_catalog.=) 'gap'
+ ORDER BY e.seq;
+
 /*
  * The 1.0 table: attached as the partition up to the sequence's position
  * (the next partition follows it), or dropped when it never held a row.
@@ -440,14 +452,14 @@ BEGIN
     EXECUTE pg_catalog.format('GRANT SELECT ON evlog.event_log, evlog.kinds, evlog.probe_failures, '
                               'evlog.rollouts, evlog.host_states, evlog.derived_skips, evlog.derived_stats TO %s', role);
     EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %s', '@extschema@', role);
-    EXECUTE pg_catalog.format('GRANT SELECT ON evlog.inflight, evlog.consumer_lag, evlog.watermark TO %s', role);
+    EXECUTE pg_catalog.format('GRANT SELECT ON evlog.inflight, evlog.consumer_lag, evlog.queue_status, evlog.gaps, evlog.watermark TO %s', role);
     EXECUTE pg_catalog.format('GRANT SELECT ON evlog.chain, evlog.chain_anchor, evlog.chain_status, evlog.chain_export TO %s', role);
     EXECUTE pg_catalog.format(
         'GRANT EXECUTE ON FUNCTION %1$I.evlog_last_seq(), '
         '%1$I.evlog_query(timestamptz, timestamptz, text, text, text[], bigint, integer), '
         '%1$I.evlog_safe_seq(), %1$I.evlog_read(bigint, integer), %1$I.evlog_inflight(), '
         '%1$I.evlog_consumer_create(text, bigint), %1$I.evlog_consumer_next(text, integer), '
-        '%1$I.evlog_consumer_ack(text, bigint), '
+        '%1$I.evlog_consumer_ack(text, bigint), %1$I.evlog_queue_status(), '
         '%1$I.evlog_verify_chain(bigint, bigint), %1$I.evlog_chain_head() TO %2$s',
         '@extschema@', role);
 END

@@ -392,6 +392,26 @@ COMMENT ON FUNCTION @extschema@.evlog_append(text, timestamptz, text, text, json
     'append one event (payload as jsonb); returns its seq, or the stored seq when event_id was already appended with the same content';
 
 /* ------------------------------------------------------------------------
+ * Batched append (C: src/batch.c, src/log_writer.c)
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION @extschema@.evlog_append_batch(entries jsonb)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'evlog_append_batch_jsonb'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_append_batch(jsonb) IS
+    'append a JSON array of events ({kind, ts, host_id, rollout_id, payload, event_id}) all or nothing; returns their seqs in input order (new rows contiguous; an event_id already stored, or earlier in the batch, returns that seq)';
+
+CREATE FUNCTION @extschema@.evlog_append_batch(
+    kinds text[], ts timestamptz[], host_ids text[], rollout_ids text[],
+    payloads jsonb[], event_ids text[] DEFAULT NULL)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'evlog_append_batch_arrays'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_append_batch(text[], timestamptz[], text[], text[], jsonb[], text[]) IS
+    'append events given as parallel arrays (element i of each is entry i; a NULL host_ids, rollout_ids or event_ids means all NULL) all or nothing; returns their seqs in input order';
+
+/* ------------------------------------------------------------------------
  * Reading
  * ------------------------------------------------------------------------ */
 
@@ -737,6 +757,143 @@ COMMENT ON COLUMN evlog.chain_export.anchor IS 'true for an anchor line (sorts b
 COMMENT ON COLUMN evlog.chain_export.line IS 'one JSON object: an event with its link (seq, ts, kind, host_id, rollout_id, payload, event_id, prev_seq, hash) or an anchor (anchor_seq, hash)';
 
 /* ------------------------------------------------------------------------
+ * Asynchronous append through a background worker
+ * (C: src/enqueue.c, src/queue.c, src/worker.c; needs
+ * shared_preload_libraries = 'evlog')
+ * ------------------------------------------------------------------------ */
+
+CREATE SEQUENCE evlog.enqueue_ticket_seq AS bigint START 1 NO CYCLE;
+COMMENT ON SEQUENCE evlog.enqueue_ticket_seq IS
+    'tickets returned by evlog_enqueue: increasing across restarts and restores; gap rows name lost events by ticket';
+
+/*
+ * Crash accounting, one row per database (see src/worker.c).  Not dumped:
+ * it describes this cluster's shared memory, and a restored database starts
+ * a fresh epoch (epoch_start_ticket NULL) when its writer first runs.
+ */
+CREATE TABLE evlog.queue_state (
+    singleton          boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    epoch_start_ticket bigint,
+    flushed_in_epoch   bigint NOT NULL DEFAULT 0,
+    clean_shutdown     boolean NOT NULL DEFAULT false,
+    epoch_started_at   timestamptz
+);
+INSERT INTO evlog.queue_state DEFAULT VALUES;
+COMMENT ON TABLE evlog.queue_state IS 'the writer''s durable crash accounting: tickets allocated since epoch_start_ticket and not accounted for were lost';
+COMMENT ON COLUMN evlog.queue_state.singleton IS 'always true: the table has one row';
+COMMENT ON COLUMN evlog.queue_state.epoch_start_ticket IS 'last ticket handed out when the epoch began (NULL: no epoch yet)';
+COMMENT ON COLUMN evlog.queue_state.flushed_in_epoch IS 'entries with a ticket in the epoch accounted for: written, dead-lettered, dropped and recorded, or rolled back';
+COMMENT ON COLUMN evlog.queue_state.clean_shutdown IS 'the epoch began at a clean shutdown that had drained the queue';
+COMMENT ON COLUMN evlog.queue_state.epoch_started_at IS 'when the epoch began';
+COMMENT ON INDEX evlog.queue_state_pkey IS 'at most one row';
+
+CREATE TABLE evlog.dead_letter (
+    ticket      bigint PRIMARY KEY,
+    kind        text NOT NULL,
+    ts          timestamptz NOT NULL,
+    host_id     text,
+    rollout_id  text,
+    payload     jsonb NOT NULL,
+    event_id    text,
+    enqueued_at timestamptz NOT NULL,
+    failed_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    error       text NOT NULL,
+    sqlstate    text NOT NULL
+);
+COMMENT ON TABLE evlog.dead_letter IS 'enqueued events the writer could not append (a constraint or trigger refused them), with the error; everything else in their batch landed';
+COMMENT ON COLUMN evlog.dead_letter.ticket IS 'ticket evlog_enqueue returned for the event';
+COMMENT ON COLUMN evlog.dead_letter.kind IS 'the event''s kind';
+COMMENT ON COLUMN evlog.dead_letter.ts IS 'the event''s ts';
+COMMENT ON COLUMN evlog.dead_letter.host_id IS 'the event''s host_id';
+COMMENT ON COLUMN evlog.dead_letter.rollout_id IS 'the event''s rollout_id';
+COMMENT ON COLUMN evlog.dead_letter.payload IS 'the event''s payload';
+COMMENT ON COLUMN evlog.dead_letter.event_id IS 'the event''s event_id';
+COMMENT ON COLUMN evlog.dead_letter.enqueued_at IS 'when evlog_enqueue was called';
+COMMENT ON COLUMN evlog.dead_letter.failed_at IS 'when the writer gave up on it';
+COMMENT ON COLUMN evlog.dead_letter.error IS 'the error that refused it';
+COMMENT ON COLUMN evlog.dead_letter.sqlstate IS 'that error''s SQLSTATE';
+COMMENT ON INDEX evlog.dead_letter_pkey IS 'one row per ticket';
+/* dead letters are data nobody else has: pg_dump must carry them */
+SELECT pg_catalog.pg_extension_config_dump('evlog.dead_letter', '');
+SELECT pg_catalog.pg_extension_config_dump('evlog.enqueue_ticket_seq', '');
+
+CREATE FUNCTION @extschema@.evlog_enqueue(
+    kind text, ts timestamptz, host_id text, rollout_id text,
+    payload text, event_id text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'evlog_enqueue_text'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_enqueue(text, timestamptz, text, text, text, text) IS
+    'validate one event as evlog_append does and queue it for the background writer (at commit, or at once with evlog.enqueue_mode = call); returns its ticket';
+
+CREATE FUNCTION @extschema@.evlog_enqueue(
+    kind text, ts timestamptz, host_id text, rollout_id text,
+    payload jsonb, event_id text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'evlog_enqueue_jsonb'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_enqueue(text, timestamptz, text, text, jsonb, text) IS
+    'evlog_enqueue with the payload as jsonb';
+
+CREATE FUNCTION @extschema@.evlog_flush(timeout interval DEFAULT '30 s')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'evlog_flush'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_flush(interval) IS
+    'wait until every event this session has queued (committed enqueues) is in the log or dead-lettered; false if timeout passed first (NULL: no limit)';
+
+CREATE FUNCTION @extschema@.evlog_queue_status(
+    OUT database name, OUT capacity bigint, OUT used bigint, OUT pending bigint,
+    OUT accepted bigint, OUT flushed bigint, OUT batches bigint, OUT retries bigint,
+    OUT dead_lettered bigint, OUT dropped bigint, OUT crash_lost bigint, OUT lost bigint,
+    OUT last_error text, OUT last_flush_at timestamptz, OUT worker_pid integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'evlog_queue_status'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_queue_status() IS
+    'state of each database''s queue since the server started (no rows without shared_preload_libraries)';
+
+CREATE VIEW evlog.queue_status AS
+SELECT * FROM @extschema@.evlog_queue_status();
+COMMENT ON VIEW evlog.queue_status IS 'one row per database using evlog_enqueue: queue size and use, counters since server start, the writer';
+COMMENT ON COLUMN evlog.queue_status.database IS 'database the queue belongs to';
+COMMENT ON COLUMN evlog.queue_status.capacity IS 'bytes of shared memory in the queue (evlog.queue_size)';
+COMMENT ON COLUMN evlog.queue_status.used IS 'bytes queued now';
+COMMENT ON COLUMN evlog.queue_status.pending IS 'events queued now, not yet written';
+COMMENT ON COLUMN evlog.queue_status.accepted IS 'events accepted into the queue (dropped ones included)';
+COMMENT ON COLUMN evlog.queue_status.flushed IS 'events written to the log';
+COMMENT ON COLUMN evlog.queue_status.batches IS 'batches committed';
+COMMENT ON COLUMN evlog.queue_status.retries IS 'failed batch attempts that were retried';
+COMMENT ON COLUMN evlog.queue_status.dead_lettered IS 'events moved to evlog.dead_letter';
+COMMENT ON COLUMN evlog.queue_status.dropped IS 'events dropped under evlog.overflow = drop';
+COMMENT ON COLUMN evlog.queue_status.crash_lost IS 'upper bound of events lost by the crash before this start (see evlog.gaps)';
+COMMENT ON COLUMN evlog.queue_status.lost IS 'dropped + crash_lost';
+COMMENT ON COLUMN evlog.queue_status.last_error IS 'error of the last failed batch, until a batch succeeds';
+COMMENT ON COLUMN evlog.queue_status.last_flush_at IS 'when the last batch committed';
+COMMENT ON COLUMN evlog.queue_status.worker_pid IS 'pid of the database''s writer (NULL: none running)';
+
+CREATE VIEW evlog.gaps AS
+SELECT e.seq, e.ts,
+       e.payload OPERATOR(pg_catalog.->>) 'reason' AS reason,
+       (e.payload OPERATOR(pg_catalog.->>) 'first_ticket')::bigint AS first_ticket,
+       (e.payload OPERATOR(pg_catalog.->>) 'last_ticket')::bigint AS last_ticket,
+       (e.payload OPERATOR(pg_catalog.->>) 'count')::bigint AS lost,
+       (e.payload OPERATOR(pg_catalog.->>) 'exact')::boolean AS exact,
+       e.payload
+  FROM evlog.event_log e
+ WHERE e.kind OPERATOR(pg_catalog.=) 'gap'
+ ORDER BY e.seq;
+COMMENT ON VIEW evlog.gaps IS 'gap sentinels: accepted events that were lost (dropped, or queued when the server crashed)';
+COMMENT ON COLUMN evlog.gaps.seq IS 'seq of the gap row';
+COMMENT ON COLUMN evlog.gaps.ts IS 'when the writer recorded the gap';
+COMMENT ON COLUMN evlog.gaps.reason IS 'dropped (evlog.overflow = drop) or crash';
+COMMENT ON COLUMN evlog.gaps.first_ticket IS 'lowest ticket that may be lost';
+COMMENT ON COLUMN evlog.gaps.last_ticket IS 'highest ticket that may be lost';
+COMMENT ON COLUMN evlog.gaps.lost IS 'events lost: exact for drops, an upper bound after a crash';
+COMMENT ON COLUMN evlog.gaps.exact IS 'whether lost is exact (drops) or an upper bound (crash)';
+COMMENT ON COLUMN evlog.gaps.payload IS 'the gap row''s payload';
+
+/* ------------------------------------------------------------------------
  * Administration
  * ------------------------------------------------------------------------ */
 
@@ -770,14 +927,14 @@ BEGIN
     EXECUTE pg_catalog.format('GRANT SELECT ON evlog.event_log, evlog.kinds, evlog.probe_failures, '
                               'evlog.rollouts, evlog.host_states, evlog.derived_skips, evlog.derived_stats TO %s', role);
     EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %s', '@extschema@', role);
-    EXECUTE pg_catalog.format('GRANT SELECT ON evlog.inflight, evlog.consumer_lag TO %s', role);
+    EXECUTE pg_catalog.format('GRANT SELECT ON evlog.inflight, evlog.consumer_lag, evlog.queue_status, evlog.gaps TO %s', role);
     EXECUTE pg_catalog.format('GRANT SELECT ON evlog.chain, evlog.chain_anchor, evlog.chain_status, evlog.chain_export TO %s', role);
     EXECUTE pg_catalog.format(
         'GRANT EXECUTE ON FUNCTION %1$I.evlog_last_seq(), '
         '%1$I.evlog_query(timestamptz, timestamptz, text, text, text[], bigint, integer), '
         '%1$I.evlog_safe_seq(), %1$I.evlog_read(bigint, integer), %1$I.evlog_inflight(), '
         '%1$I.evlog_consumer_create(text, bigint), %1$I.evlog_consumer_next(text, integer), '
-        '%1$I.evlog_consumer_ack(text, bigint), '
+        '%1$I.evlog_consumer_ack(text, bigint), %1$I.evlog_queue_status(), '
         '%1$I.evlog_verify_chain(bigint, bigint), %1$I.evlog_chain_head() TO %2$s',
         '@extschema@', role);
 END
@@ -795,12 +952,17 @@ BEGIN
     EXECUTE pg_catalog.format(
         'GRANT EXECUTE ON FUNCTION '
         '%1$I.evlog_append(text, timestamptz, text, text, text, text), '
-        '%1$I.evlog_append(text, timestamptz, text, text, jsonb, text) TO %2$s',
+        '%1$I.evlog_append(text, timestamptz, text, text, jsonb, text), '
+        '%1$I.evlog_append_batch(jsonb), '
+        '%1$I.evlog_append_batch(text[], timestamptz[], text[], text[], jsonb[], text[]), '
+        '%1$I.evlog_enqueue(text, timestamptz, text, text, text, text), '
+        '%1$I.evlog_enqueue(text, timestamptz, text, text, jsonb, text), '
+        '%1$I.evlog_flush(interval) TO %2$s',
         '@extschema@', role);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.evlog_grant_writer(regrole) IS
-    'let a role append events and read the log; it still cannot UPDATE, DELETE or TRUNCATE';
+    'let a role append (and enqueue) events and read the log; it still cannot UPDATE, DELETE or TRUNCATE';
 
 /* Nothing for PUBLIC: access is granted per role with the functions above. */
 REVOKE ALL ON ALL TABLES IN SCHEMA evlog FROM PUBLIC;
@@ -811,6 +973,12 @@ REVOKE ALL ON FUNCTION evlog.refuse_chain_change() FROM PUBLIC;
 REVOKE ALL ON FUNCTION
     @extschema@.evlog_append(text, timestamptz, text, text, text, text),
     @extschema@.evlog_append(text, timestamptz, text, text, jsonb, text),
+    @extschema@.evlog_append_batch(jsonb),
+    @extschema@.evlog_append_batch(text[], timestamptz[], text[], text[], jsonb[], text[]),
+    @extschema@.evlog_enqueue(text, timestamptz, text, text, text, text),
+    @extschema@.evlog_enqueue(text, timestamptz, text, text, jsonb, text),
+    @extschema@.evlog_flush(interval),
+    @extschema@.evlog_queue_status(),
     @extschema@.evlog_last_seq(),
     @extschema@.evlog_query(timestamptz, timestamptz, text, text, text[], bigint, integer),
     @extschema@.evlog_safe_seq(),

@@ -44,6 +44,9 @@ listen_addresses = ''
 unix_socket_directories = '$work'
 port = 55432
 max_connections = 50
+# the asynchronous append piece (40_queue) needs the queue's shared memory
+# and background writer; every other piece works the same with it preloaded
+shared_preload_libraries = 'evlog'
 CONF
 pg_ctl -D $work/data -l $work/server.log -w start >/dev/null
 trap 'pg_ctl -D $work/data -m fast stop >/dev/null' EXIT

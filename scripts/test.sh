@@ -2,6 +2,7 @@
 # scripts/test.sh — set up, build, and run every evlog test suite.
 #
 #   bash scripts/test.sh              all suites
+#   EVLOG_TAP_TESTS=t/030_soak.pl bash scripts/test.sh tap   one TAP test
 #   bash scripts/test.sh regress      only pg_regress (also: isolation, tap,
 #                                     lint = cppcheck, memcheck = pg_regress
 #                                     against a server under valgrind)
@@ -85,6 +86,16 @@ for suite in $suites; do
             --dbname=contrib_regression $tests 2>&1 | tee regress.log || true
         count_pg_regress regress.log "$(ntests $tests)"
         [ -f regression.diffs ] && cat regression.diffs
+        with_expected $(make_var REGRESS_PRELOAD); tests=$runnable
+        if [ -n "$tests" ]; then
+            log "pg_regress, evlog preloaded: $tests"
+            "$pgxs/src/test/regress/pg_regress" --bindir="$bindir" --inputdir=. \
+                --outputdir=output_preload --temp-instance=./tmp_regress_preload \
+                --temp-config=test/evlog_preload.conf \
+                --dbname=contrib_regression $tests 2>&1 | tee regress_preload.log || true
+            count_pg_regress regress_preload.log "$(ntests $tests)"
+            [ -f output_preload/regression.diffs ] && cat output_preload/regression.diffs
+        fi
         ;;
     isolation)
         with_expected $(make_var ISOLATION); tests=$runnable
@@ -100,7 +111,7 @@ for suite in $suites; do
         ls t/*.pl >/dev/null 2>&1 || continue
         log "TAP: t/*.pl"
         PATH="$bindir:$PATH" TESTDIR="$work" PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
-            prove -v -I "$pgxs/src/test/perl" -I t t/*.pl 2>&1 | tee tap.log || true
+            prove -v -I "$pgxs/src/test/perl" -I t ${EVLOG_TAP_TESTS:-t/*.pl} 2>&1 | tee tap.log || true
         [ -f tap.log ] || echo "Dubious: prove left no output" > tap.log
         ok=$(grep -cE '^ok [0-9]+' tap.log || true)
         bad=$(grep -cE '^not ok [0-9]+' tap.log || true)

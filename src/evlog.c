@@ -5,13 +5,18 @@
  *
  * Everything here works with or without shared_preload_libraries: the
  * settings are defined whenever the library is loaded, which happens at the
- * first call of any evlog C function.
+ * first call of any evlog C function.  Only when it is preloaded does
+ * _PG_init also request the queues' shared memory (queue.c) and register
+ * the launcher background worker (worker.c); evlog_enqueue needs both.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -20,9 +25,30 @@
 PG_MODULE_MAGIC;
 
 int			evlog_max_payload_bytes = 1024 * 1024;
+int			evlog_max_batch_entries = 100000;
 bool		evlog_track_inflight = true;
 bool		evlog_notify = true;
 int			evlog_partition_size = 1000000;
+int			evlog_max_databases = 4;
+int			evlog_queue_size_kb = 4096;
+int			evlog_batch_size = 1000;
+int			evlog_flush_interval_ms = 100;
+int			evlog_enqueue_timeout_ms = 10000;
+int			evlog_flush_lock_timeout_ms = 5000;
+int			evlog_enqueue_mode = EVLOG_ENQUEUE_COMMIT;
+int			evlog_overflow = EVLOG_OVERFLOW_BLOCK;
+
+static const struct config_enum_entry enqueue_mode_options[] = {
+	{"commit", EVLOG_ENQUEUE_COMMIT, false},
+	{"call", EVLOG_ENQUEUE_CALL, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry overflow_options[] = {
+	{"block", EVLOG_OVERFLOW_BLOCK, false},
+	{"drop", EVLOG_OVERFLOW_DROP, false},
+	{NULL, 0, false}
+};
 
 void		_PG_init(void);
 
@@ -42,6 +68,22 @@ _PG_init(void)
 							MaxAllocSize / 2,
 							PGC_SUSET,
 							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	/*
+	 * SUSET for the same reason: a batch is held in one backend's memory and
+	 * one transaction, and the limit is what keeps that bounded.  The upper
+	 * bound keeps the seq array of the largest batch within MaxAllocSize.
+	 */
+	DefineCustomIntVariable("evlog.max_batch_entries",
+							"Most entries one evlog_append_batch call accepts.",
+							"A larger batch is refused before anything is written.",
+							&evlog_max_batch_entries,
+							100000,
+							1,
+							10000000,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 
 	/*
@@ -90,7 +132,85 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	/*
+	 * ---- asynchronous append (queue.c, enqueue.c, worker.c) ----
+	 *
+	 * The sizes of shared memory can only be defined while preloading: a
+	 * PGC_POSTMASTER setting defined after startup is a FATAL error, and
+	 * without preloading there is no shared memory to size anyway.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomIntVariable("evlog.max_databases",
+								"Databases that can use evlog_enqueue at the same time (one queue each).",
+								"Needs shared_preload_libraries = 'evlog'.",
+								&evlog_max_databases,
+								4, 1, 1024,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("evlog.queue_size",
+								"Shared memory for each database's queue of enqueued events.",
+								"A full queue makes evlog_enqueue (or the COMMIT) wait, see evlog.enqueue_timeout.",
+								&evlog_queue_size_kb,
+								4096, 64, 1024 * 1024,
+								PGC_POSTMASTER, GUC_UNIT_KB,
+								NULL, NULL, NULL);
+	}
+	DefineCustomIntVariable("evlog.batch_size",
+							"Most queued events the writer writes in one transaction.",
+							NULL,
+							&evlog_batch_size,
+							1000, 1, 100000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("evlog.flush_interval",
+							"Longest time a queued event waits for a batch to fill before it is written.",
+							NULL,
+							&evlog_flush_interval_ms,
+							100, 1, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("evlog.flush_lock_timeout",
+							"lock_timeout of the writer's transactions; a batch that times out is retried.",
+							"0 waits for locks indefinitely.",
+							&evlog_flush_lock_timeout_ms,
+							5000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("evlog.enqueue_timeout",
+							"Longest wait for room in a full queue before evlog_enqueue (or the COMMIT) fails.",
+							"0 waits indefinitely; statement_timeout and cancel still apply.",
+							&evlog_enqueue_timeout_ms,
+							10000, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("evlog.enqueue_mode",
+							 "When evlog_enqueue queues its event: at commit of the caller's transaction, or at the call.",
+							 "commit: a rolled-back transaction logs nothing.  call: the event is queued at once and survives a rollback.",
+							 &evlog_enqueue_mode,
+							 EVLOG_ENQUEUE_COMMIT, enqueue_mode_options,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	/*
+	 * SUSET: dropping events is an auditing decision, not an application
+	 * role's.
+	 */
+	DefineCustomEnumVariable("evlog.overflow",
+							 "What a full queue does to a new event: block (wait, then error) or drop (count it and record a gap).",
+							 NULL,
+							 &evlog_overflow,
+							 EVLOG_OVERFLOW_BLOCK, overflow_options,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("evlog");
 
 	evlog_seqs_init();
+
+	if (process_shared_preload_libraries_in_progress)
+	{
+		evlog_queue_init();
+		evlog_worker_register_launcher();
+	}
 }

@@ -23,6 +23,12 @@
  *	                their one sanctioned bypass
  *	  watermark.c   the replicated safe-seq watermark for subscribers and
  *	                hot standbys
+ *	  batch.c       SQL entry points evlog_append_batch(...)
+ *	  queue.c       shared-memory queues (one ring per database), enqueue
+ *	                side, evlog.queue_status
+ *	  enqueue.c     SQL entry points evlog_enqueue/evlog_flush, commit-time
+ *	                queuing (transaction callbacks)
+ *	  worker.c      launcher and per-database writer background workers
  *
  *-------------------------------------------------------------------------
  */
@@ -50,12 +56,34 @@
 #define EVLOG_LOCK_EVENT_ID		0x4577	/* one event_id (log_writer.c) */
 #define EVLOG_LOCK_INFLIGHT		0x4578	/* a transaction's lowest seq (seqs.c) */
 #define EVLOG_LOCK_SEAL			0x4579	/* the one sealer of the chain (chain.c) */
+#define EVLOG_LOCK_ALL_EVENT_IDS	0x457A	/* every event_id at once (log_writer.c) */
 
 /* GUCs (evlog.c) */
 extern int	evlog_max_payload_bytes;
 extern bool evlog_track_inflight;
 extern bool evlog_notify;
 extern int	evlog_partition_size;
+extern int	evlog_max_batch_entries;
+extern int	evlog_max_databases;
+extern int	evlog_queue_size_kb;
+extern int	evlog_batch_size;
+extern int	evlog_flush_interval_ms;
+extern int	evlog_enqueue_timeout_ms;
+extern int	evlog_flush_lock_timeout_ms;
+extern int	evlog_enqueue_mode;
+extern int	evlog_overflow;
+
+typedef enum EvlogEnqueueMode
+{
+	EVLOG_ENQUEUE_COMMIT,		/* queue at commit; rollback logs nothing */
+	EVLOG_ENQUEUE_CALL			/* queue at call; survives rollback */
+} EvlogEnqueueMode;
+
+typedef enum EvlogOverflow
+{
+	EVLOG_OVERFLOW_BLOCK,		/* wait for room, then error */
+	EVLOG_OVERFLOW_DROP			/* drop, count, record a gap */
+} EvlogOverflow;
 
 /*
  * One validated event, ready to be written.  Text fields are NULL pointers
@@ -94,6 +122,20 @@ typedef struct EvlogWriter EvlogWriter;
 
 extern EvlogWriter *evlog_writer_open(void);
 extern int64 evlog_writer_append(EvlogWriter *writer, EvlogEvent *event);
+
+/*
+ * A batch is handed to the writer as a fetch callback rather than an array
+ * of events, so that a 100,000-entry batch is never held in memory a second
+ * time next to its input: the writer fetches entry "index" (0-based) into
+ * *event whenever it needs it, allocating in CurrentMemoryContext, which
+ * the writer resets.  fetch must validate the entry (raising the event.c
+ * errors) and return the same event every time it is asked.
+ */
+typedef void (*EvlogFetchEvent) (void *arg, int index, EvlogEvent *event);
+
+extern void evlog_writer_append_many(EvlogWriter *writer, int n,
+									 EvlogFetchEvent fetch, void *arg,
+									 int64 *seqs_out);
 extern void evlog_writer_close(EvlogWriter *writer);
 extern Oid	evlog_relid(const char *relname);
 
@@ -203,5 +245,127 @@ extern bool evlog_prune_active;
 extern bool evlog_replica_horizon(Relation log, int64 *safe);
 extern bool evlog_is_subscribed(Oid relid);
 extern void evlog_watermark_record_top(int64 top);
+
+/*
+ * queue.c — the shared-memory queues.
+ *
+ * An entry in a queue ring: this header, then kind, [host_id], [rollout_id],
+ * payload, [event_id], each a varlena with a 4-byte header starting at a
+ * MAXALIGNed offset.  len covers all of it and is MAXALIGNed, so every entry
+ * starts MAXALIGNed in the ring and in any copy of a run of entries.
+ */
+#define EVLOG_ENTRY_PENDING		0	/* pushed at PRE_COMMIT, not decided */
+#define EVLOG_ENTRY_COMMITTED	1	/* the worker may write it */
+#define EVLOG_ENTRY_ABORTED		2	/* its transaction rolled back: skip */
+
+#define EVLOG_ENTRY_HAS_HOST		0x01
+#define EVLOG_ENTRY_HAS_ROLLOUT		0x02
+#define EVLOG_ENTRY_HAS_EVENT_ID	0x04
+
+typedef struct EvlogQueueEntry
+{
+	uint32		len;			/* whole entry, MAXALIGNed */
+	uint8		state;			/* EVLOG_ENTRY_* */
+	uint8		flags;			/* EVLOG_ENTRY_HAS_* */
+	uint16		pad;
+	int32		pid;			/* producer, while the entry is pending */
+	TransactionId xid;			/* producer's top-level xid, if it had one */
+	int64		ticket;
+	TimestampTz ts;
+	TimestampTz enqueued_at;
+} EvlogQueueEntry;
+
+typedef struct EvlogQueueSlot EvlogQueueSlot;
+
+/* A run of entries copied out of a ring by the worker. */
+typedef struct EvlogBatch
+{
+	char	   *data;			/* copy of the ring bytes [start, end) */
+	uint64		start;
+	uint64		end;
+	int			nentries;		/* entries in the copy, aborted included */
+	int			naborted;
+	EvlogEvent *events;			/* the committed ones, decoded */
+	int64	   *tickets;
+	TimestampTz *enqueued_at;
+	int			nevents;
+} EvlogBatch;
+
+/* Counters and state of one queue, as evlog.queue_status shows them. */
+typedef struct EvlogQueueStats
+{
+	Oid			dboid;
+	uint64		capacity;
+	uint64		used;
+	uint64		pending;
+	uint64		accepted;
+	uint64		flushed;
+	uint64		batches;
+	uint64		retries;
+	uint64		dead_lettered;
+	uint64		dropped;
+	uint64		crash_lost;
+	TimestampTz last_flush_at;
+	int			worker_pid;
+	char		last_error[256];
+} EvlogQueueStats;
+
+/* Drops and rolled-back tickets the worker has yet to record durably. */
+typedef struct EvlogUnrecorded
+{
+	uint64		drops;
+	int64		drop_first;
+	int64		drop_last;
+	uint64		abandoned;
+} EvlogUnrecorded;
+
+extern void evlog_queue_init(void);
+extern bool evlog_queue_enabled(void);
+extern int	evlog_queue_nslots(void);
+extern EvlogQueueSlot *evlog_queue_slot(Oid dboid, bool create);
+extern EvlogQueueSlot *evlog_queue_slot_claim(Oid dboid, bool create);
+extern int	evlog_queue_slot_index(EvlogQueueSlot *slot);
+extern Size evlog_entry_size(EvlogEvent *ev);
+extern void evlog_entry_write(char *dst, EvlogEvent *ev, int64 ticket,
+							  TransactionId xid, uint8 state);
+extern void evlog_entry_decode(char *src, EvlogEvent *ev);
+
+/* producer side */
+extern void evlog_queue_ensure_worker(EvlogQueueSlot *slot);
+extern bool evlog_queue_push(EvlogQueueSlot *slot, const char *data, Size len,
+							 int nentries, int64 first_ticket,
+							 int64 last_ticket, uint64 *start, uint64 *end);
+extern void evlog_queue_decide(EvlogQueueSlot *slot, uint64 start, uint64 end,
+							   bool committed);
+extern void evlog_queue_add_abandoned(EvlogQueueSlot *slot, int64 *tickets,
+									  int n);
+extern bool evlog_queue_wait_flushed(EvlogQueueSlot *slot, uint64 pos,
+									 long timeout_ms);
+
+/* worker side */
+extern bool evlog_queue_attach_worker(EvlogQueueSlot *slot);
+extern bool evlog_queue_flush_due(EvlogQueueSlot *slot, long *sleep_ms,
+								  bool draining);
+extern bool evlog_queue_take(EvlogQueueSlot *slot, EvlogBatch *batch,
+							 int max_entries, int *blocked_pid);
+extern void evlog_queue_abort_stale(EvlogQueueSlot *slot, int pid);
+extern void evlog_queue_consumed(EvlogQueueSlot *slot, EvlogBatch *batch,
+								 int nflushed, int ndead);
+extern void evlog_queue_take_unrecorded(EvlogQueueSlot *slot,
+										EvlogUnrecorded *u);
+extern void evlog_queue_return_unrecorded(EvlogQueueSlot *slot,
+										  EvlogUnrecorded *u);
+extern void evlog_queue_note_error(EvlogQueueSlot *slot, const char *msg,
+								   bool retry);
+extern bool evlog_queue_needs_recovery(EvlogQueueSlot *slot);
+extern void evlog_queue_set_recovered(EvlogQueueSlot *slot, int64 floor,
+									  uint64 lost);
+extern uint64 evlog_queue_count_tickets(EvlogQueueSlot *slot, int64 above,
+										int64 upto);
+extern void evlog_queue_stats(int index, EvlogQueueStats *stats);
+
+/* worker.c */
+extern void evlog_worker_register_launcher(void);
+extern bool evlog_worker_start(Oid dboid);
 
 #endif							/* EVLOG_H */

@@ -28,16 +28,38 @@
  * Idempotency: an event_id is locked (transaction-scoped advisory lock on its
  * hash) before it is looked up, so two concurrent appends of the same id
  * serialise: the second sees the first's row once it commits and returns its
- * seq instead of failing on the unique index.  In 1.0 the unique index is
- * on the log itself; from 1.1 on the log is partitioned by seq, where a
- * unique index on event_id cannot exist, so the writer also inserts
- * (event_id, seq) into evlog.event_ids, whose primary key is the guarantee
- * (evlog_prune removes the entries of pruned events).
+ * seq instead of failing on the unique index.  A batch locks its ids in hash
+ * order, so batches cannot deadlock on each other's ids; a transaction that
+ * would hold too many id locks takes one lock for all ids instead (see
+ * lock_all_event_ids_if_many).
  *
- * Partitions (1.1): the writer routes each row to the partition covering
- * its seq itself (the partitions are seq ranges it already knows, see
- * partition.c), and when a seq comes within half a partition of the last
- * one, it creates the next partition after closing the log.
+ * Batches (evlog_writer_append_many) take the path COPY FROM takes
+ * (copyfrom.c): table_multi_insert() with a BulkInsertState into buffers of
+ * up to 1000 tuples or 64 kB of event data, then per tuple the index
+ * insertions and the AFTER ROW trigger events, table_finish_bulk_insert() at
+ * the end.  A BEFORE ROW INSERT trigger may change or drop a row, which
+ * multi-insert cannot honour, so with one present the batch falls back to
+ * one ExecSimpleRelationInsert() per row, as COPY does.  Neither path fires
+ * statement-level triggers, the same as evlog_append.
+ *
+ * A batch runs in phases, so that nothing is written before every entry is
+ * known to be good: (1) fetch, and so validate, every entry; (2) resolve
+ * event_ids: in-batch duplicates and ids already in the log; (3) allocate
+ * the seqs of the new rows in one go; (4) insert them in input order; (5)
+ * give each duplicate the seq of its first occurrence.
+ *
+ * Partitions (1.1): the log is partitioned by seq range.  The writer routes
+ * each row to the partition covering its seq itself (partition.c knows the
+ * bounds), a batch's multi-insert buffer holding rows of one partition at a
+ * time.  A unique index on a seq-partitioned table cannot cover event_id,
+ * so the writer also inserts (event_id, seq) into evlog.event_ids, whose
+ * primary key is the guarantee and which lookups use (evlog_prune removes
+ * the entries of pruned events); on a 1.0 database the unique index on the
+ * log is used as before.  When a seq comes within half a partition of the
+ * last partition's top, a background worker creates the next one
+ * (partition.c); if the head still reaches the top first, the writer
+ * creates it itself: ATTACH refuses a table the session has open, so the
+ * writer lets go of the log around it (evlog_writer_extend).
  *
  *-------------------------------------------------------------------------
  */
@@ -48,6 +70,7 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "commands/trigger.h"
@@ -58,9 +81,11 @@
 #include "partitioning/partdesc.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -79,11 +104,19 @@ enum
 	EVENT_LOG_NATTS
 };
 
+/*
+ * Multi-insert buffer limits, COPY FROM's: enough rows to amortise the
+ * per-call costs, few enough bytes to stay in the CPU caches.
+ */
+#define BATCH_MAX_TUPLES		1000
+#define BATCH_MAX_BYTES			65535
+
 /* A partition of the log the writer has opened for inserting. */
 typedef struct WriterPart
 {
 	EvlogPart	part;
 	ResultRelInfo *rri;
+	bool		bulk;			/* rows went in through table_multi_insert */
 } WriterPart;
 
 struct EvlogWriter
@@ -94,21 +127,54 @@ struct EvlogWriter
 	TupleTableSlot *slot;
 	Oid			seq_relid;
 	Oid			event_id_index;
+
 	/* 1.1: partitions and the event_id side table */
 	bool		partitioned;
 	EvlogPart  *parts;
 	int			nparts;
 	WriterPart *open;
 	int			nopen;
+	int			maxopen;
 	Relation	ids_rel;
 	ResultRelInfo *ids_rri;
 	TupleTableSlot *ids_slot;
 	int64		max_seq;
 	bool		need_partition;
+
+	/*
+	 * Memory accounting for batches, only when DEBUG1 is being logged (it
+	 * walks every memory context): backend memory at open and the highest
+	 * figure seen since, reported at close.
+	 */
+	bool		track_memory;
+	Size		mem_base;
+	Size		mem_peak;
+	int			batch_entries;	/* -1: no batch appended */
 };
 
-/* the last seq this backend appended (partition.c decides from it) */
-static int64 backend_last_seq = 0;
+/* A batch's multi-insert buffer (see flush_buffer). */
+typedef struct InsertBuffer
+{
+	TupleTableSlot *slots[BATCH_MAX_TUPLES];
+	ResultRelInfo *rri;			/* the partition (or log) the rows go to */
+	int			nslots;			/* slots created so far */
+	int			nused;			/* slots holding a buffered row */
+	Size		bytes;			/* event data buffered */
+	BulkInsertState bistate;
+	MemoryContext cxt;			/* buffered events' data; reset per flush */
+} InsertBuffer;
+
+/* event_id hash and position of one batch entry, sorted to find duplicates */
+typedef struct IdKey
+{
+	uint32		hash;
+	int			index;
+} IdKey;
+
+/* what phase 2 of a batch decided for an entry */
+#define ENTRY_NEW		0		/* to be inserted */
+#define ENTRY_STORED	1		/* event_id already in the log */
+#define ENTRY_DUP		2		/* event_id seen earlier in the batch */
 
 /* OID of a relation in the schema "evlog"; errors if the extension is gone. */
 Oid
@@ -123,6 +189,34 @@ evlog_relid(const char *relname)
 				 errmsg("relation \"evlog.%s\" does not exist", relname),
 				 errhint("Run CREATE EXTENSION evlog in this database.")));
 	return relid;
+}
+
+/* the last seq this backend appended (partition.c decides from it) */
+static int64 backend_last_seq = 0;
+
+/*
+ * Let go of the log, create partitions up to "upto" in this transaction,
+ * and take the log back (ATTACH refuses a table the session has open; the
+ * relcache entry may be rebuilt meanwhile, so every pointer to it is
+ * refreshed).  Nothing the writer keeps points into the parent but w->rel
+ * and w->rri: rows go to partitions, whose relations stay open.
+ */
+static void
+evlog_writer_extend(EvlogWriter *w, int64 upto)
+{
+	table_close(w->rel, NoLock);
+	(void) evlog_partitions_ensure(upto);
+	w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
+	if (w->rri != NULL)
+		w->rri->ri_RelationDesc = w->rel;
+	if (w->parts != NULL)
+		pfree(w->parts);
+	w->parts = evlog_log_parts(w->rel, &w->nparts);
+	if (w->open != NULL && w->maxopen < w->nparts)
+	{
+		w->open = repalloc(w->open, sizeof(WriterPart) * w->nparts);
+		w->maxopen = w->nparts;
+	}
 }
 
 EvlogWriter *
@@ -144,22 +238,19 @@ evlog_writer_open(void)
 				 errhint("Append on the publisher.")));
 	if (w->partitioned && RelationGetPartitionDesc(w->rel, true)->nparts == 0)
 	{
-		/* the first append after a fresh install: ATTACH wants the log closed */
+		/* the first append to an empty log: a worker makes the partition */
 		Oid			owner = w->rel->rd_rel->relowner;
 
 		table_close(w->rel, NoLock);
 		evlog_partitions_first(owner);
 		w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
+
+		/*
+		 * The worker could not do it (e.g. the extension was created in this
+		 * very transaction, invisible to it): create it here.
+		 */
 		if (RelationGetPartitionDesc(w->rel, true)->nparts == 0)
-		{
-			/*
-			 * The worker could not do it (e.g. the extension was created in
-			 * this very transaction, invisible to it): create it here.
-			 */
-			table_close(w->rel, NoLock);
-			(void) evlog_partitions_ensure(1);
-			w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
-		}
+			evlog_writer_extend(w, 1);
 	}
 	else if (w->partitioned && evlog_partitions_exhausted(w->rel, backend_last_seq, &upto))
 	{
@@ -167,16 +258,16 @@ evlog_writer_open(void)
 		 * The head is close to the top and no worker has added the next
 		 * partition: create it in this transaction before going on.
 		 */
-		table_close(w->rel, NoLock);
-		(void) evlog_partitions_ensure(upto);
-		w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
+		evlog_writer_extend(w, upto);
 	}
 	if (w->partitioned)
 	{
 		w->event_id_index = evlog_relid("event_ids_pkey");
 		w->ids_rel = table_open(evlog_relid("event_ids"), RowExclusiveLock);
-		w->parts = evlog_log_parts(w->rel, &w->nparts);
-		w->open = palloc0(sizeof(WriterPart) * Max(w->nparts, 1));
+		if (w->parts == NULL)
+			w->parts = evlog_log_parts(w->rel, &w->nparts);
+		w->maxopen = Max(w->nparts, 1);
+		w->open = palloc0(sizeof(WriterPart) * w->maxopen);
 	}
 	else
 		w->event_id_index = evlog_relid("event_log_event_id_key");
@@ -225,8 +316,20 @@ evlog_writer_open(void)
 											 &TTSOpsVirtual);
 	}
 
+	w->batch_entries = -1;
+	w->track_memory = message_level_is_interesting(DEBUG1);
+	if (w->track_memory)
+		w->mem_base = w->mem_peak = MemoryContextMemAllocated(TopMemoryContext, true);
+
 	AfterTriggerBeginQuery();
 	return w;
+}
+
+static void
+note_memory(EvlogWriter *w)
+{
+	if (w->track_memory)
+		w->mem_peak = Max(w->mem_peak, MemoryContextMemAllocated(TopMemoryContext, true));
 }
 
 void
@@ -235,6 +338,11 @@ evlog_writer_close(EvlogWriter *w)
 	bool		need = w->need_partition;
 	int64		max_seq = w->max_seq;
 	Oid			owner = w->rel->rd_rel->relowner;
+
+	note_memory(w);
+	if (w->track_memory && w->batch_entries >= 0)
+		elog(DEBUG1, "evlog batch of %d entries: peak backend memory %zu bytes above the writer's start",
+			 w->batch_entries, w->mem_peak - w->mem_base);
 
 	/* fires the AFTER ROW triggers queued by our inserts */
 	AfterTriggerEndQuery(w->estate);
@@ -260,17 +368,21 @@ evlog_writer_close(EvlogWriter *w)
 /*
  * The result relation of the partition that holds seq, opened on first use
  * the way ExecInitPartitionInfo() does (routed from the log's RT entry, so
- * its cloned triggers fire and ExecCloseResultRelations() closes it).
+ * its cloned triggers fire); evlog_writer_close() closes it.  On a 1.0 log,
+ * the log itself.  With no partition for seq yet (the head overtook the
+ * partitions made ahead), creates it first.
  */
 static ResultRelInfo *
 partition_for(EvlogWriter *w, int64 seq)
 {
 	Relation	part;
 	TupleDesc	pdesc;
-	TupleDesc	ldesc = RelationGetDescr(w->rel);
+	TupleDesc	ldesc;
 	ResultRelInfo *rri;
 	int			i;
 
+	if (!w->partitioned)
+		return w->rri;
 	for (i = w->nopen - 1; i >= 0; i--)
 		if (seq >= w->open[i].part.lo && seq <= w->open[i].part.hi)
 			return w->open[i].rri;
@@ -279,14 +391,21 @@ partition_for(EvlogWriter *w, int64 seq)
 		if (seq >= w->parts[i].lo && seq <= w->parts[i].hi)
 			break;
 	if (i == w->nparts)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("no partition of evlog.event_log covers seq " INT64_FORMAT, seq),
-				 errdetail("Partitions are created ahead of need, half a partition (evlog.partition_size) before the last one fills up."),
-				 errhint("Run SELECT evlog_create_partitions(); as the extension owner, or schedule it.")));
+	{
+		evlog_writer_extend(w, seq + Max(evlog_partition_size / 2, 1));
+		for (i = 0; i < w->nparts; i++)
+			if (seq >= w->parts[i].lo && seq <= w->parts[i].hi)
+				break;
+		if (i == w->nparts)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("no partition of evlog.event_log covers seq " INT64_FORMAT, seq),
+					 errhint("Run SELECT evlog_create_partitions(); as the extension owner.")));
+	}
 
 	part = table_open(w->parts[i].relid, RowExclusiveLock);
 	pdesc = RelationGetDescr(part);
+	ldesc = RelationGetDescr(w->rel);
 	for (int a = 0; a < ldesc->natts; a++)
 	{
 		if (pdesc->natts != ldesc->natts ||
@@ -304,12 +423,39 @@ partition_for(EvlogWriter *w, int64 seq)
 	w->estate->es_tuple_routing_result_relations =
 		lappend(w->estate->es_tuple_routing_result_relations, rri);
 	ExecOpenIndices(rri, false);
-	if (w->nopen == Max(w->nparts, 1))
-		elog(ERROR, "evlog: more partitions opened than exist");
+	if (w->nopen == w->maxopen)
+	{
+		w->maxopen *= 2;
+		w->open = repalloc(w->open, sizeof(WriterPart) * w->maxopen);
+	}
 	w->open[w->nopen].part = w->parts[i];
 	w->open[w->nopen].rri = rri;
+	w->open[w->nopen].bulk = false;
 	w->nopen++;
 	return rri;
+}
+
+/* After a row with seq went in: its event_id entry, partition upkeep. */
+static void
+after_insert(EvlogWriter *w, EvlogEvent *ev, int64 seq)
+{
+	if (!w->partitioned)
+		return;
+	if (ev->event_id != NULL)
+	{
+		TupleTableSlot *ids = w->ids_slot;
+
+		ExecClearTuple(ids);
+		ids->tts_values[0] = PointerGetDatum(ev->event_id);
+		ids->tts_values[1] = Int64GetDatum(seq);
+		ids->tts_isnull[0] = ids->tts_isnull[1] = false;
+		ExecStoreVirtualTuple(ids);
+		ExecSimpleRelationInsert(w->ids_rri, w->estate, ids);
+	}
+	w->max_seq = Max(w->max_seq, seq);
+	backend_last_seq = seq;
+	if (!w->need_partition && evlog_partitions_needed(w->rel, seq))
+		w->need_partition = true;
 }
 
 static bool
@@ -322,109 +468,210 @@ text_equal_or_both_null(text *a, text *b)
 												PointerGetDatum(b)));
 }
 
-/*
- * Error out unless the stored row (values/nulls in event_log column order)
- * is the event being appended.
- */
-static void
-check_same_event(EvlogEvent *ev, Datum *values, bool *nulls)
+/* The first field in which two events differ, or NULL if they are the same. */
+static const char *
+event_differs(EvlogEvent *a, EvlogEvent *b)
 {
-	const char *differs = NULL;
-
-	if (!text_equal_or_both_null(DatumGetTextPP(values[COL_KIND]), ev->kind))
-		differs = "kind";
-	else if (DatumGetTimestampTz(values[COL_TS]) != ev->ts)
-		differs = "ts";
-	else if (!text_equal_or_both_null(nulls[COL_HOST_ID] ? NULL : DatumGetTextPP(values[COL_HOST_ID]),
-									  ev->host_id))
-		differs = "host_id";
-	else if (!text_equal_or_both_null(nulls[COL_ROLLOUT_ID] ? NULL : DatumGetTextPP(values[COL_ROLLOUT_ID]),
-									  ev->rollout_id))
-		differs = "rollout_id";
-	else if (!DatumGetBool(DirectFunctionCall2(jsonb_eq, values[COL_PAYLOAD],
-											   JsonbPGetDatum(ev->payload))))
-		differs = "payload";
-
-	if (differs)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("event_id \"%s\" is already in the log with different content",
-						text_to_cstring(ev->event_id)),
-				 errdetail("The stored event (seq " INT64_FORMAT ") differs in %s.",
-						   DatumGetInt64(values[COL_SEQ]), differs),
-				 errhint("A retry must resend the same event; a new event needs a new event_id.")));
+	if (!text_equal_or_both_null(a->kind, b->kind))
+		return "kind";
+	if (a->ts != b->ts)
+		return "ts";
+	if (!text_equal_or_both_null(a->host_id, b->host_id))
+		return "host_id";
+	if (!text_equal_or_both_null(a->rollout_id, b->rollout_id))
+		return "rollout_id";
+	if (!DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(a->payload),
+										  JsonbPGetDatum(b->payload))))
+		return "payload";
+	return NULL;
 }
 
 /*
  * If event_id is already in the log, return its seq (after checking the
  * stored event is the same one) and true; otherwise false.  The caller holds
  * the event_id lock, so no other transaction can be inserting this id now:
- * a dirty snapshot sees every committed row plus our own.
+ * a dirty snapshot sees every committed row plus our own.  entry is the
+ * event's index in a batch, -1 for a single append.
  */
 static bool
-lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int64 *seq)
+lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int entry, int64 *seq)
 {
 	SnapshotData dirty;
 	SysScanDesc scan;
 	ScanKeyData key;
 	HeapTuple	tup;
 	bool		found = false;
+
 	Relation	keyrel = w->partitioned ? w->ids_rel : w->rel;
-	int			keycol = w->partitioned ? 1 : COL_EVENT_ID + 1;
+	EvlogLogScan *ls = NULL;
 
 	InitDirtySnapshot(dirty);
-	ScanKeyInit(&key, keycol, BTEqualStrategyNumber, F_TEXTEQ,
-				PointerGetDatum(ev->event_id));
+	ScanKeyInit(&key, w->partitioned ? 1 : COL_EVENT_ID + 1, BTEqualStrategyNumber,
+				F_TEXTEQ, PointerGetDatum(ev->event_id));
 	key.sk_collation = DEFAULT_COLLATION_OID;
 	scan = systable_beginscan(keyrel, w->event_id_index, true, &dirty, 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
+		TupleDesc	desc = RelationGetDescr(w->rel);
 		Datum		values[EVENT_LOG_NATTS];
 		bool		nulls[EVENT_LOG_NATTS];
+		EvlogEvent	stored;
+		const char *differs;
 
 		if (!w->partitioned)
-		{
-			heap_deform_tuple(tup, RelationGetDescr(w->rel), values, nulls);
-			check_same_event(ev, values, nulls);
-			*seq = DatumGetInt64(values[COL_SEQ]);
-		}
+			heap_deform_tuple(tup, desc, values, nulls);
 		else
 		{
 			/* evlog.event_ids (event_id, seq): fetch the event itself */
 			bool		isnull;
-			EvlogLogScan *ls;
+			int64		idseq = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(w->ids_rel), &isnull));
 			TupleTableSlot *slot;
 
-			*seq = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(w->ids_rel), &isnull));
-			ls = evlog_logscan_begin(w->rel, &dirty, *seq, *seq, ForwardScanDirection);
+			ls = evlog_logscan_begin(w->rel, &dirty, idseq, idseq, ForwardScanDirection);
 			slot = evlog_logscan_next(ls);
 			if (slot == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
 						 errmsg("event_id \"%s\" is recorded for seq " INT64_FORMAT ", which is not in the log",
-								text_to_cstring(ev->event_id), *seq),
+								text_to_cstring(ev->event_id), idseq),
 						 errhint("Run evlog_verify() and check evlog.event_ids.")));
 			slot_getallattrs(slot);
-			check_same_event(ev, slot->tts_values, slot->tts_isnull);
-			evlog_logscan_end(ls);
+			memcpy(values, slot->tts_values, sizeof(values));
+			memcpy(nulls, slot->tts_isnull, sizeof(nulls));
 		}
+		stored.kind = DatumGetTextPP(values[COL_KIND]);
+		stored.ts = DatumGetTimestampTz(values[COL_TS]);
+		stored.host_id = nulls[COL_HOST_ID] ? NULL : DatumGetTextPP(values[COL_HOST_ID]);
+		stored.rollout_id = nulls[COL_ROLLOUT_ID] ? NULL : DatumGetTextPP(values[COL_ROLLOUT_ID]);
+		stored.payload = DatumGetJsonbP(values[COL_PAYLOAD]);
+		stored.event_id = ev->event_id;
+
+		differs = event_differs(&stored, ev);
+		if (differs && entry < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("event_id \"%s\" is already in the log with different content",
+							text_to_cstring(ev->event_id)),
+					 errdetail("The stored event (seq " INT64_FORMAT ") differs in %s.",
+							   DatumGetInt64(values[COL_SEQ]), differs),
+					 errhint("A retry must resend the same event; a new event needs a new event_id.")));
+		if (differs)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("event_id \"%s\" is already in the log with different content",
+							text_to_cstring(ev->event_id)),
+					 errdetail_internal("entry %d: the stored event (seq " INT64_FORMAT ") differs in %s",
+										entry, DatumGetInt64(values[COL_SEQ]), differs),
+					 errhint("A retry must resend the same event; a new event needs a new event_id.")));
+		*seq = DatumGetInt64(values[COL_SEQ]);
 		found = true;
 		break;
 	}
+	if (ls != NULL)
+		evlog_logscan_end(ls);
 	systable_endscan(scan);
 	return found;
 }
 
+static uint32
+event_id_hash(text *event_id)
+{
+	return hash_bytes((const unsigned char *) VARDATA_ANY(event_id),
+					  VARSIZE_ANY_EXHDR(event_id));
+}
+
+/*
+ * Lock an event_id by its hash (ids that collide share a lock, which is
+ * harmless), held to the end of the transaction.  Every per-id lock comes
+ * with a share lock on one "all event_ids" tag.
+ *
+ * Why the second tag: a transaction may not hold an unbounded number of
+ * locks (the shared lock table is sized by max_locks_per_transaction), and a
+ * 100,000-entry batch with event_ids would exhaust it.  So once a
+ * transaction would hold more than EVLOG_MAX_ID_LOCKS per-id locks, it takes
+ * the "all" tag in exclusive mode instead, which stands for every id: it
+ * waits for, and then excludes, every other transaction appending with an
+ * event_id until it commits.  Appends without an event_id are unaffected.
+ */
+#define EVLOG_MAX_ID_LOCKS		64
+
+/* per-id locks taken by the current top-level transaction */
+static LocalTransactionId id_locks_lxid = InvalidLocalTransactionId;
+static int	id_locks_taken = 0;
+
 static void
-lock_event_id(EvlogWriter *w, text *event_id)
+set_event_id_tag(LOCKTAG *tag, EvlogWriter *w, uint32 hash, bool all)
+{
+	if (all)
+		SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, EVLOG_LOCKTAG_MAGIC,
+							 RelationGetRelid(w->rel), EVLOG_LOCK_ALL_EVENT_IDS);
+	else
+		SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, EVLOG_LOCKTAG_MAGIC, hash,
+							 EVLOG_LOCK_EVENT_ID);
+}
+
+/*
+ * About to lock n more event_ids: take the "all" tag, exclusive if that
+ * many per-id locks would be too many (returns true: no per-id locks
+ * needed), shared otherwise.  The count only grows within a transaction
+ * (locks released by a rolled-back subtransaction are still counted), which
+ * errs towards the exclusive lock, never towards too few locks; and the
+ * exclusive lock is re-requested on every call rather than remembered, so a
+ * subtransaction that released it cannot fool us.
+ */
+static bool
+lock_all_event_ids_if_many(EvlogWriter *w, int n)
 {
 	LOCKTAG		tag;
-	uint32		h = hash_bytes((const unsigned char *) VARDATA_ANY(event_id),
-							   VARSIZE_ANY_EXHDR(event_id));
+#if PG_VERSION_NUM >= 170000
+	LocalTransactionId lxid = MyProc->vxid.lxid;
+#else
+	LocalTransactionId lxid = MyProc->lxid;
+#endif
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, EVLOG_LOCKTAG_MAGIC, h,
-						 EVLOG_LOCK_EVENT_ID);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	if (lxid != id_locks_lxid)
+	{
+		id_locks_lxid = lxid;
+		id_locks_taken = 0;
+	}
+	set_event_id_tag(&tag, w, 0, true);
+	if (id_locks_taken + n > EVLOG_MAX_ID_LOCKS)
+	{
+		id_locks_taken = EVLOG_MAX_ID_LOCKS + 1;
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		return true;
+	}
+	(void) LockAcquire(&tag, ShareLock, false, false);
+	return false;
+}
+
+static void
+lock_event_id(EvlogWriter *w, uint32 hash)
+{
+	LOCKTAG		tag;
+
+	set_event_id_tag(&tag, w, hash, false);
+	if (LockAcquire(&tag, ExclusiveLock, false, false) == LOCKACQUIRE_OK)
+		id_locks_taken++;
+}
+
+/* Put one event, with its seq, into a slot as a virtual tuple. */
+static void
+store_event(TupleTableSlot *slot, EvlogEvent *ev, int64 seq)
+{
+	ExecClearTuple(slot);
+	slot->tts_values[COL_SEQ] = Int64GetDatum(seq);
+	slot->tts_values[COL_TS] = TimestampTzGetDatum(ev->ts);
+	slot->tts_values[COL_KIND] = PointerGetDatum(ev->kind);
+	slot->tts_values[COL_HOST_ID] = PointerGetDatum(ev->host_id);
+	slot->tts_values[COL_ROLLOUT_ID] = PointerGetDatum(ev->rollout_id);
+	slot->tts_values[COL_PAYLOAD] = JsonbPGetDatum(ev->payload);
+	slot->tts_values[COL_EVENT_ID] = PointerGetDatum(ev->event_id);
+	memset(slot->tts_isnull, false, EVENT_LOG_NATTS * sizeof(bool));
+	slot->tts_isnull[COL_HOST_ID] = ev->host_id == NULL;
+	slot->tts_isnull[COL_ROLLOUT_ID] = ev->rollout_id == NULL;
+	slot->tts_isnull[COL_EVENT_ID] = ev->event_id == NULL;
+	ExecStoreVirtualTuple(slot);
 }
 
 /*
@@ -441,48 +688,390 @@ evlog_writer_append(EvlogWriter *w, EvlogEvent *ev)
 
 	if (ev->event_id != NULL)
 	{
-		lock_event_id(w, ev->event_id);
-		if (lookup_event_id(w, ev, &seq))
+		if (!lock_all_event_ids_if_many(w, 1))
+			lock_event_id(w, event_id_hash(ev->event_id));
+		if (lookup_event_id(w, ev, -1, &seq))
 			return seq;
 	}
 
 	seq = evlog_allocate_seqs(RelationGetRelid(w->rel), w->seq_relid, 1);
-
-	ExecClearTuple(slot);
-	slot->tts_values[COL_SEQ] = Int64GetDatum(seq);
-	slot->tts_values[COL_TS] = TimestampTzGetDatum(ev->ts);
-	slot->tts_values[COL_KIND] = PointerGetDatum(ev->kind);
-	slot->tts_values[COL_HOST_ID] = PointerGetDatum(ev->host_id);
-	slot->tts_values[COL_ROLLOUT_ID] = PointerGetDatum(ev->rollout_id);
-	slot->tts_values[COL_PAYLOAD] = JsonbPGetDatum(ev->payload);
-	slot->tts_values[COL_EVENT_ID] = PointerGetDatum(ev->event_id);
-	memset(slot->tts_isnull, false, EVENT_LOG_NATTS * sizeof(bool));
-	slot->tts_isnull[COL_HOST_ID] = ev->host_id == NULL;
-	slot->tts_isnull[COL_ROLLOUT_ID] = ev->rollout_id == NULL;
-	slot->tts_isnull[COL_EVENT_ID] = ev->event_id == NULL;
-	ExecStoreVirtualTuple(slot);
-
-	if (!w->partitioned)
-	{
-		ExecSimpleRelationInsert(w->rri, w->estate, slot);
-		return seq;
-	}
-
+	store_event(slot, ev, seq);
 	ExecSimpleRelationInsert(partition_for(w, seq), w->estate, slot);
-	if (ev->event_id != NULL)
-	{
-		TupleTableSlot *ids = w->ids_slot;
-
-		ExecClearTuple(ids);
-		ids->tts_values[0] = PointerGetDatum(ev->event_id);
-		ids->tts_values[1] = Int64GetDatum(seq);
-		ids->tts_isnull[0] = ids->tts_isnull[1] = false;
-		ExecStoreVirtualTuple(ids);
-		ExecSimpleRelationInsert(w->ids_rri, w->estate, ids);
-	}
-	w->max_seq = Max(w->max_seq, seq);
-	backend_last_seq = seq;
-	if (!w->need_partition && evlog_partitions_needed(w->rel, seq))
-		w->need_partition = true;
+	after_insert(w, ev, seq);
 	return seq;
+}
+
+/* ----------------------------------------------------------------------
+ * Batches
+ * ---------------------------------------------------------------------- */
+
+static int
+idkey_cmp(const void *a, const void *b)
+{
+	const IdKey *x = (const IdKey *) a;
+	const IdKey *y = (const IdKey *) b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * Where a batch's events come from: the caller's fetch callback, or the
+ * events phase 1 kept when they fitted in work_mem (then no entry is
+ * extracted twice).
+ */
+typedef struct BatchSource
+{
+	EvlogFetchEvent fetch;
+	void	   *arg;
+	EvlogEvent *cache;			/* n events, or NULL */
+	MemoryContext cache_cxt;	/* owns cache and what it points to */
+} BatchSource;
+
+/* entry index into *ev; a fetch allocates in cxt */
+static inline void
+get_event(BatchSource *src, int index, EvlogEvent *ev, MemoryContext cxt)
+{
+	MemoryContext old;
+
+	if (src->cache)
+	{
+		*ev = src->cache[index];
+		return;
+	}
+	old = MemoryContextSwitchTo(cxt);
+	src->fetch(src->arg, index, ev);
+	MemoryContextSwitchTo(old);
+}
+
+/* bytes of event data an event adds to a multi-insert buffer */
+static Size
+event_bytes(EvlogEvent *ev)
+{
+	Size		n = sizeof(int64) + sizeof(TimestampTz) +
+		VARSIZE_ANY(ev->kind) + VARSIZE(ev->payload);
+
+	if (ev->host_id)
+		n += VARSIZE_ANY(ev->host_id);
+	if (ev->rollout_id)
+		n += VARSIZE_ANY(ev->rollout_id);
+	if (ev->event_id)
+		n += VARSIZE_ANY(ev->event_id);
+	return n;
+}
+
+/*
+ * Write the buffered rows: one table_multi_insert(), then per row its index
+ * entries and its AFTER ROW trigger event, as CopyMultiInsertBufferFlush()
+ * does.  The trigger events only queue here; they fire at
+ * evlog_writer_close().
+ */
+static void
+flush_buffer(EvlogWriter *w, InsertBuffer *buf)
+{
+	EState	   *estate = w->estate;
+	ResultRelInfo *rri = buf->rri;
+	MemoryContext old;
+
+	if (buf->nused == 0)
+		return;
+	note_memory(w);
+
+	/* the table AM may leak into the current context: give it a short one */
+	old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+	table_multi_insert(rri->ri_RelationDesc, buf->slots, buf->nused,
+					   estate->es_output_cid, 0, buf->bistate);
+
+	for (int i = 0; i < buf->nused; i++)
+	{
+		TupleTableSlot *slot = buf->slots[i];
+		List	   *recheck = NIL;
+
+		if (rri->ri_NumIndices > 0)
+#if PG_VERSION_NUM >= 160000
+			recheck = ExecInsertIndexTuples(rri, slot, estate, false, false,
+											NULL, NIL, false);
+#else
+			recheck = ExecInsertIndexTuples(rri, slot, estate, false, false,
+											NULL, NIL);
+#endif
+		ExecARInsertTriggers(estate, rri, slot, recheck, NULL);
+		ExecClearTuple(slot);
+		ResetPerTupleExprContext(estate);
+	}
+	MemoryContextSwitchTo(old);
+
+	buf->nused = 0;
+	buf->bytes = 0;
+	MemoryContextReset(buf->cxt);
+}
+
+/*
+ * Phase 2 of a batch: resolve the event_ids.  keys holds (hash, index) of
+ * every entry with an event_id.  Sorted by hash, equal ids become
+ * neighbours, and the locks are taken in hash order, so two batches can
+ * never deadlock on each other's ids.  Within a group of equal hashes,
+ * entries come in input order; each is compared with the distinct ids seen
+ * before it in the group ("roots").
+ *
+ * A later entry with the same event_id and the same content as an earlier
+ * one is a duplicate: it is not inserted and gets the seq of its first
+ * occurrence (or the stored seq, if that one is in the log), exactly as if
+ * the two had been appended one after the other.  Different content is an
+ * error, as for evlog_append.
+ */
+static void
+resolve_event_ids(EvlogWriter *w, IdKey *keys, int nkeys, BatchSource *src,
+				  MemoryContext tmp, uint8 *state, int *dup_of,
+				  int64 *seqs_out)
+{
+	int		   *roots = palloc(nkeys * sizeof(int));
+	int			ndistinct = 0;
+	bool		all_locked;
+
+	qsort(keys, nkeys, sizeof(IdKey), idkey_cmp);
+	for (int k = 0; k < nkeys; k++)
+		ndistinct += k == 0 || keys[k].hash != keys[k - 1].hash;
+	all_locked = lock_all_event_ids_if_many(w, ndistinct);
+
+	for (int g = 0, gend; g < nkeys; g = gend)
+	{
+		int			nroots = 0;
+
+		for (gend = g + 1; gend < nkeys && keys[gend].hash == keys[g].hash; gend++)
+			;
+		if (!all_locked)
+			lock_event_id(w, keys[g].hash);
+
+		for (int k = g; k < gend; k++)
+		{
+			int			i = keys[k].index;
+			EvlogEvent	ev;
+			bool		dup = false;
+			int64		seq;
+
+			CHECK_FOR_INTERRUPTS();
+			get_event(src, i, &ev, tmp);
+			for (int r = 0; r < nroots && !dup; r++)
+			{
+				EvlogEvent	first;
+				const char *differs;
+
+				get_event(src, roots[r], &first, tmp);
+				if (!text_equal_or_both_null(ev.event_id, first.event_id))
+					continue;
+				differs = event_differs(&first, &ev);
+				if (differs)
+					ereport(ERROR,
+							(errcode(ERRCODE_UNIQUE_VIOLATION),
+							 errmsg("event_id \"%s\" appears more than once in the batch with different content",
+									text_to_cstring(ev.event_id)),
+							 errdetail_internal("entry %d: differs in %s from entry %d, which has the same event_id",
+												i, differs, roots[r]),
+							 errhint("A retry must resend the same event; a new event needs a new event_id.")));
+				state[i] = ENTRY_DUP;
+				dup_of[i] = roots[r];
+				dup = true;
+			}
+			if (!dup)
+			{
+				roots[nroots++] = i;
+				if (lookup_event_id(w, &ev, i, &seq))
+				{
+					state[i] = ENTRY_STORED;
+					seqs_out[i] = seq;
+				}
+			}
+			MemoryContextReset(tmp);
+		}
+	}
+	pfree(roots);
+}
+
+/*
+ * Append a batch of n events, fetched through fetch(arg, i, ...); fills
+ * seqs_out[0..n-1] with each entry's seq, in input order.  The new rows'
+ * seqs are contiguous and follow input order; an entry whose event_id is
+ * already in the log, or earlier in the batch, gets that row's seq.  Any
+ * error (a bad entry, a conflicting event_id) is raised before a row is
+ * written; the caller's transaction makes the batch all or nothing anyway.
+ *
+ * Memory: besides the caller's input, 13 bytes per entry (seq, state, and
+ * the index of a duplicate's first occurrence), 8 per entry with an
+ * event_id, one buffer's worth of events, and at most work_mem of events
+ * kept from phase 1; every other fetched event lives in a context that is
+ * reset after use.
+ */
+void
+evlog_writer_append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch,
+						 void *arg, int64 *seqs_out)
+{
+	MemoryContext tmp;
+	BatchSource src;
+	Size		cache_budget = (Size) work_mem * 1024;
+	IdKey	   *keys = NULL;
+	int			nkeys = 0;
+	uint8	   *state;
+	int		   *dup_of = NULL;
+	int			nnew = 0;
+	int64		next_seq = 0;
+	InsertBuffer *buf;
+	bool		multi;
+
+	w->batch_entries = n;
+	if (n == 0)
+		return;
+
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "evlog batch entry",
+								ALLOCSET_DEFAULT_SIZES);
+	state = palloc0(n * sizeof(uint8));
+
+	/*
+	 * Phase 1: every entry is fetched, hence validated, before any write.
+	 * The events are kept while they fit in work_mem, so that a typical
+	 * batch is extracted once; a larger one is dropped from memory and
+	 * fetched again later, which keeps a 100,000-entry batch at a small
+	 * fraction of its input size.
+	 */
+	src.fetch = fetch;
+	src.arg = arg;
+	src.cache_cxt = AllocSetContextCreate(CurrentMemoryContext, "evlog batch events",
+										  ALLOCSET_DEFAULT_SIZES);
+	src.cache = (Size) n * sizeof(EvlogEvent) <= cache_budget ?
+		MemoryContextAlloc(src.cache_cxt, n * sizeof(EvlogEvent)) : NULL;
+	for (int i = 0; i < n; i++)
+	{
+		EvlogEvent	ev;
+
+		CHECK_FOR_INTERRUPTS();
+		if (src.cache)
+		{
+			MemoryContext old = MemoryContextSwitchTo(src.cache_cxt);
+
+			fetch(arg, i, &src.cache[i]);
+			MemoryContextSwitchTo(old);
+			ev = src.cache[i];
+		}
+		else
+			get_event(&src, i, &ev, tmp);
+
+		if (ev.event_id != NULL)
+		{
+			if (keys == NULL)
+				keys = palloc((n - i) * sizeof(IdKey));
+			keys[nkeys].hash = event_id_hash(ev.event_id);
+			keys[nkeys].index = i;
+			nkeys++;
+		}
+
+		/* what the cache holds, the fetch's own scratch memory included */
+		if (src.cache &&
+			MemoryContextMemAllocated(src.cache_cxt, false) > cache_budget)
+		{
+			MemoryContextReset(src.cache_cxt);
+			src.cache = NULL;
+		}
+		MemoryContextReset(tmp);
+	}
+	note_memory(w);
+
+	/* phase 2: event_ids */
+	if (nkeys > 0)
+	{
+		dup_of = palloc(n * sizeof(int));
+		resolve_event_ids(w, keys, nkeys, &src, tmp, state, dup_of, seqs_out);
+		pfree(keys);
+	}
+
+	/* phase 3: one contiguous range of seqs for the new rows */
+	for (int i = 0; i < n; i++)
+		nnew += state[i] == ENTRY_NEW;
+	if (nnew > 0)
+		next_seq = evlog_allocate_seqs(RelationGetRelid(w->rel), w->seq_relid, nnew);
+
+	/* phase 4: insert the new rows in input order */
+	buf = palloc0(sizeof(InsertBuffer));
+	buf->cxt = AllocSetContextCreate(CurrentMemoryContext, "evlog batch buffer",
+									 ALLOCSET_DEFAULT_SIZES);
+	multi = !(w->rri->ri_TrigDesc && w->rri->ri_TrigDesc->trig_insert_before_row);
+	if (multi && nnew > 0)
+		buf->bistate = GetBulkInsertState();
+	buf->rri = w->rri;
+
+	for (int i = 0; i < n; i++)
+	{
+		EvlogEvent	ev;
+		TupleTableSlot *slot;
+		ResultRelInfo *rri;
+
+		if (state[i] != ENTRY_NEW)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		seqs_out[i] = next_seq++;
+		get_event(&src, i, &ev, buf->cxt);
+
+		/* the rows of one buffer go to one partition */
+		rri = partition_for(w, seqs_out[i]);
+		if (rri != buf->rri)
+		{
+			flush_buffer(w, buf);
+			buf->rri = rri;
+			if (buf->bistate)
+				ReleaseBulkInsertStatePin(buf->bistate);
+		}
+
+		if (!multi || (rri->ri_TrigDesc && rri->ri_TrigDesc->trig_insert_before_row))
+		{
+			/* BEFORE ROW triggers: the single-row path runs them */
+			store_event(w->slot, &ev, seqs_out[i]);
+			ExecSimpleRelationInsert(rri, w->estate, w->slot);
+			after_insert(w, &ev, seqs_out[i]);
+			ResetPerTupleExprContext(w->estate);
+			MemoryContextReset(buf->cxt);
+			continue;
+		}
+
+		if (buf->nused == buf->nslots)
+			buf->slots[buf->nslots++] = table_slot_create(w->rel, &w->estate->es_tupleTable);
+		slot = buf->slots[buf->nused];
+		store_event(slot, &ev, seqs_out[i]);
+		/* validation covers NOT NULL; CHECK constraints a DBA added need this */
+		if (rri->ri_RelationDesc->rd_att->constr)
+			ExecConstraints(rri, slot, w->estate);
+		after_insert(w, &ev, seqs_out[i]);
+		for (int p = 0; p < w->nopen; p++)
+			if (w->open[p].rri == rri)
+				w->open[p].bulk = true;
+		buf->nused++;
+		buf->bytes += event_bytes(&ev);
+		if (buf->nused == BATCH_MAX_TUPLES || buf->bytes >= BATCH_MAX_BYTES)
+			flush_buffer(w, buf);
+	}
+	flush_buffer(w, buf);
+
+	if (buf->bistate)
+	{
+		FreeBulkInsertState(buf->bistate);
+		if (!w->partitioned)
+			table_finish_bulk_insert(w->rel, 0);
+		for (int p = 0; p < w->nopen; p++)
+			if (w->open[p].bulk)
+				table_finish_bulk_insert(w->open[p].rri->ri_RelationDesc, 0);
+	}
+
+	/* phase 5: duplicates take their first occurrence's seq */
+	if (dup_of)
+		for (int i = 0; i < n; i++)
+			if (state[i] == ENTRY_DUP)
+				seqs_out[i] = seqs_out[dup_of[i]];
+
+	note_memory(w);
+	MemoryContextDelete(buf->cxt);
+	MemoryContextDelete(src.cache_cxt);
+	MemoryContextDelete(tmp);
+	pfree(buf);
+	pfree(state);
+	if (dup_of)
+		pfree(dup_of);
 }

@@ -94,10 +94,25 @@ evlog_allocate_seqs(Oid log_relid, Oid seq_relid, int n)
 	(void) LockAcquire(&tag, mode, false, false);
 	first = last = nextval_internal(seq_relid, false);
 	for (int i = 1; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
 		last = nextval_internal(seq_relid, false);
+	}
 	if (xact_first_seq == 0 && evlog_track_inflight)
 		register_inflight(first);
 	LockRelease(&tag, mode, false);
+
+	/*
+	 * A batch computes its seqs as first + k: that needs INCREMENT 1, which
+	 * only an ALTER SEQUENCE on an extension member could have changed.
+	 */
+	if (last - first != n - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("evlog.event_log_seq_seq does not hand out consecutive values"),
+				 errdetail("Allocating %d seqs returned " INT64_FORMAT " to " INT64_FORMAT ".",
+						   n, first, last),
+				 errhint("Restore the sequence's INCREMENT to 1.")));
 
 	xact_last_seq = Max(xact_last_seq, last);
 	return first;

@@ -1,0 +1,786 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  Background workers that write queued events: one launcher, and one
+ *	  writer per database that uses evlog.
+ *
+ * Launcher ("evlog launcher", static, registered from _PG_init when evlog
+ * is preloaded): connects to no database, reads pg_database (like
+ * autovacuum's get_database_list) and starts a writer for every database
+ * that accepts connections; a writer exits at once where the extension is
+ * absent.  It then stays, as a watchdog: once a second it starts a writer
+ * for any queue holding entries without one (a writer that exited on an
+ * error, or idled out just as an entry arrived).  Backends also start a
+ * writer themselves when they queue into a database that has none, so no
+ * database name is configured anywhere.
+ *
+ * Writers are registered BGW_NEVER_RESTART: a writer whose database was
+ * dropped must not come back every few seconds; the watchdog restarts the
+ * ones that have work.  A writer idle for WRITER_IDLE_EXIT_MS exits, so it
+ * does not block DROP DATABASE for ever.
+ *
+ * Writer loop: take up to evlog.batch_size entries, or wait until the
+ * oldest has waited evlog.flush_interval (evlog_flush and a half-full ring
+ * cut the wait short), and write them in ONE transaction with
+ * flush_batch().  Entries are copied out without being consumed; the ring's
+ * tail moves only after the commit, so an error or a crash of the writer
+ * alone loses nothing.
+ *
+ * Flush failure: the transaction is aborted (PG_TRY + AbortCurrentTransaction,
+ * per-batch memory context reset) and retried after an exponential backoff
+ * (100 ms doubling to 10 s; waits on the latch until the deadline, never
+ * spins).  Errors of classes that say "try later" (lock timeout, cancel,
+ * serialization, out of resources, I/O) are retried for as long as they
+ * last.  Any other error is retried once, then the batch is written entry
+ * by entry, each in a subtransaction: an entry that still fails goes to
+ * evlog.dead_letter with its error, the others land.
+ *
+ * Crash accounting (gap sentinels).  evlog.queue_state holds, per database,
+ * an epoch: epoch_start_ticket (the ticket sequence's last value when the
+ * epoch began) and flushed_in_epoch (entries with a ticket above it that
+ * are accounted for: written, dead-lettered, dropped and recorded, or
+ * rolled back), updated in the same transaction as every batch.  When a
+ * writer first attaches to its queue after the shared memory was created
+ * (server start, or crash restart), tickets allocated in the epoch and not
+ * accounted for, minus those still queued, are lost:
+ *
+ *	  lost <= (last_ticket - epoch_start_ticket) - flushed_in_epoch - queued
+ *
+ * It is an upper bound: it also counts tickets of enqueues rolled back but
+ * not yet recorded by the writer, of transactions cut off by the crash, and
+ * the up to 32 values a sequence pre-logs.  A `gap` row gives the ticket
+ * range and this count (exact = false), and a new epoch starts.  A clean
+ * shutdown drains the queue and starts a new epoch, so a clean restart
+ * reports nothing.  Drops under evlog.overflow = drop are recorded as they
+ * happen, with an exact count (exact = true).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "evlog.h"
+
+PGDLLEXPORT void evlog_launcher_main(Datum main_arg);
+PGDLLEXPORT void evlog_writer_main(Datum main_arg);
+
+#define WRITER_IDLE_EXIT_MS		60000
+#define BACKOFF_MIN_MS			100
+#define BACKOFF_MAX_MS			10000
+#define NONTRANSIENT_TRIES		2	/* whole-batch attempts before isolating */
+#define DRAIN_GIVE_UP_TRIES		8	/* at shutdown, stop retrying after this */
+
+static EvlogQueueSlot *slot;
+static MemoryContext batch_cxt;
+static int64 epoch_floor;		/* tickets above this count in the epoch */
+
+/* ---- registration ------------------------------------------------------ */
+
+void
+evlog_worker_register_launcher(void)
+{
+	BackgroundWorker bgw;
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = 5;
+	strlcpy(bgw.bgw_library_name, "evlog", BGW_MAXLEN);
+	strlcpy(bgw.bgw_function_name, "evlog_launcher_main", BGW_MAXLEN);
+	strlcpy(bgw.bgw_name, "evlog launcher", BGW_MAXLEN);
+	strlcpy(bgw.bgw_type, "evlog launcher", BGW_MAXLEN);
+	RegisterBackgroundWorker(&bgw);
+}
+
+/* Start a writer for a database; false if no worker slot was free. */
+bool
+evlog_worker_start(Oid dboid)
+{
+	BackgroundWorker bgw;
+	BackgroundWorkerHandle *handle;
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(bgw.bgw_library_name, "evlog", BGW_MAXLEN);
+	strlcpy(bgw.bgw_function_name, "evlog_writer_main", BGW_MAXLEN);
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "evlog writer for database %u", dboid);
+	strlcpy(bgw.bgw_type, "evlog writer", BGW_MAXLEN);
+	bgw.bgw_main_arg = ObjectIdGetDatum(dboid);
+	bgw.bgw_notify_pid = 0;
+	return RegisterDynamicBackgroundWorker(&bgw, &handle);
+}
+
+/* ---- launcher ---------------------------------------------------------- */
+
+static List *
+connectable_databases(void)
+{
+	List	   *dbs = NIL;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	MemoryContext outer = CurrentMemoryContext;
+
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		MemoryContext old;
+
+		/* templates are skipped: a writer there would block CREATE DATABASE */
+		if (!db->datallowconn || db->datistemplate)
+			continue;
+		old = MemoryContextSwitchTo(outer);
+		dbs = lappend_oid(dbs, db->oid);
+		MemoryContextSwitchTo(old);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return dbs;
+}
+
+void
+evlog_launcher_main(Datum main_arg)
+{
+	List	   *todo;
+
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	todo = connectable_databases();
+	while (!ShutdownRequestPending)
+	{
+		List	   *failed = NIL;
+		ListCell   *lc;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		/* first round: every database; later, those that did not start */
+		foreach(lc, todo)
+		{
+			if (!evlog_worker_start(lfirst_oid(lc)))
+				failed = lappend_oid(failed, lfirst_oid(lc));
+		}
+		list_free(todo);
+		todo = failed;
+
+		/* watchdog: queues with entries and no writer */
+		for (int i = 0; i < evlog_queue_nslots(); i++)
+		{
+			EvlogQueueStats st;
+
+			evlog_queue_stats(i, &st);
+			if (OidIsValid(st.dboid) && st.worker_pid == 0 && st.pending > 0)
+				evlog_queue_ensure_worker(evlog_queue_slot(st.dboid, false));
+		}
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+
+	/*
+	 * 1: restart me.  At server shutdown the postmaster does not; if someone
+	 * terminated just this process, the watchdog comes back in 5 s.
+	 */
+	proc_exit(1);
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+/*
+ * Write n events to the log in the current transaction.  The writer's one
+ * call site for events; evlog_writer_append_many() replaces the loop.
+ */
+/* EvlogFetchEvent over an array of events already copied out of the ring */
+static void
+fetch_queued_event(void *arg, int index, EvlogEvent *event)
+{
+	*event = ((EvlogEvent *) arg)[index];
+}
+
+static void
+flush_batch(EvlogEvent *events, int n)
+{
+	EvlogWriter *w = evlog_writer_open();
+	int64	   *seqs = palloc(sizeof(int64) * n);
+
+	/* the COPY-style multi-insert path evlog_append_batch uses */
+	evlog_writer_append_many(w, n, fetch_queued_event, events, seqs);
+	evlog_writer_close(w);
+	pfree(seqs);
+}
+
+static bool
+transient_error(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_CONNECTION_EXCEPTION:
+		case ERRCODE_TRANSACTION_ROLLBACK:
+		case ERRCODE_INSUFFICIENT_RESOURCES:
+		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
+		case ERRCODE_OPERATOR_INTERVENTION:
+		case ERRCODE_SYSTEM_ERROR:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static void
+set_lock_timeout(void)
+{
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), "%d", evlog_flush_lock_timeout_ms);
+	SetConfigOption("lock_timeout", buf, PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/* Run one SPI statement with int8 arguments; returns the processed count. */
+static uint64
+spi_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+static Jsonb *
+json_payload(const char *json)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+/* Append a gap row describing lost tickets (first..last bound them). */
+static void
+write_gap(const char *reason, int64 first, int64 last, uint64 count, bool exact,
+		  const char *extra)
+{
+	EvlogEvent	gap;
+
+	memset(&gap, 0, sizeof(gap));
+	gap.kind = cstring_to_text("gap");
+	gap.ts = GetCurrentTimestamp();
+	gap.payload = json_payload(psprintf("{\"reason\": \"%s\", \"first_ticket\": " INT64_FORMAT
+										", \"last_ticket\": " INT64_FORMAT
+										", \"count\": " UINT64_FORMAT
+										", \"exact\": %s%s}",
+										reason, first, last, count,
+										exact ? "true" : "false", extra ? extra : ""));
+	flush_batch(&gap, 1);
+}
+
+static void
+dead_letter(EvlogEvent *ev, int64 ticket, TimestampTz enqueued_at, ErrorData *edata)
+{
+	Oid			types[10] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
+	JSONBOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
+	Datum		values[10];
+	char		nulls[10];
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = Int64GetDatum(ticket);
+	values[1] = PointerGetDatum(ev->kind);
+	values[2] = TimestampTzGetDatum(ev->ts);
+	values[3] = PointerGetDatum(ev->host_id);
+	nulls[3] = ev->host_id ? ' ' : 'n';
+	values[4] = PointerGetDatum(ev->rollout_id);
+	nulls[4] = ev->rollout_id ? ' ' : 'n';
+	values[5] = JsonbPGetDatum(ev->payload);
+	values[6] = PointerGetDatum(ev->event_id);
+	nulls[6] = ev->event_id ? ' ' : 'n';
+	values[7] = TimestampTzGetDatum(enqueued_at);
+	values[8] = CStringGetTextDatum(edata->message ? edata->message : "unknown error");
+	values[9] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+	SPI_connect();
+	spi_exec("INSERT INTO evlog.dead_letter (ticket, kind, ts, host_id, rollout_id, payload,"
+			 " event_id, enqueued_at, error, sqlstate)"
+			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+			 10, types, values, nulls);
+	SPI_finish();
+}
+
+/*
+ * Write the batch entry by entry, each in a subtransaction; an entry that
+ * fails with a non-transient error goes to evlog.dead_letter.  A transient
+ * error is re-thrown: the whole batch is retried later.
+ */
+static void
+isolate_batch(EvlogBatch *batch, int *nflushed, int *ndead)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	for (int i = 0; i < batch->nevents; i++)
+	{
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			flush_batch(&batch->events[i], 1);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			(*nflushed)++;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			if (transient_error(edata->sqlerrcode))
+				ReThrowError(edata);
+			ereport(LOG,
+					(errmsg("evlog writer: event with ticket " INT64_FORMAT " moved to evlog.dead_letter",
+							batch->tickets[i]),
+					 errdetail_internal("%s", edata->message)));
+			dead_letter(&batch->events[i], batch->tickets[i],
+						batch->enqueued_at[i], edata);
+			(*ndead)++;
+		}
+		PG_END_TRY();
+	}
+}
+
+/* Tickets of the batch's entries (written, dead or rolled back) in the epoch. */
+static uint64
+accounted_in_epoch(EvlogBatch *batch)
+{
+	uint64		n = 0;
+	char	   *p = batch->data;
+
+	for (int i = 0; i < batch->nentries; i++)
+	{
+		EvlogQueueEntry *hdr = (EvlogQueueEntry *) p;
+
+		if (hdr->ticket > epoch_floor)
+			n++;
+		p += hdr->len;
+	}
+	return n;
+}
+
+typedef enum
+{
+	BATCH_OK,
+	BATCH_FAILED_TRANSIENT,
+	BATCH_FAILED
+} BatchResult;
+
+/*
+ * One attempt at writing a batch (or, with batch NULL, only the unrecorded
+ * drops) in one transaction.
+ */
+static BatchResult
+try_batch(EvlogBatch *batch, bool isolate)
+{
+	EvlogUnrecorded u;
+	volatile BatchResult result = BATCH_OK;
+	volatile int nflushed = 0;
+	volatile int ndead = 0;
+
+	evlog_queue_take_unrecorded(slot, &u);
+	PG_TRY();
+	{
+		uint64		accounted = u.abandoned;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "evlog: writing a batch");
+
+		if (batch != NULL)
+		{
+			if (isolate)
+				isolate_batch(batch, (int *) &nflushed, (int *) &ndead);
+			else
+			{
+				flush_batch(batch->events, batch->nevents);
+				nflushed = batch->nevents;
+			}
+			accounted += accounted_in_epoch(batch);
+		}
+		if (u.drops > 0)
+		{
+			write_gap("dropped", u.drop_first, u.drop_last, u.drops, true, NULL);
+			if (u.drop_first > epoch_floor)
+				accounted += u.drops;
+		}
+		if (accounted > 0)
+		{
+			Oid			types[1] = {INT8OID};
+			Datum		values[1] = {Int64GetDatum((int64) accounted)};
+
+			SPI_connect();
+			spi_exec("UPDATE evlog.queue_state SET flushed_in_epoch = flushed_in_epoch + $1",
+					 1, types, values, NULL);
+			SPI_finish();
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(batch_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		evlog_queue_return_unrecorded(slot, &u);
+		evlog_queue_note_error(slot, edata->message, true);
+		ereport(LOG,
+				(errmsg("evlog writer: batch of %d events failed, will retry: %s",
+						batch ? batch->nevents : 0, edata->message)));
+		result = transient_error(edata->sqlerrcode) ? BATCH_FAILED_TRANSIENT : BATCH_FAILED;
+	}
+	PG_END_TRY();
+
+	if (result == BATCH_OK)
+		evlog_queue_consumed(slot, batch, nflushed, ndead);
+	return result;
+}
+
+/* Wait until a deadline however often the latch is set; never spins. */
+static void
+sleep_until(TimestampTz deadline)
+{
+	for (;;)
+	{
+		long		ms = (long) ((deadline - GetCurrentTimestamp()) / 1000);
+
+		if (ms <= 0)
+			return;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+static bool
+extension_present(void)
+{
+	bool		present;
+
+	StartTransactionCommand();
+	present = OidIsValid(get_extension_oid("evlog", true));
+	CommitTransactionCommand();
+	return present;
+}
+
+/*
+ * Take one batch and write it, retrying until it lands.  Returns false if
+ * nothing could be taken (*blocked_pid: the producer whose uncommitted
+ * entries are at the head, if any).
+ */
+static bool
+write_next_batch(int *blocked_pid)
+{
+	EvlogBatch	batch;
+	int			attempt = 0;
+	bool		isolate = false;
+	bool		took;
+
+	MemoryContextReset(batch_cxt);
+	MemoryContextSwitchTo(batch_cxt);
+	took = evlog_queue_take(slot, &batch, evlog_batch_size, blocked_pid);
+	if (!took && *blocked_pid != 0)
+	{
+		MemoryContextSwitchTo(TopMemoryContext);
+		return false;
+	}
+
+	for (;;)
+	{
+		BatchResult r = try_batch(took ? &batch : NULL, isolate);
+		int			backoff;
+
+		if (r == BATCH_OK)
+			break;
+		attempt++;
+
+		/*
+		 * DROP EXTENSION took the log with it: nothing can be written or
+		 * recorded any more.  Say what is discarded and move on.
+		 */
+		if (!extension_present())
+		{
+			ereport(WARNING,
+					(errmsg("evlog writer: discarding %d queued events: the evlog extension was dropped",
+							took ? batch.nevents : 0),
+					 took && batch.nevents > 0 ?
+					 errdetail("Tickets " INT64_FORMAT " to " INT64_FORMAT " are lost.",
+							   batch.tickets[0], batch.tickets[batch.nevents - 1]) : 0));
+			if (took)
+				evlog_queue_consumed(slot, &batch, 0, 0);
+			break;
+		}
+		if (r == BATCH_FAILED && attempt >= NONTRANSIENT_TRIES)
+			isolate = true;
+		if (ShutdownRequestPending && attempt >= DRAIN_GIVE_UP_TRIES)
+		{
+			ereport(LOG,
+					(errmsg("evlog writer: giving up on %d queued events at shutdown",
+							took ? batch.nevents : 0),
+					 errdetail("They will be reported as a gap after the next start.")));
+			proc_exit(0);
+		}
+		backoff = BACKOFF_MIN_MS << Min(attempt - 1, 7);
+		sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												Min(backoff, BACKOFF_MAX_MS)));
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			set_lock_timeout();
+		}
+	}
+	MemoryContextSwitchTo(TopMemoryContext);
+	return took;
+}
+
+/* ---- crash accounting --------------------------------------------------- */
+
+/* The ticket sequence's last value handed out (0: none yet). */
+static int64
+last_ticket(void)
+{
+	bool		isnull;
+	int64		last;
+	bool		called;
+
+	spi_exec("SELECT last_value, is_called FROM evlog.enqueue_ticket_seq", 0, NULL, NULL, NULL);
+	last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	called = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	return called ? last : last - 1;
+}
+
+/*
+ * First attach in this shared-memory lifetime: report what the last one
+ * lost, then start a new epoch.  Later attaches just load the epoch.
+ */
+static void
+recover(void)
+{
+	bool		first = evlog_queue_needs_recovery(slot);
+	uint64		lost = 0;
+	int64		last = 0;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "evlog: crash accounting");
+	SPI_connect();
+	spi_exec("SELECT epoch_start_ticket, flushed_in_epoch, clean_shutdown"
+			 " FROM evlog.queue_state FOR UPDATE", 0, NULL, NULL, NULL);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("evlog.queue_state must hold exactly one row")));
+	{
+		HeapTuple	tup = SPI_copytuple(SPI_tuptable->vals[0]);
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		start_null;
+		bool		isnull;
+		int64		start = DatumGetInt64(SPI_getbinval(tup, desc, 1, &start_null));
+		int64		flushed = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		bool		clean = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+
+		if (!first)
+		{
+			epoch_floor = start_null ? 0 : start;
+		}
+		else
+		{
+			last = last_ticket();
+			if (!start_null)
+			{
+				int64		unaccounted = (last - start) - flushed -
+					(int64) evlog_queue_count_tickets(slot, start, last);
+
+				lost = unaccounted > 0 ? (uint64) unaccounted : 0;
+			}
+			if (lost > 0)
+			{
+				write_gap("crash", start + 1, last, lost, false,
+						  clean ? ", \"after_clean_shutdown\": true" : ", \"after_clean_shutdown\": false");
+				ereport(LOG,
+						(errmsg("evlog writer: up to " UINT64_FORMAT " queued events were lost (tickets " INT64_FORMAT " to " INT64_FORMAT "); recorded a gap",
+								lost, start + 1, last)));
+			}
+			{
+				Oid			types[1] = {INT8OID};
+				Datum		values[1] = {Int64GetDatum(last)};
+
+				spi_exec("UPDATE evlog.queue_state SET epoch_start_ticket = $1,"
+						 " flushed_in_epoch = 0, clean_shutdown = false,"
+						 " epoch_started_at = pg_catalog.now()", 1, types, values, NULL);
+			}
+			epoch_floor = last;
+		}
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	if (first)
+		evlog_queue_set_recovered(slot, last, lost);
+}
+
+/* Drained at shutdown: start a new epoch, marked clean. */
+static void
+mark_clean_shutdown(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(last_ticket())};
+
+		spi_exec("UPDATE evlog.queue_state SET epoch_start_ticket = $1,"
+				 " flushed_in_epoch = 0, clean_shutdown = true,"
+				 " epoch_started_at = pg_catalog.now()", 1, types, values, NULL);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/* ---- writer main ------------------------------------------------------- */
+
+void
+evlog_writer_main(Datum main_arg)
+{
+	Oid			dboid = DatumGetObjectId(main_arg);
+	TimestampTz idle_since;
+
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("evlog writer");
+
+	if (!extension_present())
+		proc_exit(0);
+	slot = evlog_queue_slot_claim(dboid, true);
+	if (slot == NULL)
+	{
+		ereport(LOG,
+				(errmsg("evlog writer: no queue left for database %u", dboid),
+				 errhint("Raise evlog.max_databases (needs a restart) to use evlog_enqueue in more databases at once.")));
+		proc_exit(0);
+	}
+	if (!evlog_queue_attach_worker(slot))
+		proc_exit(0);			/* another writer has this database */
+
+	batch_cxt = AllocSetContextCreate(TopMemoryContext, "evlog batch",
+									  ALLOCSET_DEFAULT_SIZES);
+	set_lock_timeout();
+	recover();
+
+	idle_since = GetCurrentTimestamp();
+	for (;;)
+	{
+		long		sleep_ms;
+		bool		draining;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			set_lock_timeout();
+		}
+		draining = ShutdownRequestPending;
+
+		if (evlog_queue_flush_due(slot, &sleep_ms, draining))
+		{
+			int			blocked_pid;
+
+			if (write_next_batch(&blocked_pid) || blocked_pid == 0)
+			{
+				idle_since = GetCurrentTimestamp();
+				continue;
+			}
+			/* uncommitted entries at the head: their producer marks them */
+			if (kill(blocked_pid, 0) != 0 && errno == ESRCH)
+			{
+				evlog_queue_abort_stale(slot, blocked_pid);
+				continue;
+			}
+			sleep_ms = 100;
+		}
+		else if (draining)
+		{
+			mark_clean_shutdown();
+			proc_exit(0);
+		}
+		else if (sleep_ms < 0)
+		{
+			/* empty: exit after a while, so DROP DATABASE is not blocked */
+			TimestampTz now = GetCurrentTimestamp();
+
+			if (TimestampDifferenceExceeds(idle_since, now, WRITER_IDLE_EXIT_MS))
+				proc_exit(0);
+			sleep_ms = WRITER_IDLE_EXIT_MS;
+		}
+		else
+			idle_since = GetCurrentTimestamp();
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 sleep_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
