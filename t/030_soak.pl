@@ -85,12 +85,15 @@ my (@harness, @outputs, @round);
 my $start_writer = sub {
 	my ($w) = @_;
 	$round[$w]++;
-	my ($out, $err) = ('', '');
-	push @outputs, [ \$out, \$err ];
+	# output goes to a file, not a pipe: a pipe nobody drains while this
+	# loop waits for a rebuild would stall the writer inside a transaction
+	# that the rebuild waits for
+	my $out = $node->basedir . "/writer$w-$round[$w].out";
+	push @outputs, $out;
 	$harness[$w] = IPC::Run::start(
 		[ 'psql', '-X', '-q', '-h', $node->host, '-p', $node->port, '-d', 'postgres',
 		  '-f', $write_script->($w, $round[$w]) ],
-		'>', \$out, '2>', \$err);
+		'>', $out, '2>', $out . '.err');
 };
 $start_writer->($_) for 1 .. $writers;
 
@@ -126,8 +129,9 @@ while (time() < $deadline)
 	}
 	for my $w (1 .. $writers)
 	{
-		if ($harness[$w]->pumpable) { $harness[$w]->pump_nb }
-		else { $harness[$w]->finish; $start_writer->($w) }
+		next if $harness[$w]->pumpable;
+		$harness[$w]->finish;
+		$start_writer->($w);
 	}
 	sleep(0.05);
 }
@@ -149,7 +153,7 @@ for my $o (@outputs)
 {
 	# a writer killed at the deadline may leave a half-written last line:
 	# only lines psql finished count as acknowledgements
-	my @lines = split /\n/, ${ $o->[0] }, -1;
+	my @lines = split /\n/, slurp_file($o), -1;
 	pop @lines;
 	for my $line (@lines)
 	{
