@@ -35,7 +35,7 @@ t0=$(now_s)
 PGDATABASE=scale_full q "SELECT evlog_create_partitions(upto => $big + 1000000)" >/dev/null
 PGDATABASE=scale_full q "INSERT INTO evlog.event_log (seq, ts, kind, host_id, rollout_id, payload)
     SELECT i, '2026-01-01'::timestamptz + i * interval '10 ms', 'agent_event', 'host-' || i % 256, 'r' || i % 10,
-           '{\"kind\":\"ProbeResult\",\"probeName\":\"p\",\"status\":\"pass\",\"mode\":\"observe\"}'
+           '{\"kind\":\"ProbeResult\",\"probeName\":\"p\",\"status\":\"pass\",\"mode\":\"observe\",\"observedAt\":\"2026-01-01T00:00:00Z\"}'
       FROM generate_series(1, $big) i" >/dev/null
 PGDATABASE=scale_full q "SELECT setval('evlog.event_log_seq_seq', $big)" >/dev/null
 PGDATABASE=scale_full q "VACUUM ANALYZE evlog.event_log" >/dev/null
@@ -44,7 +44,7 @@ echo "loaded in ${load_s}s ($(PGDATABASE=scale_full q "SELECT count(*) FROM evlo
 
 cat > "$dir/append.sql" <<'SQL'
 \set h random(1, 256)
-SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1', '{"kind":"ProbeResult","probeName":"p","status":"pass","mode":"observe"}');
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1', '{"kind":"ProbeResult","probeName":"p","status":"pass","mode":"observe","observedAt":"2026-01-01T00:00:00Z"}');
 SQL
 tps() { PGDATABASE=$1 pgbench -n -M prepared -c 2 -j 2 -T "$secs" -f "$dir/append.sql" 2>/dev/null \
           | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'; }
@@ -75,12 +75,12 @@ echo
 echo "loading $prune_n events (partitions of $part) and the same rows into a plain table ..."
 PGOPTIONS="-c evlog.partition_size=$part" q "SELECT evlog_create_partitions(upto => $prune_n + $part)" >/dev/null
 gen="SELECT i, '2026-01-01'::timestamptz + i * interval '1 second', 'agent_event', 'host-' || i % 256, 'r' || i % 10,
-            '{\"kind\":\"ProbeResult\",\"probeName\":\"p\",\"status\":\"pass\",\"mode\":\"observe\"}'::jsonb
+            '{\"kind\":\"ProbeResult\",\"probeName\":\"p\",\"status\":\"pass\",\"mode\":\"observe\",\"observedAt\":\"2026-01-01T00:00:00Z\"}'::jsonb
        FROM generate_series(1, $prune_n) i"
 q "INSERT INTO evlog.event_log (seq, ts, kind, host_id, rollout_id, payload) $gen" >/dev/null
 q "SELECT setval('evlog.event_log_seq_seq', $prune_n + $part)" >/dev/null
 q "INSERT INTO bench_plain_log (seq, ts, kind, host_id, rollout_id, payload) $gen" >/dev/null
-q "VACUUM ANALYZE evlog.event_log; VACUUM ANALYZE bench_plain_log; CHECKPOINT" >/dev/null
+q "VACUUM ANALYZE evlog.event_log" >/dev/null; q "VACUUM ANALYZE bench_plain_log" >/dev/null; q "CHECKPOINT" >/dev/null
 cut=$(q "SELECT ('2026-01-01'::timestamptz + ($prune_n / 2 + 1) * interval '1 second')::text")
 log_size() { q "SELECT coalesce(sum(pg_total_relation_size(partition)), 0) FROM evlog.partitions"; }
 plain_size() { q "SELECT pg_total_relation_size('bench_plain_log')"; }
@@ -162,14 +162,15 @@ late=$(echo "$out" | sed -n 's/^number of transactions skipped.*//p; s/.*rate li
 head=$(P 55441 "SELECT evlog_last_seq()")
 P 55441 "SELECT evlog_publish_watermark()" >/dev/null
 t0=$(now_s)
-while [ "$(P 55442 "SELECT evlog_safe_seq() >= $head")" != t ]; do sleep 0.05; done
+for _ in $(seq 1 2400); do
+    [ "$(P 55442 "SELECT evlog_safe_seq() >= $head" 2>/dev/null)" = t ] && break; sleep 0.05
+done
 catchup=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.2f", b - a }')
 kill "$wm_pid" "$lag_pid" 2>/dev/null || true
 wait "$wm_pid" "$lag_pid" 2>/dev/null || true
-stats=$(awk -F'|' 'NF == 2 { n++; l[n] = $1; b[n] = $2 } END {
-    if (n == 0) { print "n/a n/a n/a"; exit }
-    asort(l); asort(b); printf "%.3f %.3f %.0f", l[int((n + 1) / 2)], l[n], b[n] / 1024 }' "$dir/lag.txt")
-read -r lag_med lag_max bytes_max <<< "$stats"
+lag_med=$(awk -F'|' 'NF == 2 { print $1 }' "$dir/lag.txt" | sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int((NR + 1) / 2)]; else print "n/a" }')
+lag_max=$(awk -F'|' 'NF == 2 { print $1 }' "$dir/lag.txt" | sort -g | tail -1)
+bytes_max=$(awk -F'|' 'NF == 2 { print $2 }' "$dir/lag.txt" | sort -g | tail -1 | awk '{ printf "%.0f", $1 / 1024 }')
 same=$( [ "$(P 55441 "SELECT count(*) || ':' || max(seq) FROM evlog.event_log")" = "$(P 55442 "SELECT count(*) || ':' || max(seq) FROM evlog.event_log")" ] && echo yes || echo no)
 verify=$(P 55442 "SELECT count(*) FROM evlog_verify('all')")
 echo "| measure | figure |"

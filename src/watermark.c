@@ -213,7 +213,7 @@ evlog_publish_watermark(PG_FUNCTION_ARGS)
 	rc = SPI_execute_with_args("INSERT INTO evlog.watermark AS w (id, safe_seq, partition_top, published_at)"
 							   " VALUES (true, $1, $2, pg_catalog.now())"
 							   " ON CONFLICT (id) DO UPDATE"
-							   " SET safe_seq = pg_catalog.int8larger(w.safe_seq, EXCLUDED.safe_seq),"
+							   " SET safe_seq = pg_catalog.int8larger(COALESCE(w.safe_seq, EXCLUDED.safe_seq), EXCLUDED.safe_seq),"
 							   " partition_top = pg_catalog.int8larger(w.partition_top, EXCLUDED.partition_top),"
 							   " published_at = EXCLUDED.published_at",
 							   2, argtypes, values, NULL, false, 0);
