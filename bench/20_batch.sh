@@ -62,7 +62,7 @@ gen() {
                        int(i / 1000) % 60, i % 1000)
     }
     function payload(i) {
-        return sprintf("{\"kind\":\"ProbeResult\",\"probeName\":\"http-health\",\"status\":\"pass\",\"mode\":\"observe\",\"latencyMs\":%d,\"attempt\":1,\"detail\":\"HTTP 200 in %dms\",\"host\":\"host-%d\"}",
+        return sprintf("{\"kind\":\"ProbeResult\",\"probeName\":\"http-health\",\"status\":\"pass\",\"mode\":\"observe\",\"observedAt\":\"2026-05-16T01:00:00Z\",\"latencyMs\":%d,\"attempt\":1,\"detail\":\"HTTP 200 in %dms\",\"host\":\"host-%d\"}",
                        i % 997, i % 997, i % 256)
     }
     function q(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return "\"" s "\"" }
@@ -230,7 +230,7 @@ while [ "$have" -lt "$fill_rows" ]; do
     q "SELECT cardinality(evlog_append_batch(jsonb_agg(jsonb_build_object(
          'kind', 'agent_event', 'ts', '2026-05-16T00:00:00Z'::timestamptz + g * interval '1 ms',
          'host_id', 'host-' || (g % 256), 'rollout_id', 'fill-' || (g / 10000),
-         'payload', jsonb_build_object('kind', 'ProbeResult', 'probeName', 'http-health', 'status', 'pass',
+         'payload', jsonb_build_object('kind', 'ProbeResult', 'probeName', 'http-health', 'status', 'pass', 'observedAt', '2026-05-16T01:00:00Z',
                                        'mode', 'observe', 'latencyMs', g % 997, 'attempt', 1,
                                        'detail', 'HTTP 200 in ' || (g % 997) || 'ms', 'host', 'host-' || (g % 256))))))
        FROM generate_series(1, $chunk) g" >/dev/null

@@ -27,7 +27,7 @@ fi
 plain_log_table bench_queue_copy
 
 dir=$(mktemp -d)
-payload='{"kind":"ProbeResult","probeName":"p","status":"pass","mode":"observe"}'
+payload='{"kind":"ProbeResult","probeName":"p","status":"pass","mode":"observe","observedAt":"2026-05-16T01:00:00Z"}'
 cat > "$dir/append.sql" <<SQL
 \set h random(1, 256)
 SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1', '$payload');

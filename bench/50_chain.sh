@@ -20,7 +20,7 @@ q "CREATE EXTENSION IF NOT EXISTS evlog"
 dir=$(mktemp -d)
 cat > "$dir/evlog.sql" <<'SQL'
 \set h random(1, 256)
-SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1', '{"kind":"ProbeResult","probeName":"p","status":"pass","mode":"observe"}');
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1', '{"kind":"ProbeResult","probeName":"p","status":"pass","mode":"observe","observedAt":"2026-05-16T01:00:00Z"}');
 SQL
 
 tps() { pgbench -n -M prepared -c "$clients" -j "$clients" -T "$secs" -f "$dir/evlog.sql" 2>/dev/null \
@@ -54,7 +54,7 @@ behind=$(q "SELECT events_behind FROM evlog.chain_status")
 q "SELECT evlog_seal(NULL)" >/dev/null
 q "SELECT count(evlog_append('agent_event', '2026-05-16 01:00:00+00'::timestamptz + i * interval '1 ms',
        'host-' || i % 256, 'r' || i % 7,
-       json_build_object('kind', 'ProbeResult', 'probeName', 'p' || i % 13, 'status', 'pass', 'i', i)::text))
+       json_build_object('kind', 'ProbeResult', 'probeName', 'p' || i % 13, 'status', 'pass', 'observedAt', '2026-05-16T01:00:00Z', 'i', i)::text))
      FROM generate_series(1, $n) i" >/dev/null
 q "CHECKPOINT" >/dev/null
 t0=$(now_s); sealed=$(q "SELECT evlog_seal(NULL)"); t1=$(now_s)
