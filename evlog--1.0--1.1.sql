@@ -196,6 +196,8 @@ CREATE INDEX event_log_host_ts_idx    ON evlog.event_log (host_id, ts);
 CREATE INDEX event_log_rollout_seq_idx ON evlog.event_log (rollout_id, seq);
 CREATE INDEX event_log_kind_ts_idx    ON evlog.event_log (kind, ts);
 CREATE INDEX event_log_ts_brin_idx    ON evlog.event_log USING brin (ts);
+-- lookups by event_id (the uniqueness itself is evlog.event_ids')
+CREATE INDEX event_log_event_id_idx   ON evlog.event_log (event_id);
 
 COMMENT ON TABLE evlog.event_log IS 'append-only canonical event log, partitioned by seq range; write it with evlog_append*, never UPDATE/DELETE/TRUNCATE; old partitions leave only through evlog_prune';
 COMMENT ON COLUMN evlog.event_log.seq IS 'position in the log, strictly increasing in append order; the partition key';
@@ -210,6 +212,7 @@ COMMENT ON INDEX evlog.event_log_rollout_seq_idx IS 'per-rollout reads in log or
 COMMENT ON INDEX evlog.event_log_kind_ts_idx IS 'per-kind reads by time';
 COMMENT ON INDEX evlog.event_log_ts_brin_idx IS 'time-range reads (since/until) over the whole log';
 COMMENT ON INDEX evlog.event_log_pkey IS 'one row per seq; reads in log order';
+COMMENT ON INDEX evlog.event_log_event_id_idx IS 'reads by event_id; uniqueness is kept by evlog.event_ids';
 
 /* Append-only, on the parent; row triggers are cloned to every partition. */
 CREATE TRIGGER event_log_no_update_delete
