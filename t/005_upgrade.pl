@@ -1,0 +1,110 @@
+# Upgrade 1.0 -> 1.1: a database created at evlog 1.0 (events of every kind,
+# derived rows, a sealed chain, a consumer, granted roles) keeps every event,
+# derived row, chain link, consumer position and guarantee through
+# ALTER EXTENSION evlog UPDATE; appends, reads and pruning then continue.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use lib 't';
+use EvlogTest;
+
+my $node = PostgreSQL::Test::Cluster->new('upgrade');
+$node->init;
+$node->append_conf('postgresql.conf', 'evlog.partition_size = 50');
+$node->start;
+my $db = 'postgres';
+$node->safe_psql($db, q{CREATE EXTENSION evlog VERSION '1.0'});
+is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'evlog'}), '1.0', 'installed at 1.0');
+
+$node->safe_psql($db, q{CREATE ROLE app LOGIN; CREATE ROLE report LOGIN;
+	SELECT evlog_grant_writer('app'); SELECT evlog_grant_reader('report')});
+$node->safe_psql($db, append_every_kind('a', 20));
+# a hole left by an aborted append, and appends by the granted writer
+$node->safe_psql($db, q{BEGIN; SELECT evlog_append('agent_event', '2026-05-16 03:00:00+00', NULL, NULL, '{}'); ROLLBACK});
+$node->safe_psql($db, q{SET ROLE app; SELECT evlog_append('plan_action', '2026-05-16 04:00:00+00', NULL, NULL, '{"by":"app"}', 'app-1')});
+$node->safe_psql($db, q{SELECT evlog_seal(NULL); SELECT evlog_consumer_create('billing', 0)});
+$node->safe_psql($db, q{SELECT evlog_consumer_ack('billing', 37)});
+
+my %before = (
+	events  => $node->safe_psql($db, fingerprint_sql()),
+	derived => $node->safe_psql($db, derived_fingerprint_sql()),
+	chain   => $node->safe_psql($db, q{SELECT seq || ':' || hash FROM evlog_chain_head()}),
+	links   => $node->safe_psql($db, q{SELECT count(*) || md5(string_agg(seq || encode(hash, 'hex'), ',' ORDER BY seq)) FROM evlog.chain}),
+	consumer => $node->safe_psql($db, q{SELECT position FROM evlog.consumers WHERE name = 'billing'}),
+	ids     => $node->safe_psql($db, q{SELECT count(*) FROM evlog.event_log WHERE event_id IS NOT NULL}));
+like($before{derived}, qr/^20[0-9a-f]{32}\/20[0-9a-f]{32}\/20[0-9a-f]{32}\/20[0-9a-f]{32}$/, 'derived rows at 1.0: probe failures, rollouts, host states, skips');
+
+$node->safe_psql($db, 'ALTER EXTENSION evlog UPDATE');
+is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'evlog'}), '1.1', 'updated to 1.1');
+is($node->safe_psql($db, q{SELECT relkind FROM pg_class WHERE oid = 'evlog.event_log'::regclass}), 'p',
+	'the log is partitioned');
+is($node->safe_psql($db, q{SELECT partition FROM evlog.partitions LIMIT 1}), 'evlog.event_log_p0000000000000000000',
+	'the 1.0 table is its first partition');
+is($node->safe_psql($db, q{SELECT count(*) FROM evlog.partitions}), '2', 'and the next partition is there');
+is($node->safe_psql($db, q{SELECT count(*) FROM pg_depend WHERE deptype = 'e'
+	AND objid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'evlog.event_log'::regclass)}), '0',
+	'partitions are not extension members');
+
+is($node->safe_psql($db, fingerprint_sql()), $before{events}, 'every event and seq intact');
+is($node->safe_psql($db, derived_fingerprint_sql()), $before{derived}, 'every derived row intact');
+is($node->safe_psql($db, q{SELECT count(*) FROM evlog_verify('all')}), '0', 'evlog_verify clean');
+is($node->safe_psql($db, q{SELECT seq || ':' || hash FROM evlog_chain_head()}), $before{chain}, 'chain head unchanged');
+is($node->safe_psql($db, q{SELECT count(*) || md5(string_agg(seq || encode(hash, 'hex'), ',' ORDER BY seq)) FROM evlog.chain}),
+	$before{links}, 'chain links unchanged');
+is($node->safe_psql($db, q{SELECT coalesce(first_bad_seq::text, 'intact') FROM evlog_verify_chain()}), 'intact',
+	'chain verifies after the update');
+is($node->safe_psql($db, q{SELECT position FROM evlog.consumers WHERE name = 'billing'}), $before{consumer},
+	'consumer position kept');
+is($node->safe_psql($db, q{SELECT min(seq) FROM evlog_consumer_next('billing', 10)}), '38',
+	'consumer resumes after its position');
+is($node->safe_psql($db, q{SELECT count(*) FROM evlog.event_ids}), $before{ids}, 'every event_id moved to evlog.event_ids');
+
+# guarantees
+my ($ret, $out, $err) = $node->psql($db, 'DELETE FROM evlog.event_log');
+like($err, qr/append-only/, 'DELETE refused');
+($ret, $out, $err) = $node->psql($db, q{UPDATE evlog.event_log SET payload = '{}'});
+like($err, qr/append-only/, 'UPDATE refused');
+($ret, $out, $err) = $node->psql($db, 'TRUNCATE evlog.event_log CASCADE');
+like($err, qr/append-only/, 'TRUNCATE refused');
+($ret, $out, $err) = $node->psql($db, 'TRUNCATE evlog.event_log_p0000000000000000000 CASCADE');
+like($err, qr/append-only/, 'TRUNCATE of the old table refused');
+($ret, $out, $err) = $node->psql($db, 'DELETE FROM evlog.chain');
+like($err, qr/append-only/, 'chain still append-only');
+is($node->safe_psql($db, q{SELECT seq FROM evlog.event_log WHERE event_id = 'a-3-probe'}),
+	$node->safe_psql($db, q{
+	  SELECT evlog_append('agent_event', ts, host_id, rollout_id, payload, event_id)
+	    FROM evlog.event_log WHERE event_id = 'a-3-probe'}),
+	'a retried append of a 1.0 event_id returns the stored seq');
+($ret, $out, $err) = $node->psql($db, q{SELECT evlog_append('agent_event', now(), NULL, NULL, '{}', 'a-3-probe')});
+like($err, qr/already in the log with different content/, 'a different event with a 1.0 event_id is refused');
+is($node->safe_psql($db, q{SELECT count(*) || ':' || max(seq) FROM evlog_read(0, NULL)}),
+	$node->safe_psql($db, q{SELECT count(*) || ':' || max(seq) FROM evlog.event_log}), 'evlog_read returns every event');
+
+# the grants of the functions recreated by the update are carried over
+is($node->safe_psql($db, q{SET ROLE report; SELECT count(*) > 0 FROM evlog_read(0, 5)}), 't', 'reader keeps evlog_read');
+is($node->safe_psql($db, q{SET ROLE report; SELECT count(*) > 0 FROM evlog_query(max_rows => 5)}), 't', 'reader keeps evlog_query');
+is($node->safe_psql($db, q{SET ROLE report; SELECT count(*) > 0 FROM evlog.event_log}), 't', 'reader keeps SELECT on the log');
+($ret, $out, $err) = $node->psql($db, q{SET ROLE report; SELECT evlog_prune(now())});
+like($err, qr/permission denied/, 'a reader cannot prune');
+
+# appends continue, into new partitions, and pruning works on the upgraded log
+my $max = $node->safe_psql($db, 'SELECT max(seq) FROM evlog.event_log');
+my $next = $node->safe_psql($db, q{SET ROLE app;
+	SELECT evlog_append('plan_action', '2026-05-17 00:00:00+00', NULL, NULL, '{"after":"update"}', 'app-2')});
+cmp_ok($next, '>', $max, 'appends continue above the old seqs');
+$node->safe_psql($db, append_every_kind('b', 20));
+cmp_ok($node->safe_psql($db, q{SELECT count(*) FROM evlog.partitions}), '>=', 4, 'new partitions created');
+is($node->safe_psql($db, q{SELECT count(*) FROM evlog_verify('all')}), '0', 'evlog_verify clean after more appends');
+$node->safe_psql($db, 'SELECT evlog_seal(NULL)');
+my $pruned = $node->safe_psql($db, q{SELECT evlog_prune('2026-05-16 12:00:00+00')});
+is($pruned, (split /:/, $before{events})[0], 'evlog_prune drops the 1.0 table with exactly its events');
+is($node->safe_psql($db, q{SELECT count(*) FROM pg_class WHERE relname = 'event_log_p0000000000000000000'}), '0',
+	'the 1.0 table is gone');
+is($node->safe_psql($db, q{SELECT coalesce(first_bad_seq::text, 'intact') FROM evlog_verify_chain()}), 'intact',
+	'chain verifies from the anchor');
+is($node->safe_psql($db, q{SELECT count(*) FROM evlog_verify('all')}), '0', 'evlog_verify clean after pruning');
+
+$node->stop;
+done_testing();
