@@ -34,7 +34,7 @@ psql -X -q -c "LOAD 'evlog'" -c "ALTER SYSTEM RESET evlog.track_inflight" -c "SE
 # evlog_read of 1,000 rows from random positions in a 200k-event log
 rows=$(awk -v s="${BENCH_SCALE:-1}" 'BEGIN { n = int(200000 * s); print (n < 20000 ? 20000 : n) }')
 q "SELECT count(*) FROM (SELECT evlog_append('effect', '2026-05-16 01:00:00+00', 'h' || i % 50, 'r' || i % 7,
-     json_build_object('effect', 'RecordTransition', 'i', i)::text) FROM generate_series(1, $rows) i) s" >/dev/null
+     json_build_object('effect', 'Noop', 'i', i)::text) FROM generate_series(1, $rows) i) s" >/dev/null
 last=$(q "SELECT evlog_last_seq()")
 cat > "$dir/read.sql" <<SQL
 \set pos random(1, $last - 1000)

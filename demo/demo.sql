@@ -31,6 +31,9 @@ SELECT seq, ts, kind, host_id, rollout_id, payload->>'kind' AS payload_kind, eve
   FROM evlog_query(rollout_id => 'rollout-42');
 SELECT evlog_last_seq();
 
+\echo '--- derived in the same transaction: the enforce-mode failure, carrying its event''s seq'
+SELECT event_log_seq, host_id, probe_name, control_id, framework, observed_at FROM evlog.probe_failures;
+
 \echo '--- the log is append-only, for its owner too'
 \set ON_ERROR_STOP off
 DELETE FROM evlog.event_log;

@@ -49,16 +49,6 @@ PG_FUNCTION_INFO_V1(evlog_enqueue_jsonb);
 PG_FUNCTION_INFO_V1(evlog_flush);
 PG_FUNCTION_INFO_V1(evlog_queue_status);
 
-enum
-{
-	ARG_KIND,
-	ARG_TS,
-	ARG_HOST_ID,
-	ARG_ROLLOUT_ID,
-	ARG_PAYLOAD,
-	ARG_EVENT_ID
-};
-
 /* Where a subtransaction level's enqueues start in the buffer. */
 typedef struct SubMark
 {
@@ -98,35 +88,6 @@ require_queue(void)
 				 errmsg("evlog queue is not available"),
 				 errdetail("Asynchronous append needs the evlog background writer and its shared memory."),
 				 errhint("Add evlog to shared_preload_libraries in postgresql.conf and restart the server; evlog_append works without it.")));
-}
-
-static text *
-optional_text_arg(FunctionCallInfo fcinfo, int argno, const char *field)
-{
-	text	   *value;
-
-	if (PG_ARGISNULL(argno))
-		return NULL;
-	value = PG_GETARG_TEXT_PP(argno);
-	evlog_check_text(value, field, -1);
-	return value;
-}
-
-/* The same checks, in the same order, as evlog_append (append.c). */
-static void
-read_common_args(FunctionCallInfo fcinfo, EvlogEvent *ev)
-{
-	evlog_require_not_null(PG_ARGISNULL(ARG_KIND), "kind", -1);
-	evlog_require_not_null(PG_ARGISNULL(ARG_TS), "ts", -1);
-	evlog_require_not_null(PG_ARGISNULL(ARG_PAYLOAD), "payload", -1);
-
-	ev->kind = PG_GETARG_TEXT_PP(ARG_KIND);
-	evlog_check_kind(ev->kind, -1);
-	ev->ts = PG_GETARG_TIMESTAMPTZ(ARG_TS);
-	evlog_check_ts(ev->ts, -1);
-	ev->host_id = optional_text_arg(fcinfo, ARG_HOST_ID, "host_id");
-	ev->rollout_id = optional_text_arg(fcinfo, ARG_ROLLOUT_ID, "rollout_id");
-	ev->event_id = optional_text_arg(fcinfo, ARG_EVENT_ID, "event_id");
 }
 
 /* ---- commit-mode buffer ------------------------------------------------ */
@@ -368,8 +329,8 @@ evlog_enqueue_text(PG_FUNCTION_ARGS)
 	EvlogEvent	ev;
 
 	require_queue();
-	read_common_args(fcinfo, &ev);
-	ev.payload = evlog_parse_payload(PG_GETARG_TEXT_PP(ARG_PAYLOAD), -1);
+	evlog_event_from_args(fcinfo, &ev);
+	ev.payload = evlog_parse_payload(PG_GETARG_TEXT_PP(EVLOG_ARG_PAYLOAD), -1);
 	PG_RETURN_INT64(enqueue_one(&ev));
 }
 
@@ -379,8 +340,8 @@ evlog_enqueue_jsonb(PG_FUNCTION_ARGS)
 	EvlogEvent	ev;
 
 	require_queue();
-	read_common_args(fcinfo, &ev);
-	ev.payload = PG_GETARG_JSONB_P(ARG_PAYLOAD);
+	evlog_event_from_args(fcinfo, &ev);
+	ev.payload = PG_GETARG_JSONB_P(EVLOG_ARG_PAYLOAD);
 	evlog_check_payload(ev.payload, -1);
 	PG_RETURN_INT64(enqueue_one(&ev));
 }

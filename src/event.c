@@ -180,3 +180,37 @@ evlog_parse_payload(text *payload, int entry)
 	evlog_check_payload(DatumGetJsonbP(result), entry);
 	return DatumGetJsonbP(result);
 }
+
+static text *
+optional_text_arg(FunctionCallInfo fcinfo, int argno, const char *field)
+{
+	text	   *value;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	value = PG_GETARG_TEXT_PP(argno);
+	evlog_check_text(value, field, -1);
+	return value;
+}
+
+/*
+ * Read and check everything but the payload from the arguments of
+ * evlog_append / evlog_enqueue (which share their signature), in the same
+ * order for both, so both raise the same error for the same call.  The
+ * payload is read by the caller: as text or as jsonb.
+ */
+void
+evlog_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev)
+{
+	evlog_require_not_null(PG_ARGISNULL(EVLOG_ARG_KIND), "kind", -1);
+	evlog_require_not_null(PG_ARGISNULL(EVLOG_ARG_TS), "ts", -1);
+	evlog_require_not_null(PG_ARGISNULL(EVLOG_ARG_PAYLOAD), "payload", -1);
+
+	ev->kind = PG_GETARG_TEXT_PP(EVLOG_ARG_KIND);
+	evlog_check_kind(ev->kind, -1);
+	ev->ts = PG_GETARG_TIMESTAMPTZ(EVLOG_ARG_TS);
+	evlog_check_ts(ev->ts, -1);
+	ev->host_id = optional_text_arg(fcinfo, EVLOG_ARG_HOST_ID, "host_id");
+	ev->rollout_id = optional_text_arg(fcinfo, EVLOG_ARG_ROLLOUT_ID, "rollout_id");
+	ev->event_id = optional_text_arg(fcinfo, EVLOG_ARG_EVENT_ID, "event_id");
+}

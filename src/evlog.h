@@ -111,6 +111,21 @@ extern Jsonb *evlog_parse_payload(text *payload, int entry);
 extern void evlog_check_payload(Jsonb *payload, int entry);
 extern char *evlog_entry_prefix(int entry);
 
+/*
+ * Argument positions of evlog_append(...) and evlog_enqueue(...), which
+ * share their signature; evlog_event_from_args reads all but the payload.
+ */
+enum
+{
+	EVLOG_ARG_KIND,
+	EVLOG_ARG_TS,
+	EVLOG_ARG_HOST_ID,
+	EVLOG_ARG_ROLLOUT_ID,
+	EVLOG_ARG_PAYLOAD,
+	EVLOG_ARG_EVENT_ID
+};
+extern void evlog_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev);
+
 /* seqs.c — seq allocation and the in-flight set */
 extern void evlog_seqs_init(void);
 extern int64 evlog_allocate_seqs(Oid log_relid, Oid seq_relid, int n);
