@@ -16,6 +16,7 @@ OBJS = \
 	src/chain.o \
 	src/partition.o \
 	src/prune.o \
+	src/retention.o \
 	src/watermark.o \
 	src/batch.o \
 	src/queue.o \

@@ -17,6 +17,7 @@
  *     SQL-standard function bodies and views, and the functions returning
  *     SETOF evlog.event_log (their grants are carried over).
  *   - new: kind "retention", evlog_prune, evlog_create_partitions,
+ *     evlog.partition_summaries and evlog_summarise_partitions,
  *     evlog.watermark and evlog_publish_watermark.
  *   - the append-only trigger functions become C, so that evlog_prune, and
  *     nothing else, can remove chain links and event_id entries.
@@ -131,6 +132,35 @@ AS 'MODULE_PATHNAME', 'evlog_create_partitions'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.evlog_create_partitions(integer, bigint) IS
     'create partitions of evlog.event_log (evlog.partition_size seqs each) covering ahead partitions beyond the sequence''s position, and at least up to seq upto; returns how many it created';
+
+-- counts of closed partitions, taken once in the background so that
+-- evlog_prune does not count rows (src/prune.c, "Partition summaries");
+-- not dumped: a restored database recounts
+CREATE TABLE evlog.partition_summaries (
+    hi            bigint PRIMARY KEY,
+    relname       text NOT NULL,
+    events        bigint NOT NULL,
+    min_seq       bigint,
+    max_seq       bigint,
+    heap_blocks   bigint NOT NULL,
+    summarised_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE evlog.partition_summaries IS 'one row per closed partition of evlog.event_log (no append can reach it any more): its event count, recorded by the partition worker or evlog_summarise_partitions() and read by evlog_prune';
+COMMENT ON COLUMN evlog.partition_summaries.hi IS 'the partition''s highest seq (inclusive upper bound)';
+COMMENT ON COLUMN evlog.partition_summaries.relname IS 'the partition''s name in schema evlog';
+COMMENT ON COLUMN evlog.partition_summaries.events IS 'events in the partition';
+COMMENT ON COLUMN evlog.partition_summaries.min_seq IS 'lowest seq present; NULL if empty';
+COMMENT ON COLUMN evlog.partition_summaries.max_seq IS 'highest seq present; NULL if empty';
+COMMENT ON COLUMN evlog.partition_summaries.heap_blocks IS 'heap size in blocks when counted: the summary is ignored once the size differs';
+COMMENT ON COLUMN evlog.partition_summaries.summarised_at IS 'when it was counted';
+COMMENT ON INDEX evlog.partition_summaries_pkey IS 'one summary per partition';
+
+CREATE FUNCTION @extschema@.evlog_summarise_partitions()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'evlog_summarise_partitions'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_summarise_partitions() IS
+    'count the events of every closed partition not yet summarised (the partition worker does this as the log grows; run it after a bulk load); returns how many it summarised';
 
 /* ------------------------------------------------------------------------
  * The log becomes partitioned by seq
@@ -435,15 +465,18 @@ $$;
 CREATE VIEW evlog.partitions AS
 SELECT c.oid::pg_catalog.regclass AS partition,
        pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bounds,
-       pg_catalog.pg_total_relation_size(c.oid) AS bytes
+       pg_catalog.pg_total_relation_size(c.oid) AS bytes,
+       s.events
   FROM pg_catalog.pg_inherits i
   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid
+  LEFT JOIN evlog.partition_summaries s ON s.relname OPERATOR(pg_catalog.=) c.relname::pg_catalog.text
  WHERE i.inhparent OPERATOR(pg_catalog.=) 'evlog.event_log'::pg_catalog.regclass
  ORDER BY c.relname;
 COMMENT ON VIEW evlog.partitions IS 'partitions of evlog.event_log in seq order, with their bounds and size on disk';
 COMMENT ON COLUMN evlog.partitions.partition IS 'the partition';
 COMMENT ON COLUMN evlog.partitions.bounds IS 'its seq range';
 COMMENT ON COLUMN evlog.partitions.bytes IS 'table, indexes and TOAST, in bytes';
+COMMENT ON COLUMN evlog.partitions.events IS 'events in it once it is closed and summarised (evlog.partition_summaries); NULL before';
 
 CREATE OR REPLACE FUNCTION @extschema@.evlog_grant_reader(role regrole)
 RETURNS void
@@ -473,5 +506,6 @@ REVOKE ALL ON FUNCTION evlog.watermark_applied() FROM PUBLIC;
 REVOKE ALL ON FUNCTION
     @extschema@.evlog_prune(timestamptz),
     @extschema@.evlog_create_partitions(integer, bigint),
+    @extschema@.evlog_summarise_partitions(),
     @extschema@.evlog_publish_watermark()
 FROM PUBLIC;

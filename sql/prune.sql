@@ -58,6 +58,24 @@ SELECT count(*) AS event_ids FROM evlog.event_ids;
 -- a consumer positioned inside what will be pruned
 SELECT evlog_consumer_create('behind', 5);
 
+-- closed partitions (every seq they can hold is at or below the safe seq)
+-- are summarised once, by the partition worker or by hand, and evlog_prune
+-- reads their counts instead of counting rows
+SELECT evlog_summarise_partitions() >= 0 AS summarised;
+SELECT s.relname, s.events,
+       s.events = (SELECT count(*) FROM evlog.event_log e WHERE e.seq BETWEEN s.hi - 15 AND s.hi) AS exact,
+       s.min_seq, s.max_seq
+  FROM evlog.partition_summaries s ORDER BY s.hi;
+SELECT p.partition, p.events FROM evlog.partitions p JOIN used_partitions u USING (partition);
+-- a summary is trusted only while its partition keeps its size: this one
+-- lies about the count and claims another size, so prune counts itself
+UPDATE evlog.partition_summaries SET events = 999, heap_blocks = heap_blocks + 1 WHERE hi = 16;
+
+-- the safe seq it relies on is not what an older transaction snapshot shows
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT evlog_prune('2026-01-20');
+ROLLBACK;
+
 -- the cut 2026-01-20 covers seqs 1..19: only the first partition (1..16)
 -- is wholly older; the second (17..32) keeps its older events
 SELECT evlog_prune('2026-01-20') AS pruned;
@@ -75,6 +93,8 @@ SELECT host_id, state, event_log_seq FROM evlog.host_states ORDER BY 1;
 SELECT event_log_seq, view, reason FROM evlog.derived_skips ORDER BY 1;
 SELECT view, difference, "row" FROM evlog_verify('all');
 SELECT min(seq) AS lowest_event_id_seq, count(*) AS event_ids FROM evlog.event_ids;
+-- the dropped partition's summary went with it
+SELECT hi, relname FROM evlog.partition_summaries ORDER BY hi;
 
 -- the chain: the last pruned link is the anchor, and the rest verifies
 SELECT seq AS anchor_seq FROM evlog.chain_anchor;
@@ -120,6 +140,7 @@ SELECT evlog_grant_reader('evlog_prune_reader');
 SET ROLE evlog_prune_writer;
 SELECT evlog_prune('2100-01-01');
 SELECT evlog_create_partitions();
+SELECT evlog_summarise_partitions();
 SELECT evlog_publish_watermark();
 -- a writer's append still creates partitions ahead of need (as the log's owner)
 SELECT count(*) AS appended FROM (

@@ -193,6 +193,24 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	/*
+	 * ---- scheduled retention (retention.c; the launcher needs preloading) ----
+	 */
+	DefineCustomIntVariable("evlog.retention",
+							"Age beyond which the background worker prunes events (evlog_prune); 0 turns scheduled pruning off.",
+							"Needs shared_preload_libraries = 'evlog'. Applies to every database where evlog 1.1 is installed.",
+							&evlog_retention_s,
+							0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("evlog.retention_check_interval",
+							"How often the background worker runs scheduled pruning when evlog.retention is set.",
+							NULL,
+							&evlog_retention_check_interval_s,
+							60, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	/*
 	 * SUSET: dropping events is an auditing decision, not an application
 	 * role's.
 	 */

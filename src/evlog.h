@@ -19,6 +19,7 @@
  *	                verifying it
  *	  partition.c   the log's seq-range partitions (1.1): ordered scans
  *	                across them, creating them ahead of need
+ *	  retention.c   scheduled pruning (evlog.retention) by a worker per database
  *	  prune.c       retention: evlog_prune, the append-only triggers and
  *	                their one sanctioned bypass
  *	  watermark.c   the replicated safe-seq watermark for subscribers and
@@ -252,6 +253,15 @@ extern int	evlog_pin_search_path(void);
 
 /* prune.c — set while evlog_prune removes rows the triggers protect */
 extern bool evlog_prune_active;
+extern int	evlog_partitions_summarise(void);
+extern PGDLLEXPORT Datum evlog_prune(PG_FUNCTION_ARGS);
+
+/* retention.c — scheduled pruning, started by the launcher (worker.c) */
+extern int	evlog_retention_s;
+extern int	evlog_retention_check_interval_s;
+extern bool evlog_retention_due(void);
+extern void evlog_retention_start_round(List *dbs);
+extern PGDLLEXPORT void evlog_retention_main(Datum main_arg);
 
 /*
  * watermark.c — on a subscriber or hot standby, the publisher's replicated

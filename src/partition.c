@@ -19,12 +19,15 @@
  * only SHARE UPDATE EXCLUSIVE on the parent: appenders (ROW EXCLUSIVE) are
  * never blocked.  Creation happens
  *	  - from the append path, once an allocated seq comes within half a
- *		partition of the last partition's upper bound (log_writer.c calls
- *		evlog_partitions_maintain() after closing the log, because ATTACH
- *		refuses a table the session still has open), run as the log's
- *		owner in a subtransaction so that a failure never fails the append;
- *	  - from evlog_create_partitions(ahead), e.g. from cron or the
- *		background worker.
+ *		partition of the last partition's upper bound: log_writer.c calls
+ *		evlog_partitions_maintain() after closing the log (ATTACH refuses a
+ *		table the session still has open), which starts a short-lived
+ *		dynamic background worker that creates the partition in its own
+ *		transaction as the log's owner, then summarises the partitions the
+ *		log has moved past (prune.c); only without a free worker slot, or
+ *		when the last partition is about to fill up, does the appending
+ *		transaction create it itself, in a subtransaction;
+ *	  - from evlog_create_partitions(ahead), e.g. before a bulk load.
  * The size of new partitions is evlog.partition_size (seqs per partition).
  *
  *-------------------------------------------------------------------------
@@ -603,6 +606,30 @@ evlog_partition_worker_main(Datum main_arg)
 			break;
 		pg_usleep(50 * 1000L);
 	}
+
+	/*
+	 * Then, in a transaction of its own, count the partitions the log has
+	 * moved past, so that evlog_prune need not (prune.c).  A failure here
+	 * only means prune counts them itself.
+	 */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "evlog: summarising closed partitions");
+	PG_TRY();
+	{
+		(void) evlog_partitions_summarise();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
 	proc_exit(0);
 }
 

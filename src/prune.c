@@ -19,26 +19,32 @@
  * with their partition, and the latest retention event's from_seq says
  * where the log now starts.
  *
- * In one transaction, holding ACCESS EXCLUSIVE on the log (appenders and
- * readers wait for the length of the metadata changes, not for a DELETE of
- * the rows):
+ * In one transaction, holding SHARE UPDATE EXCLUSIVE on the log
+ * throughout (one prune at a time, no partition attached meanwhile;
+ * appenders are not blocked):
  *	  1. seal the chain up to the head when it is in use, so that no pruned
  *		 event goes unsealed;
- *	  2. the last pruned link goes to evlog.chain_anchor and the links up to
- *		 it are deleted (README, "The hash chain": verification then starts
- *		 from the anchor);
- *	  3. derived rows that came from pruned events are deleted:
- *		 probe_failures, host_states and derived_skips rows by their
- *		 event_log_seq, rollouts by opened_event_log_seq; the rollouts whose
- *		 opening was pruned are then re-derived from their remaining events
- *		 (their transitions now meet an unknown rollout, exactly as
- *		 evlog_rebuild would find), so evlog_verify stays clean; rows of a
- *		 user view's target are deleted when the target has a bigint column
+ *	  2. choose the partitions: below evlog_safe_seq(), all older than the
+ *		 cut, sealed; their event counts come from evlog.partition_summaries,
+ *		 taken once per closed partition in the background ("Partition
+ *		 summaries" below), so choosing reads no rows;
+ *	  3. while appends go on: the last pruned link goes to
+ *		 evlog.chain_anchor and the links up to it are deleted (README,
+ *		 "The hash chain": verification then starts from the anchor), and
+ *		 so are the evlog.event_ids entries of pruned events: both hold one
+ *		 row per event, appenders only insert into them, above the cut;
+ *	  4. then under ACCESS EXCLUSIVE on the log (appenders and readers wait
+ *		 for this part only; its length is reported at DEBUG1): derived
+ *		 rows that came from pruned events are deleted: probe_failures,
+ *		 host_states and derived_skips rows by their event_log_seq,
+ *		 rollouts by opened_event_log_seq; the rollouts whose opening was
+ *		 pruned are then re-derived from their remaining events (their
+ *		 transitions now meet an unknown rollout, exactly as evlog_rebuild
+ *		 would find), so evlog_verify stays clean; rows of a user view's
+ *		 target are deleted when the target has a bigint column
  *		 event_log_seq, other targets are left to their handler, which sees
- *		 the retention event;
- *	  4. evlog.event_ids entries of pruned events are deleted;
- *	  5. the partitions are detached and dropped;
- *	  6. a "retention" event records before, the seq range and the count.
+ *		 the retention event; the partitions are detached and dropped;
+ *	  5. a "retention" event records before, the seq range and the count.
  *
  * The bypass.  evlog.chain and evlog.event_ids refuse DELETE for every role
  * through ENABLE ALWAYS triggers (evlog_refuse_change below).  They let a
@@ -59,6 +65,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -73,6 +81,7 @@
 PG_FUNCTION_INFO_V1(evlog_prune);
 PG_FUNCTION_INFO_V1(evlog_refuse_change);
 PG_FUNCTION_INFO_V1(evlog_refuse_chain_change);
+PG_FUNCTION_INFO_V1(evlog_summarise_partitions);
 
 bool		evlog_prune_active = false;
 
@@ -174,7 +183,7 @@ spi_int8(const char *sql, bool *isnull)
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull));
 }
 
-/* What the scan of one candidate partition found. */
+/* What evlog_prune needs to know of one candidate partition. */
 typedef struct PartStats
 {
 	int64		count;
@@ -183,38 +192,35 @@ typedef struct PartStats
 	bool		all_older;
 } PartStats;
 
-static void
-part_stats(Oid relid, TimestampTz before, PartStats *ps)
+static char *
+qualified_name(Oid relid)
 {
-	Oid			argtypes[1] = {TIMESTAMPTZOID};
-	Datum		values[1];
-	bool		isnull;
-	char	   *rel;
+	return psprintf("%s.%s", quote_identifier(get_namespace_name(get_rel_namespace(relid))),
+					quote_identifier(get_rel_name(relid)));
+}
+
+static BlockNumber
+heap_blocks(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	BlockNumber n = RelationGetNumberOfBlocks(rel);
+
+	/* closed at once: DETACH refuses a table this session has open */
+	table_close(rel, NoLock);
+	return n;
+}
+
+/* count, min and max seq of a partition, from its primary key */
+static void
+part_count(Oid relid, PartStats *ps)
+{
 	HeapTuple	tup;
 	TupleDesc	desc;
+	bool		isnull;
 
-	rel = psprintf("%s.%s", quote_identifier(get_namespace_name(get_rel_namespace(relid))),
-				   quote_identifier(get_rel_name(relid)));
-
-	/*
-	 * Is any event as new as the cut?  ts follows seq closely, so the BRIN
-	 * index on ts answers this without reading the partition.
-	 */
-	values[0] = TimestampTzGetDatum(before);
-	if (SPI_execute_with_args(psprintf("SELECT EXISTS (SELECT FROM %s WHERE ts OPERATOR(pg_catalog.>=) $1"
-									   " AND kind OPERATOR(pg_catalog.<>) 'retention')", rel),
-							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "evlog: scanning a partition failed");
-	ps->all_older = !DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	ps->count = 0;
-	ps->min_seq = ps->max_seq = 0;
-	if (!ps->all_older)
-		return;
-
-	/* what the retention event records: from the primary key */
-	if (SPI_execute(psprintf("SELECT pg_catalog.count(*), pg_catalog.min(seq), pg_catalog.max(seq) FROM %s", rel),
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "evlog: scanning a partition failed");
+	if (SPI_execute(psprintf("SELECT pg_catalog.count(*), pg_catalog.min(seq), pg_catalog.max(seq) FROM %s",
+							 qualified_name(relid)), true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "evlog: counting a partition failed");
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	ps->count = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
@@ -223,6 +229,164 @@ part_stats(Oid relid, TimestampTz before, PartStats *ps)
 		ps->min_seq = ps->max_seq = 0;
 	else
 		ps->max_seq = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+}
+
+/*
+ * Partition summaries.  The retention event records how many events a
+ * prune removed, and counting them was the one part of a prune that grows
+ * with the rows.  A partition that appends can no longer reach never
+ * changes, so its count is taken once, in the background: the partition
+ * worker summarises every closed partition after it creates the next ones
+ * (evlog_summarise_partitions() does it by hand, e.g. after a bulk load),
+ * and evlog_prune reads the summary back.  A summary is used only while the
+ * partition has the name, upper bound and heap size it had when counted;
+ * otherwise prune counts.
+ */
+static bool
+summary_read(const EvlogPart *part, PartStats *ps)
+{
+	Oid			argtypes[3] = {INT8OID, TEXTOID, INT8OID};
+	Datum		values[3];
+	bool		isnull;
+	HeapTuple	tup;
+	TupleDesc	desc;
+
+	values[0] = Int64GetDatum(part->hi);
+	values[1] = CStringGetTextDatum(get_rel_name(part->relid));
+	values[2] = Int64GetDatum((int64) heap_blocks(part->relid));
+	if (SPI_execute_with_args("SELECT events, min_seq, max_seq FROM evlog.partition_summaries"
+							  " WHERE hi OPERATOR(pg_catalog.=) $1 AND relname OPERATOR(pg_catalog.=) $2"
+							  " AND heap_blocks OPERATOR(pg_catalog.=) $3",
+							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "evlog: reading evlog.partition_summaries failed");
+	if (SPI_processed == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	ps->count = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	ps->min_seq = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	ps->max_seq = isnull ? 0 : DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	if (isnull)
+		ps->min_seq = ps->max_seq = 0;
+	return true;
+}
+
+/*
+ * Summarise the closed partitions that have no valid summary yet; returns
+ * how many were summarised.  Closed: every seq the partition can hold is at
+ * or below evlog_safe_seq() (handed out and committed or aborted; on a
+ * subscriber, arrived), so no append can land in it any more.  The caller
+ * is connected to SPI as the log's owner.
+ */
+static int
+summarise_closed(Oid logid)
+{
+	Relation	log;
+	EvlogPart  *parts;
+	int			nparts;
+	int64		safe = evlog_safe_seq();
+	int			done = 0;
+
+	log = table_open(logid, AccessShareLock);
+	parts = evlog_log_parts(log, &nparts);
+	table_close(log, NoLock);
+	for (int i = 0; i < nparts && parts[i].hi <= safe; i++)
+	{
+		PartStats	ps;
+		Oid			argtypes[6] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID};
+		Datum		values[6];
+		char		nulls[6] = "      ";
+
+		CHECK_FOR_INTERRUPTS();
+		if (summary_read(&parts[i], &ps))
+			continue;
+		part_count(parts[i].relid, &ps);
+		values[0] = Int64GetDatum(parts[i].hi);
+		values[1] = CStringGetTextDatum(get_rel_name(parts[i].relid));
+		values[2] = Int64GetDatum(ps.count);
+		values[3] = Int64GetDatum(ps.min_seq);
+		values[4] = Int64GetDatum(ps.max_seq);
+		values[5] = Int64GetDatum((int64) heap_blocks(parts[i].relid));
+		if (ps.count == 0)
+			nulls[3] = nulls[4] = 'n';
+		if (SPI_execute_with_args("INSERT INTO evlog.partition_summaries"
+								  " (hi, relname, events, min_seq, max_seq, heap_blocks)"
+								  " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hi) DO UPDATE"
+								  " SET relname = excluded.relname, events = excluded.events,"
+								  " min_seq = excluded.min_seq, max_seq = excluded.max_seq,"
+								  " heap_blocks = excluded.heap_blocks, summarised_at = pg_catalog.now()",
+								  6, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "evlog: writing evlog.partition_summaries failed");
+		done++;
+	}
+	return done;
+}
+
+/*
+ * Summarise closed partitions as the log's owner (the partition worker,
+ * evlog_summarise_partitions()).
+ */
+int
+evlog_partitions_summarise(void)
+{
+	Oid			logid = evlog_relid("event_log");
+	Relation	log;
+	Oid			save_user;
+	int			save_sec;
+	int			nestlevel;
+	int			done;
+
+	log = table_open(logid, AccessShareLock);
+	evlog_require_11(log, "summarising partitions");
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(log->rd_rel->relowner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	table_close(log, NoLock);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	nestlevel = evlog_pin_search_path();
+	done = summarise_closed(logid);
+	AtEOXact_GUC(true, nestlevel);
+	SPI_finish();
+	SetUserIdAndSecContext(save_user, save_sec);
+	return done;
+}
+
+Datum
+evlog_summarise_partitions(PG_FUNCTION_ARGS)
+{
+	PreventCommandIfReadOnly("evlog_summarise_partitions()");
+	PG_RETURN_INT32(evlog_partitions_summarise());
+}
+
+/*
+ * Does every event of the partition (retention events excepted) have
+ * ts < before, and if so, how many are there?
+ */
+static void
+part_stats(const EvlogPart *part, TimestampTz before, PartStats *ps)
+{
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		values[1];
+	bool		isnull;
+
+	/*
+	 * Is any event as new as the cut?  ts follows seq closely, so the BRIN
+	 * index on ts answers this without reading the partition.
+	 */
+	values[0] = TimestampTzGetDatum(before);
+	if (SPI_execute_with_args(psprintf("SELECT EXISTS (SELECT FROM %s WHERE ts OPERATOR(pg_catalog.>=) $1"
+									   " AND kind OPERATOR(pg_catalog.<>) 'retention')",
+									   qualified_name(part->relid)),
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "evlog: scanning a partition failed");
+	ps->all_older = !DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	ps->count = 0;
+	ps->min_seq = ps->max_seq = 0;
+	if (!ps->all_older)
+		return;
+	/* what the retention event records: summarised, else counted now */
+	if (!summary_read(part, ps))
+		part_count(part->relid, ps);
 }
 
 /* Delete rows of user views' targets that carry a pruned event_log_seq. */
@@ -329,24 +493,26 @@ chain_in_use(void)
 }
 
 /*
- * The removal itself, connected to SPI as the log's owner, holding ACCESS
- * EXCLUSIVE on the log.  Returns the number of events removed.
+ * The removal itself, connected to SPI as the log's owner, holding SHARE
+ * UPDATE EXCLUSIVE on the log (no other prune, no partition created or
+ * attached meanwhile; appends go on).  Returns the number of events removed.
  */
 static int64
-prune_locked(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_seq,
-			 int *nparts_dropped)
+prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_seq,
+				 int *nparts_dropped)
 {
 	Relation	log;
 	EvlogPart  *parts;
 	int			nparts;
 	int			ndrop = 0;
 	int64		count = 0;
-	int64		consumed;
+	int64		closed;
 	int64		sealed = PG_INT64_MAX;
 	int64		cut;
 	bool		isnull;
 	bool		chain = chain_in_use();
-	bool		subscriber = evlog_is_subscribed(logid);
+	instr_time	start;
+	instr_time	elapsed;
 
 	if (chain)
 	{
@@ -355,18 +521,15 @@ prune_locked(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_seq,
 		if (isnull)
 			sealed = spi_int8("SELECT pg_catalog.max(seq) FROM evlog.chain_anchor", &isnull);
 	}
-	/*
-	 * Seqs no append can reach any more: up to the sequence's position here;
-	 * on a subscriber, whose rows come from the publisher, up to the
-	 * replicated watermark (every seq at or below it has arrived).
-	 */
-	if (subscriber)
-		consumed = evlog_safe_seq();
-	else
-		consumed = spi_int8("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM evlog.event_log_seq_seq",
-							&isnull);
 
-	/* DETACH refuses a table this session has open: keep it closed */
+	/*
+	 * Seqs no append can reach any more: every seq up to the safe seq has
+	 * been handed out and is committed or will never exist (on a subscriber,
+	 * whose rows come from the publisher: has arrived).  A partition wholly
+	 * below it never changes again.
+	 */
+	closed = evlog_safe_seq();
+
 	log = table_open(logid, NoLock);
 	parts = evlog_log_parts(log, &nparts);
 	table_close(log, NoLock);
@@ -377,9 +540,9 @@ prune_locked(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_seq,
 		PartStats	ps;
 
 		CHECK_FOR_INTERRUPTS();
-		if (parts[i].hi > consumed)
+		if (parts[i].hi > closed)
 			break;				/* appends may still land in it */
-		part_stats(parts[i].relid, before, &ps);
+		part_stats(&parts[i], before, &ps);
 		if (!ps.all_older || (ps.count > 0 && ps.max_seq > sealed))
 			break;
 		if (ps.count > 0 && *first_seq == 0)
@@ -398,7 +561,12 @@ prune_locked(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_seq,
 	{
 		evlog_prune_active = true;
 
-		/* the chain: the last pruned link becomes the anchor */
+		/*
+		 * Phase 1, appends going on: the chain links and event_id entries of
+		 * the pruned events, one per event, so the bulk of the work when
+		 * events carry an event_id or the chain is in use.  Appenders only
+		 * ever insert into these tables, above the cut.
+		 */
 		if (chain && *last_seq > 0)
 		{
 			spi_exec(psprintf("INSERT INTO evlog.chain_anchor (seq, hash)"
@@ -409,8 +577,19 @@ prune_locked(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_seq,
 			spi_exec(psprintf("DELETE FROM evlog.chain WHERE seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
 							  cut), SPI_OK_DELETE);
 		}
+		spi_exec(psprintf("DELETE FROM evlog.event_ids WHERE seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+						  cut), SPI_OK_DELETE);
 
-		/* derived rows of pruned events */
+		/*
+		 * Phase 2, appenders and readers waiting: derived rows (appenders
+		 * update host_states and rollouts rows, and the rollouts are derived
+		 * again from the log as it stands) and the partitions.
+		 */
+		INSTR_TIME_SET_CURRENT(start);
+		LockRelationOid(logid, AccessExclusiveLock);
+		/* what we see must include every append that committed before the lock */
+		CommandCounterIncrement();
+
 		spi_exec(psprintf("DELETE FROM evlog.probe_failures WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
 						  cut), SPI_OK_DELETE);
 		spi_exec(psprintf("DELETE FROM evlog.derived_skips WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
@@ -432,10 +611,9 @@ prune_locked(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_seq,
 		}
 		spi_exec("DROP TABLE pg_temp.evlog_pruned_rollouts", SPI_OK_UTILITY);
 		prune_user_targets(cut);
-		spi_exec(psprintf("DELETE FROM evlog.event_ids WHERE seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+		spi_exec(psprintf("DELETE FROM evlog.partition_summaries WHERE hi OPERATOR(pg_catalog.<=) " INT64_FORMAT,
 						  cut), SPI_OK_DELETE);
 
-		/* the partitions themselves */
 		for (int i = 0; i < ndrop; i++)
 		{
 			const char *name = quote_identifier(get_rel_name(parts[i].relid));
@@ -454,6 +632,11 @@ prune_locked(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_seq,
 			spi_exec(psprintf("DROP TABLE evlog.%s", name), SPI_OK_UTILITY);
 		}
 		evlog_prune_active = false;
+		INSTR_TIME_SET_CURRENT(elapsed);
+		INSTR_TIME_SUBTRACT(elapsed, start);
+		ereport(DEBUG1,
+				(errmsg("evlog_prune: %d partitions dropped, ACCESS EXCLUSIVE on the log for %.3f ms before commit",
+						ndrop, INSTR_TIME_GET_MILLISEC(elapsed))));
 	}
 	PG_FINALLY();
 	{
@@ -491,14 +674,25 @@ evlog_prune(PG_FUNCTION_ARGS)
 	before = PG_GETARG_TIMESTAMPTZ(0);
 	PreventCommandIfReadOnly("evlog_prune()");
 
+	/*
+	 * The events it removes are judged committed by evlog_safe_seq(), which
+	 * a transaction snapshot taken earlier may not show: their derived rows
+	 * would stay behind.
+	 */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("evlog_prune() cannot run in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errhint("Run it in a READ COMMITTED transaction, or on its own.")));
+
 	log = table_open(logid, AccessShareLock);
 	evlog_require_11(log, "evlog_prune()");
 	owner = log->rd_rel->relowner;
 	table_close(log, NoLock);
 
 	/*
-	 * Seal outside the big lock first, so that only what is appended
-	 * meanwhile is sealed while appenders wait.
+	 * Seal outside any lock first, so that only what is appended meanwhile
+	 * is sealed under it.
 	 */
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -506,16 +700,13 @@ evlog_prune(PG_FUNCTION_ARGS)
 		(void) evlog_seal_upto(0);
 	SPI_finish();
 
-	LockRelationOid(logid, AccessExclusiveLock);
-	/* what we see must include every append that committed before the lock */
-	CommandCounterIncrement();
-
+	LockRelationOid(logid, ShareUpdateExclusiveLock);
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	nestlevel = evlog_pin_search_path();
-	count = prune_locked(logid, before, &first_seq, &last_seq, &ndropped);
+	count = prune_partitions(logid, before, &first_seq, &last_seq, &ndropped);
 	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	SetUserIdAndSecContext(save_user, save_sec);

@@ -203,6 +203,15 @@ evlog_launcher_main(Datum main_arg)
 		list_free(todo);
 		todo = failed;
 
+		/* scheduled retention, when evlog.retention is set (retention.c) */
+		if (evlog_retention_due())
+		{
+			List	   *dbs = connectable_databases();
+
+			evlog_retention_start_round(dbs);
+			list_free(dbs);
+		}
+
 		/* watchdog: queues with entries and no writer */
 		for (int i = 0; i < evlog_queue_nslots(); i++)
 		{
