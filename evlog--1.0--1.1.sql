@@ -31,6 +31,24 @@
 \echo Use "ALTER EXTENSION evlog UPDATE TO '1.1'" to load this file. \quit
 
 /* ------------------------------------------------------------------------
+ * Initial privileges.  A GRANT or REVOKE run by an extension script records
+ * the object's privileges at that moment, user grants included, as the
+ * extension's initial privileges (pg_init_privs), which pg_dump leaves out
+ * of dumps, taking them for something CREATE EXTENSION recreates.  Keep
+ * them as the 1.0 install recorded them, and put them back at the end.
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE evlog.update_init_privs AS
+SELECT i.objoid, i.classoid, i.objsubid, i.initprivs
+  FROM pg_catalog.pg_init_privs i
+  JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) i.classoid
+                             AND d.objid OPERATOR(pg_catalog.=) i.objoid
+ WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+   AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e
+                                          WHERE e.extname OPERATOR(pg_catalog.=) 'evlog')
+   AND d.deptype OPERATOR(pg_catalog.=) 'e';
+
+/* ------------------------------------------------------------------------
  * Kinds
  * ------------------------------------------------------------------------ */
 
@@ -332,6 +350,21 @@ REVOKE ALL ON FUNCTION
     @extschema@.evlog_consumer_next(text, integer)
 FROM PUBLIC;
 
+-- The grants put back are the database's, not the extension's: the
+-- initial privileges of the new log and the recreated functions are those
+-- of a fresh install, recorded here (see "Initial privileges" above).
+REVOKE ALL ON evlog.event_log FROM PUBLIC;
+INSERT INTO evlog.update_init_privs
+SELECT i.objoid, i.classoid, i.objsubid, i.initprivs
+  FROM pg_catalog.pg_init_privs i
+ WHERE (i.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+        AND i.objoid OPERATOR(pg_catalog.=) 'evlog.event_log'::pg_catalog.regclass)
+    OR (i.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+        AND i.objoid OPERATOR(pg_catalog.=) ANY (ARRAY[
+           '@extschema@.evlog_query(timestamptz, timestamptz, text, text, text[], bigint, integer)'::pg_catalog.regprocedure,
+           '@extschema@.evlog_read(bigint, integer)'::pg_catalog.regprocedure,
+           '@extschema@.evlog_consumer_next(text, integer)'::pg_catalog.regprocedure]::pg_catalog.oid[]));
+
 DO $$
 DECLARE
     g record;
@@ -342,6 +375,7 @@ BEGIN
 END
 $$;
 DROP TABLE evlog.update_grants;
+
 
 CREATE OR REPLACE VIEW evlog.consumer_lag AS
 SELECT c.name, c.position, s.safe_seq,
@@ -509,3 +543,11 @@ REVOKE ALL ON FUNCTION
     @extschema@.evlog_summarise_partitions(),
     @extschema@.evlog_publish_watermark()
 FROM PUBLIC;
+
+-- initial privileges as recorded before this script's grants and revokes
+-- (see "Initial privileges" at the top)
+UPDATE pg_catalog.pg_init_privs i SET initprivs = u.initprivs
+  FROM evlog.update_init_privs u
+ WHERE i.objoid OPERATOR(pg_catalog.=) u.objoid AND i.classoid OPERATOR(pg_catalog.=) u.classoid
+   AND i.objsubid OPERATOR(pg_catalog.=) u.objsubid;
+DROP TABLE evlog.update_init_privs;

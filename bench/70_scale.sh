@@ -66,50 +66,76 @@ row append_ratio_full_vs_empty "$(ratio "$f" "$e")" x
 for db in scale_empty scale_full; do psql -X -q -c "DROP DATABASE $db" >/dev/null; done
 
 # ---------------------------------------------------------------- pruning
-psql -X -q -c "DROP DATABASE IF EXISTS scale_prune" -c "CREATE DATABASE scale_prune" >/dev/null
-export PGDATABASE=scale_prune
-part=$(( prune_n / 20 ))
-q "CREATE EXTENSION evlog"
-plain_log_table bench_plain_log
-echo
-echo "loading $prune_n events (partitions of $part) and the same rows into a plain table ..."
-PGOPTIONS="-c evlog.partition_size=$part" q "SELECT evlog_create_partitions(upto => $prune_n + $part)" >/dev/null
-gen="SELECT i, '2026-01-01'::timestamptz + i * interval '1 second', 'agent_event', 'host-' || i % 256, 'r' || i % 10,
-            '{\"kind\":\"ProbeResult\",\"probeName\":\"p\",\"status\":\"pass\",\"mode\":\"observe\",\"observedAt\":\"2026-01-01T00:00:00Z\"}'::jsonb
-       FROM generate_series(1, $prune_n) i"
-q "INSERT INTO evlog.event_log (seq, ts, kind, host_id, rollout_id, payload) $gen" >/dev/null
-q "SELECT setval('evlog.event_log_seq_seq', $prune_n + $part)" >/dev/null
-q "INSERT INTO bench_plain_log (seq, ts, kind, host_id, rollout_id, payload) $gen" >/dev/null
-q "VACUUM ANALYZE evlog.event_log" >/dev/null; q "VACUUM ANALYZE bench_plain_log" >/dev/null; q "CHECKPOINT" >/dev/null
-cut=$(q "SELECT ('2026-01-01'::timestamptz + ($prune_n / 2 + 1) * interval '1 second')::text")
-log_size() { q "SELECT coalesce(sum(pg_total_relation_size(partition)), 0) FROM evlog.partitions"; }
-plain_size() { q "SELECT pg_total_relation_size('bench_plain_log')"; }
-b_log=$(log_size); b_plain=$(plain_size)
-
-t0=$(now_s)
-pruned=$(q "SELECT evlog_prune('$cut')")
-t_prune=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }')
-t0=$(now_s)
-deleted=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "DELETE FROM bench_plain_log WHERE ts < '$cut'" -c "SELECT 1" >/dev/null; \
-          q "SELECT $prune_n - count(*) FROM bench_plain_log")
-t_delete=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }')
-a_log=$(log_size); a_plain=$(plain_size)
-t0=$(now_s)
-q "VACUUM bench_plain_log" >/dev/null
-t_vacuum=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }')
-v_plain=$(plain_size)
+# Two logs of prune_n events in partitions of prune_n/20, and the same rows
+# in an identical plain table: events without an event_id, then every event
+# with one (evlog_prune then also deletes one evlog.event_ids entry per
+# pruned event).  The closed partitions' counts are taken first, as the
+# partition worker does in the background while the log grows; that time is
+# reported on its own line.  The time appenders wait (evlog_prune's ACCESS
+# EXCLUSIVE part) comes from its DEBUG1 message.
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-echo "pruning the oldest half of $prune_n events ($pruned by evlog_prune, $deleted by DELETE):"
-printf '| %-34s | %9s | %6s | %16s |\n' "method" "seconds" "ratio" "space returned"
-printf '| %-34s | %9s | %6s | %13s MB |\n' "DELETE from an identical plain table" "$t_delete" "1.00" "$(mb $(( b_plain - a_plain )))"
-printf '| %-34s | %9s | %6s | %13s MB |\n' "  ... then VACUUM" "$t_vacuum" "" "$(mb $(( b_plain - v_plain )))"
-printf '| %-34s | %9s | %6s | %13s MB |\n' "evlog_prune" "$t_prune" "$(ratio "$t_prune" "$t_delete")" "$(mb $(( b_log - a_log )))"
-row prune_events "$pruned" events; row prune_seconds "$t_prune" s; row delete_seconds "$t_delete" s
-row prune_ratio_vs_delete "$(ratio "$t_prune" "$t_delete")" x; row vacuum_after_delete_seconds "$t_vacuum" s
-row prune_space_returned_mb "$(mb $(( b_log - a_log )))" MB; row delete_space_returned_mb "$(mb $(( b_plain - a_plain )))" MB
-row delete_vacuum_space_returned_mb "$(mb $(( b_plain - v_plain )))" MB
-unset PGDATABASE
-psql -X -q -c "DROP DATABASE scale_prune" >/dev/null
+log_size() { q "SELECT coalesce(sum(pg_total_relation_size(partition)), 0) + pg_total_relation_size('evlog.event_ids') FROM evlog.partitions"; }
+plain_size() { q "SELECT pg_total_relation_size('bench_plain_log')"; }
+part=$(( prune_n / 20 ))
+prune_case() {
+    local label=$1 ids=$2 eid="NULL"
+    [ "$ids" = yes ] && eid="'ev-' || i"
+    psql -X -q -c "DROP DATABASE IF EXISTS scale_prune WITH (FORCE)" -c "CREATE DATABASE scale_prune" >/dev/null
+    export PGDATABASE=scale_prune
+    q "CREATE EXTENSION evlog"
+    plain_log_table bench_plain_log
+    echo
+    echo "[$label] loading $prune_n events (partitions of $part) and the same rows into a plain table ..."
+    PGOPTIONS="-c evlog.partition_size=$part" q "SELECT evlog_create_partitions(upto => $prune_n + $part)" >/dev/null
+    local gen="SELECT i, '2026-01-01'::timestamptz + i * interval '1 second', 'agent_event', 'host-' || i % 256, 'r' || i % 10,
+            '{\"kind\":\"ProbeResult\",\"probeName\":\"p\",\"status\":\"pass\",\"mode\":\"observe\",\"observedAt\":\"2026-01-01T00:00:00Z\"}'::jsonb,
+            $eid FROM generate_series(1, $prune_n) i"
+    q "INSERT INTO evlog.event_log (seq, ts, kind, host_id, rollout_id, payload, event_id) $gen" >/dev/null
+    [ "$ids" = yes ] && q "INSERT INTO evlog.event_ids (event_id, seq) SELECT 'ev-' || i, i FROM generate_series(1, $prune_n) i" >/dev/null
+    q "SELECT setval('evlog.event_log_seq_seq', $prune_n + $part)" >/dev/null
+    q "INSERT INTO bench_plain_log (seq, ts, kind, host_id, rollout_id, payload, event_id) $gen" >/dev/null
+    q "VACUUM ANALYZE" >/dev/null; q "CHECKPOINT" >/dev/null
+    local t0 t_sum t_prune t_delete t_vacuum excl cut b_log b_plain a_log a_plain v_plain pruned deleted out
+    t0=$(now_s)
+    q "SELECT evlog_summarise_partitions()" >/dev/null
+    t_sum=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }')
+    cut=$(q "SELECT ('2026-01-01'::timestamptz + ($prune_n / 2 + 1) * interval '1 second')::text")
+    b_log=$(log_size); b_plain=$(plain_size)
+
+    t0=$(now_s)
+    out=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = debug1" -c "SELECT evlog_prune('$cut')" 2>&1)
+    t_prune=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }')
+    pruned=$(echo "$out" | grep -E '^[0-9]+$' | tail -1)
+    excl=$(echo "$out" | sed -n 's/.*ACCESS EXCLUSIVE on the log for \([0-9.]*\) ms.*/\1/p' | tail -1)
+    t0=$(now_s)
+    psql -X -q -At -v ON_ERROR_STOP=1 -c "DELETE FROM bench_plain_log WHERE ts < '$cut'" >/dev/null
+    t_delete=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }')
+    deleted=$(q "SELECT $prune_n - count(*) FROM bench_plain_log")
+    a_log=$(log_size); a_plain=$(plain_size)
+    t0=$(now_s)
+    q "VACUUM bench_plain_log" >/dev/null
+    t_vacuum=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }')
+    v_plain=$(plain_size)
+
+    echo "[$label] pruning the oldest half ($pruned events by evlog_prune, $deleted by DELETE):"
+    printf '| %-48s | %9s | %6s | %16s |\n' "method" "seconds" "ratio" "space returned"
+    printf '| %-48s | %9s | %6s | %13s MB |\n' "DELETE from an identical plain table" "$t_delete" "1.00" "$(mb $(( b_plain - a_plain )))"
+    printf '| %-48s | %9s | %6s | %13s MB |\n' "  ... then VACUUM" "$t_vacuum" "" "$(mb $(( b_plain - v_plain )))"
+    printf '| %-48s | %9s | %6s | %13s MB |\n' "evlog_prune" "$t_prune" "$(ratio "$t_prune" "$t_delete")" "$(mb $(( b_log - a_log )))"
+    printf '| %-48s | %9s | %6s | %16s |\n' "  of which appenders waited (ACCESS EXCLUSIVE)" "$(awk -v m="$excl" 'BEGIN { printf "%.3f", m / 1000 }')" "$(ratio "$(awk -v m="$excl" 'BEGIN { print m / 1000 }')" "$t_delete")" ""
+    printf '| %-48s | %9s | %6s | %16s |\n' "summarising 20 closed partitions (background)" "$t_sum" "" ""
+    row "prune_${label}_events" "$pruned" events; row "prune_${label}_seconds" "$t_prune" s
+    row "prune_${label}_exclusive_ms" "$excl" ms; row "prune_${label}_summarise_seconds" "$t_sum" s
+    row "delete_${label}_seconds" "$t_delete" s; row "prune_${label}_ratio_vs_delete" "$(ratio "$t_prune" "$t_delete")" x
+    row "vacuum_${label}_after_delete_seconds" "$t_vacuum" s
+    row "prune_${label}_space_returned_mb" "$(mb $(( b_log - a_log )))" MB
+    row "delete_${label}_space_returned_mb" "$(mb $(( b_plain - a_plain )))" MB
+    row "delete_${label}_vacuum_space_returned_mb" "$(mb $(( b_plain - v_plain )))" MB
+    unset PGDATABASE
+    psql -X -q -c "DROP DATABASE scale_prune WITH (FORCE)" >/dev/null
+}
+prune_case no_event_ids no
+prune_case event_ids yes
 
 # ---------------------------------------------------------------- replication
 base=$(dirname "$BENCH_DATA")/repl

@@ -143,7 +143,9 @@ for suite in $suites; do
         log "memcheck: pg_regress against a server under valgrind"
         mkdir -p vg
         "$bindir/initdb" -D vgdata -A trust >/dev/null
+        # test/valgrind.supp: PostgreSQL's WAL/temp-file padding false positives only
         valgrind --trace-children=yes --quiet --error-limit=no --leak-check=no \
+            --suppressions="$work/test/valgrind.supp" \
             --num-callers=30 --log-file="$work/vg/%p.log" \
             "$bindir/postgres" -D vgdata -k "$work" -p 54987 -c listen_addresses= \
             -c fsync=off > vg-server.log 2>&1 &

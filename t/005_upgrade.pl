@@ -106,5 +106,17 @@ is($node->safe_psql($db, q{SELECT coalesce(first_bad_seq::text, 'intact') FROM e
 	'chain verifies from the anchor');
 is($node->safe_psql($db, q{SELECT count(*) FROM evlog_verify('all')}), '0', 'evlog_verify clean after pruning');
 
+# the carried-over grants are the database's own: a dump of the updated
+# database carries them, and a restore gives the roles their rights back
+my $dump = $node->basedir . '/updated.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-d', $node->connstr($db), '-f', $dump ], 'dump of the updated database');
+$node->safe_psql($db, 'CREATE DATABASE restored');
+$node->command_ok([ 'pg_restore', '-d', $node->connstr('restored'), '-L', restore_list($node, $dump), $dump ],
+	'restore of the updated database');
+is($node->safe_psql('restored', q{SET ROLE report; SELECT count(*) > 0 FROM evlog_read(0, 5)}), 't',
+	'after a restore, the reader keeps evlog_read');
+is($node->safe_psql('restored', q{SET ROLE report; SELECT count(*) > 0 FROM evlog.event_log}), 't',
+	'after a restore, the reader keeps SELECT on the log');
+
 $node->stop;
 done_testing();
