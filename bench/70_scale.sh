@@ -71,8 +71,10 @@ for db in scale_empty scale_full; do psql -X -q -c "DROP DATABASE $db" >/dev/nul
 # with one (evlog_prune then also deletes one evlog.event_ids entry per
 # pruned event).  The closed partitions' counts are taken first, as the
 # partition worker does in the background while the log grows; that time is
-# reported on its own line.  The time appenders wait (evlog_prune's ACCESS
-# EXCLUSIVE part) comes from its DEBUG1 message.
+# reported on its own line.  The time appenders wait is evlog_prune's ACCESS
+# EXCLUSIVE part (its DEBUG1 message) plus the commit, which releases the
+# partitions' files; the floor is a DROP TABLE of a plain table holding just
+# the pruned rows, with the same indexes.
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 log_size() { q "SELECT coalesce(sum(pg_total_relation_size(partition)), 0) + pg_total_relation_size('evlog.event_ids') FROM evlog.partitions"; }
 plain_size() { q "SELECT pg_total_relation_size('bench_plain_log')"; }
@@ -95,18 +97,39 @@ prune_case() {
     q "SELECT setval('evlog.event_log_seq_seq', $prune_n + $part)" >/dev/null
     q "INSERT INTO bench_plain_log (seq, ts, kind, host_id, rollout_id, payload, event_id) $gen" >/dev/null
     q "VACUUM ANALYZE" >/dev/null; q "CHECKPOINT" >/dev/null
-    local t0 t_sum t_prune t_delete t_vacuum excl cut b_log b_plain a_log a_plain v_plain pruned deleted out
+    local t0 t_sum t_prune t_delete t_vacuum t_floor excl cut b_log b_plain a_log a_plain v_plain pruned deleted out
     t0=$(now_s)
     q "SELECT evlog_summarise_partitions()" >/dev/null
     t_sum=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }')
     cut=$(q "SELECT ('2026-01-01'::timestamptz + ($prune_n / 2 + 1) * interval '1 second')::text")
     b_log=$(log_size); b_plain=$(plain_size)
 
+    # the floor: DROP TABLE of a plain table holding just the rows pruned,
+    # with the same indexes (what giving that much disk back costs here)
+    q "CREATE TABLE bench_drop_floor AS SELECT * FROM bench_plain_log WHERE ts < '$cut'" >/dev/null
+    q "CREATE INDEX ON bench_drop_floor (seq); CREATE INDEX ON bench_drop_floor (host_id, ts);
+       CREATE INDEX ON bench_drop_floor (rollout_id, seq); CREATE INDEX ON bench_drop_floor (kind, ts);
+       CREATE INDEX ON bench_drop_floor USING brin (ts); CREATE INDEX ON bench_drop_floor (event_id)" >/dev/null
+    q "CHECKPOINT" >/dev/null
     t0=$(now_s)
-    out=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = debug1" -c "SELECT evlog_prune('$cut')" 2>&1)
+    q "DROP TABLE bench_drop_floor" >/dev/null
+    t_floor=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }')
+
+    t0=$(now_s)
+    out=$(psql -X -q -At -v ON_ERROR_STOP=1 2>&1 <<SQL
+SET client_min_messages = debug1;
+\\timing on
+BEGIN;
+SELECT evlog_prune('$cut');
+COMMIT;
+SQL
+)
     t_prune=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }')
     pruned=$(echo "$out" | grep -E '^[0-9]+$' | tail -1)
-    excl=$(echo "$out" | sed -n 's/.*ACCESS EXCLUSIVE on the log for \([0-9.]*\) ms.*/\1/p' | tail -1)
+    local ae commit_ms
+    ae=$(echo "$out" | sed -n 's/.*then \([0-9.]*\) ms holding ACCESS EXCLUSIVE.*/\1/p' | tail -1)
+    commit_ms=$(echo "$out" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1)
+    excl=$(awk -v a="$ae" -v c="$commit_ms" 'BEGIN { printf "%.1f", a + c }')
     t0=$(now_s)
     psql -X -q -At -v ON_ERROR_STOP=1 -c "DELETE FROM bench_plain_log WHERE ts < '$cut'" >/dev/null
     t_delete=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }')
@@ -123,9 +146,12 @@ prune_case() {
     printf '| %-48s | %9s | %6s | %13s MB |\n' "  ... then VACUUM" "$t_vacuum" "" "$(mb $(( b_plain - v_plain )))"
     printf '| %-48s | %9s | %6s | %13s MB |\n' "evlog_prune" "$t_prune" "$(ratio "$t_prune" "$t_delete")" "$(mb $(( b_log - a_log )))"
     printf '| %-48s | %9s | %6s | %16s |\n' "  of which appenders waited (ACCESS EXCLUSIVE)" "$(awk -v m="$excl" 'BEGIN { printf "%.3f", m / 1000 }')" "$(ratio "$(awk -v m="$excl" 'BEGIN { print m / 1000 }')" "$t_delete")" ""
+    printf '| %-48s | %9s | %6s | %16s |\n' "    of which the commit (releasing the files)" "$(awk -v m="$commit_ms" 'BEGIN { printf "%.3f", m / 1000 }')" "" ""
+    printf '| %-48s | %9s | %6s | %16s |\n' "floor: DROP TABLE of the same rows and indexes" "$t_floor" "$(ratio "$t_floor" "$t_delete")" ""
     printf '| %-48s | %9s | %6s | %16s |\n' "summarising 20 closed partitions (background)" "$t_sum" "" ""
     row "prune_${label}_events" "$pruned" events; row "prune_${label}_seconds" "$t_prune" s
-    row "prune_${label}_exclusive_ms" "$excl" ms; row "prune_${label}_summarise_seconds" "$t_sum" s
+    row "prune_${label}_exclusive_ms" "$excl" ms; row "prune_${label}_commit_ms" "$commit_ms" ms
+    row "drop_table_${label}_floor_seconds" "$t_floor" s; row "prune_${label}_summarise_seconds" "$t_sum" s
     row "delete_${label}_seconds" "$t_delete" s; row "prune_${label}_ratio_vs_delete" "$(ratio "$t_prune" "$t_delete")" x
     row "vacuum_${label}_after_delete_seconds" "$t_vacuum" s
     row "prune_${label}_space_returned_mb" "$(mb $(( b_log - a_log )))" MB

@@ -295,7 +295,7 @@ summarise_closed(Oid logid)
 		PartStats	ps;
 		Oid			argtypes[6] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID};
 		Datum		values[6];
-		char		nulls[6] = "      ";
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
 		CHECK_FOR_INTERRUPTS();
 		if (summary_read(&parts[i], &ps))
@@ -510,10 +510,13 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 	int64		sealed = PG_INT64_MAX;
 	int64		cut;
 	bool		isnull;
-	bool		chain = chain_in_use();
-	instr_time	start;
-	instr_time	elapsed;
+	bool		chain;
+	instr_time	begun;
+	instr_time	locked;
+	instr_time	done;
 
+	INSTR_TIME_SET_CURRENT(begun);
+	chain = chain_in_use();
 	if (chain)
 	{
 		(void) evlog_seal_upto(0);
@@ -585,8 +588,8 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 		 * update host_states and rollouts rows, and the rollouts are derived
 		 * again from the log as it stands) and the partitions.
 		 */
-		INSTR_TIME_SET_CURRENT(start);
 		LockRelationOid(logid, AccessExclusiveLock);
+		INSTR_TIME_SET_CURRENT(locked);
 		/* what we see must include every append that committed before the lock */
 		CommandCounterIncrement();
 
@@ -632,11 +635,13 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 			spi_exec(psprintf("DROP TABLE evlog.%s", name), SPI_OK_UTILITY);
 		}
 		evlog_prune_active = false;
-		INSTR_TIME_SET_CURRENT(elapsed);
-		INSTR_TIME_SUBTRACT(elapsed, start);
+		INSTR_TIME_SET_CURRENT(done);
+		INSTR_TIME_SUBTRACT(done, locked);
+		INSTR_TIME_SUBTRACT(locked, begun);
 		ereport(DEBUG1,
-				(errmsg("evlog_prune: %d partitions dropped, ACCESS EXCLUSIVE on the log for %.3f ms before commit",
-						ndrop, INSTR_TIME_GET_MILLISEC(elapsed))));
+				(errmsg("evlog_prune: %d partitions: %.3f ms with appends going on, then %.3f ms holding ACCESS EXCLUSIVE on the log before commit",
+						ndrop, INSTR_TIME_GET_MILLISEC(locked), INSTR_TIME_GET_MILLISEC(done)),
+				 errdetail("The commit, which releases the partitions' files, also holds the lock.")));
 	}
 	PG_FINALLY();
 	{

@@ -35,6 +35,14 @@ sleep 3;
 is($node->safe_psql('app', q{SELECT count(*) FROM evlog.event_log WHERE kind = 'retention'}), '0',
 	'no scheduled pruning while evlog.retention is 0');
 
+# the partition worker, started as appends near the last partition's top,
+# has counted the partitions the log moved past (1-100 and 101-200 were
+# closed once the first transaction committed)
+ok($node->poll_query_until('app', q{SELECT count(*) >= 2 FROM evlog.partition_summaries WHERE hi <= 200}),
+	'the partition worker summarised the closed partitions');
+is($node->safe_psql('app', q{SELECT string_agg(events::text, ',' ORDER BY hi) FROM evlog.partition_summaries WHERE hi <= 200}),
+	'100,100', 'with their event counts');
+
 $node->append_conf('postgresql.conf', "evlog.retention = '30d'");
 $node->reload;
 ok($node->poll_query_until('app', q{SELECT count(*) > 0 FROM evlog.event_log WHERE kind = 'retention'}),
