@@ -390,6 +390,9 @@ extern uint64 evlog_queue_count_tickets(EvlogQueueSlot *slot, int64 above,
 extern void evlog_queue_stats(int index, EvlogQueueStats *stats);
 
 /* worker.c */
+struct BackgroundWorker;
+extern void evlog_bgworker_init(struct BackgroundWorker *bgw, const char *function,
+								const char *type, Oid dboid);
 extern void evlog_worker_register_launcher(void);
 extern bool evlog_worker_start(Oid dboid);
 

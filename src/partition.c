@@ -527,15 +527,7 @@ partitions_by_worker(Oid owner, int64 upto, bool wait)
 
 	if (!IsUnderPostmaster)
 		return false;
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "evlog");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "evlog_partition_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "evlog partition creator");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "evlog partition creator");
-	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+	evlog_bgworker_init(&worker, "evlog_partition_worker_main", "evlog partition creator", MyDatabaseId);
 	worker.bgw_notify_pid = MyProcPid;
 	StaticAssertStmt(sizeof(PartitionJob) + sizeof(Oid) <= BGW_EXTRALEN, "bgw_extra too small");
 	memcpy(worker.bgw_extra, &job, sizeof(job));

@@ -112,15 +112,7 @@ evlog_retention_start_round(List *dbs)
 
 		if (round_running(dboid))
 			continue;
-		memset(&bgw, 0, sizeof(bgw));
-		bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		bgw.bgw_restart_time = BGW_NEVER_RESTART;
-		strlcpy(bgw.bgw_library_name, "evlog", BGW_MAXLEN);
-		strlcpy(bgw.bgw_function_name, "evlog_retention_main", BGW_MAXLEN);
-		snprintf(bgw.bgw_name, BGW_MAXLEN, "evlog retention for database %u", dboid);
-		strlcpy(bgw.bgw_type, "evlog retention", BGW_MAXLEN);
-		bgw.bgw_main_arg = ObjectIdGetDatum(dboid);
+		evlog_bgworker_init(&bgw, "evlog_retention_main", "evlog retention", dboid);
 		bgw.bgw_notify_pid = MyProcPid;
 		if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
 			break;				/* no free slot: next round */

@@ -118,6 +118,26 @@ evlog_worker_register_launcher(void)
 	RegisterBackgroundWorker(&bgw);
 }
 
+/*
+ * The fields every dynamic worker of evlog shares: connected to database
+ * dboid, started once recovery is over, never restarted by the postmaster;
+ * type doubles as the name, suffixed with the database.  The caller sets
+ * bgw_notify_pid and bgw_extra as needed.
+ */
+void
+evlog_bgworker_init(BackgroundWorker *bgw, const char *function, const char *type, Oid dboid)
+{
+	memset(bgw, 0, sizeof(*bgw));
+	bgw->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw->bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(bgw->bgw_library_name, "evlog", BGW_MAXLEN);
+	strlcpy(bgw->bgw_function_name, function, BGW_MAXLEN);
+	snprintf(bgw->bgw_name, BGW_MAXLEN, "%s for database %u", type, dboid);
+	strlcpy(bgw->bgw_type, type, BGW_MAXLEN);
+	bgw->bgw_main_arg = ObjectIdGetDatum(dboid);
+}
+
 /* Start a writer for a database; false if no worker slot was free. */
 bool
 evlog_worker_start(Oid dboid)
@@ -125,16 +145,7 @@ evlog_worker_start(Oid dboid)
 	BackgroundWorker bgw;
 	BackgroundWorkerHandle *handle;
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(bgw.bgw_library_name, "evlog", BGW_MAXLEN);
-	strlcpy(bgw.bgw_function_name, "evlog_writer_main", BGW_MAXLEN);
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "evlog writer for database %u", dboid);
-	strlcpy(bgw.bgw_type, "evlog writer", BGW_MAXLEN);
-	bgw.bgw_main_arg = ObjectIdGetDatum(dboid);
-	bgw.bgw_notify_pid = 0;
+	evlog_bgworker_init(&bgw, "evlog_writer_main", "evlog writer", dboid);
 	return RegisterDynamicBackgroundWorker(&bgw, &handle);
 }
 
