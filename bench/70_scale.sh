@@ -8,7 +8,8 @@
 #    and the disk space each returns;
 #  * logical replication lag at a sustained 5,000 events/s: a publisher and a
 #    subscriber cluster on loopback, started here.
-# BENCH_SCALE shrinks the 10M and 2M logs and the run times.
+# BENCH_SCALE shrinks the 10M and 2M logs and the run times; SCALE_PARTS
+# picks parts (default "appends prune replication").
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -21,8 +22,10 @@ dir=$(mktemp -d)
 csv="$BENCH_OUT/scale.csv"
 echo "metric,value,unit" > "$csv"
 row() { echo "$1,$2,$3" >> "$csv"; }
+part_wanted() { case " ${SCALE_PARTS:-appends prune replication} " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # ---------------------------------------------------------------- appends
+if part_wanted appends; then
 for db in scale_empty scale_full; do
     psql -X -q -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
     PGDATABASE=$db q "CREATE EXTENSION evlog"
@@ -64,6 +67,7 @@ echo "(rounds: empty ${te[*]}; full ${tf[*]})"
 row append_tps_empty "$e" tps; row append_tps_full "$f" tps; row append_full_events "$big" events
 row append_ratio_full_vs_empty "$(ratio "$f" "$e")" x
 for db in scale_empty scale_full; do psql -X -q -c "DROP DATABASE $db" >/dev/null; done
+fi
 
 # ---------------------------------------------------------------- pruning
 # Two logs of prune_n events in partitions of prune_n/20, and the same rows
@@ -160,10 +164,13 @@ SQL
     unset PGDATABASE
     psql -X -q -c "DROP DATABASE scale_prune WITH (FORCE)" >/dev/null
 }
-prune_case no_event_ids no
-prune_case event_ids yes
+if part_wanted prune; then
+    prune_case no_event_ids no
+    prune_case event_ids yes
+fi
 
 # ---------------------------------------------------------------- replication
+part_wanted replication || { rm -rf "$dir"; echo "CSV: $csv"; exit 0; }
 base=$(dirname "$BENCH_DATA")/repl
 rm -rf "$base"; mkdir -p "$base"
 start_cluster() {

@@ -13,7 +13,8 @@
 # Pieces get: PGHOST PGPORT PGDATABASE PGUSER, BENCH_BIN (staged bin dir),
 # BENCH_OUT (directory for CSV/PNG), BENCH_DATA (the data directory, for
 # pieces that restart the server), BENCH_SCALE (1 = full size; CI-sized
-# runs may set it lower).
+# runs may set it lower).  BENCH_TMP (default /tmp) is where the server's
+# data directory goes, e.g. /dev/shm to take the filesystem out of a figure.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
@@ -22,7 +23,7 @@ ensure_build_deps
 ensure_packages postgresql-$PGVER-pgq3 gnuplot-nox python3 python3-psycopg2
 build_evlog
 
-work=$(mktemp -d /tmp/evlog-bench.XXXXXX)
+work=$(mktemp -d "${BENCH_TMP:-/tmp}/evlog-bench.XXXXXX")
 chmod 755 "$work"
 bindir=$(stage_pg "$work/pg")
 cp -a "$EVLOG_ROOT/bench" "$work/bench"
