@@ -145,7 +145,7 @@ echo "rows per measurement: $rows (one-row-per-call paths: $single_rows), median
 # Empty log vs 5M rows: the same measurement, each after a CHECKPOINT (so
 # both start without pending full-page writes), with autovacuum kept off the
 # log so it cannot compete for the CPUs mid-measurement.
-q "ALTER TABLE evlog.event_log SET (autovacuum_enabled = false)"
+log_autovacuum_off 20000000
 q "CHECKPOINT"
 measure batch_jsonb_1000_empty json 1000 "$rows" "$SQL_JSONB" 1
 

@@ -16,3 +16,13 @@ plain_log_table() {
        CREATE INDEX ON $name (kind, ts);
        CREATE INDEX ON $name USING brin (ts);"
 }
+# log_autovacuum_off UPTO: autovacuum off on every partition of the log,
+# after creating partitions up to seq UPTO (a partitioned table takes no
+# storage parameters, and a partition created later would not inherit it)
+log_autovacuum_off() {
+    q "SELECT evlog_create_partitions(upto => $1)" >/dev/null
+    q "DO \$\$ DECLARE p regclass; BEGIN
+         FOR p IN SELECT partition FROM evlog.partitions LOOP
+           EXECUTE pg_catalog.format('ALTER TABLE %s SET (autovacuum_enabled = false)', p);
+         END LOOP; END \$\$"
+}
