@@ -249,7 +249,14 @@ extern void evlog_partitions_maintain(Oid owner, int64 seq);
 extern void evlog_partitions_first(Oid owner);
 extern bool evlog_partitions_exhausted(Relation log, int64 last_seq, int64 *upto);
 extern PGDLLEXPORT void evlog_partition_worker_main(Datum main_arg);
-extern int	evlog_pin_search_path(void);
+typedef struct EvlogAsOwner
+{
+	Oid			save_user;
+	int			save_sec;
+	int			nestlevel;
+} EvlogAsOwner;
+extern void evlog_as_owner_begin(Oid owner, EvlogAsOwner *as);
+extern void evlog_as_owner_end(EvlogAsOwner *as);
 
 /* prune.c — set while evlog_prune removes rows the triggers protect */
 extern bool evlog_prune_active;

@@ -276,18 +276,29 @@ evlog_logscan_end(EvlogLogScan *s)
 }
 
 /*
- * search_path = pg_catalog, pg_temp until AtEOXact_GUC(true, <returned
- * level>): for DDL and DML that evlog runs on a caller's behalf.
+ * Run SPI as the log's owner with search_path = pg_catalog, pg_temp, for the
+ * DDL and DML evlog runs on a caller's behalf (creating, summarising and
+ * pruning partitions); evlog_as_owner_end() undoes all three.
  */
-int
-evlog_pin_search_path(void)
+void
+evlog_as_owner_begin(Oid owner, EvlogAsOwner *as)
 {
-	int			nestlevel = NewGUCNestLevel();
-
+	GetUserIdAndSecContext(&as->save_user, &as->save_sec);
+	SetUserIdAndSecContext(owner, as->save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	as->nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	return nestlevel;
+}
+
+void
+evlog_as_owner_end(EvlogAsOwner *as)
+{
+	AtEOXact_GUC(true, as->nestlevel);
+	SPI_finish();
+	SetUserIdAndSecContext(as->save_user, as->save_sec);
 }
 
 /* ------------------------------------------------------------------------
@@ -415,9 +426,7 @@ evlog_partitions_ensure(int64 upto)
 	int64		next;
 	int			created = 0;
 	bool		force;
-	int			nestlevel;
-	Oid			save_user;
-	int			save_sec;
+	EvlogAsOwner as;
 
 	if (ensure_nowait)
 	{
@@ -448,13 +457,8 @@ evlog_partitions_ensure(int64 upto)
 
 	if (ensure_nowait)
 		lock_referencing_nowait(logid);
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(log->rd_rel->relowner,
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	evlog_as_owner_begin(log->rd_rel->relowner, &as);
 	table_close(log, NoLock);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	nestlevel = evlog_pin_search_path();
 	while (force || next <= upto)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -466,9 +470,7 @@ evlog_partitions_ensure(int64 upto)
 	/* subscribers create theirs from this (watermark.c) */
 	if (created > 0)
 		evlog_watermark_record_top(next - 1);
-	AtEOXact_GUC(true, nestlevel);
-	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
+	evlog_as_owner_end(&as);
 	return created;
 }
 

@@ -243,7 +243,7 @@ part_count(Oid relid, PartStats *ps)
  * otherwise prune counts.
  */
 static bool
-summary_read(const EvlogPart *part, PartStats *ps)
+summary_read(const EvlogPart *part, BlockNumber blocks, PartStats *ps)
 {
 	Oid			argtypes[3] = {INT8OID, TEXTOID, INT8OID};
 	Datum		values[3];
@@ -253,7 +253,7 @@ summary_read(const EvlogPart *part, PartStats *ps)
 
 	values[0] = Int64GetDatum(part->hi);
 	values[1] = CStringGetTextDatum(get_rel_name(part->relid));
-	values[2] = Int64GetDatum((int64) heap_blocks(part->relid));
+	values[2] = Int64GetDatum((int64) blocks);
 	if (SPI_execute_with_args("SELECT events, min_seq, max_seq FROM evlog.partition_summaries"
 							  " WHERE hi OPERATOR(pg_catalog.=) $1 AND relname OPERATOR(pg_catalog.=) $2"
 							  " AND heap_blocks OPERATOR(pg_catalog.=) $3",
@@ -293,12 +293,14 @@ summarise_closed(Oid logid)
 	for (int i = 0; i < nparts && parts[i].hi <= safe; i++)
 	{
 		PartStats	ps;
+		BlockNumber blocks;
 		Oid			argtypes[6] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID};
 		Datum		values[6];
 		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
 		CHECK_FOR_INTERRUPTS();
-		if (summary_read(&parts[i], &ps))
+		blocks = heap_blocks(parts[i].relid);
+		if (summary_read(&parts[i], blocks, &ps))
 			continue;
 		part_count(parts[i].relid, &ps);
 		values[0] = Int64GetDatum(parts[i].hi);
@@ -306,7 +308,7 @@ summarise_closed(Oid logid)
 		values[2] = Int64GetDatum(ps.count);
 		values[3] = Int64GetDatum(ps.min_seq);
 		values[4] = Int64GetDatum(ps.max_seq);
-		values[5] = Int64GetDatum((int64) heap_blocks(parts[i].relid));
+		values[5] = Int64GetDatum((int64) blocks);
 		if (ps.count == 0)
 			nulls[3] = nulls[4] = 'n';
 		if (SPI_execute_with_args("INSERT INTO evlog.partition_summaries"
@@ -331,23 +333,15 @@ evlog_partitions_summarise(void)
 {
 	Oid			logid = evlog_relid("event_log");
 	Relation	log;
-	Oid			save_user;
-	int			save_sec;
-	int			nestlevel;
+	EvlogAsOwner as;
 	int			done;
 
 	log = table_open(logid, AccessShareLock);
 	evlog_require_11(log, "summarising partitions");
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(log->rd_rel->relowner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	evlog_as_owner_begin(log->rd_rel->relowner, &as);
 	table_close(log, NoLock);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	nestlevel = evlog_pin_search_path();
 	done = summarise_closed(logid);
-	AtEOXact_GUC(true, nestlevel);
-	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
+	evlog_as_owner_end(&as);
 	return done;
 }
 
@@ -385,7 +379,7 @@ part_stats(const EvlogPart *part, TimestampTz before, PartStats *ps)
 	if (!ps->all_older)
 		return;
 	/* what the retention event records: summarised, else counted now */
-	if (!summary_read(part, ps))
+	if (!summary_read(part, heap_blocks(part->relid), ps))
 		part_count(part->relid, ps);
 }
 
@@ -664,13 +658,11 @@ evlog_prune(PG_FUNCTION_ARGS)
 	Oid			logid = evlog_relid("event_log");
 	Relation	log;
 	Oid			owner;
-	Oid			save_user;
-	int			save_sec;
+	EvlogAsOwner as;
 	int64		first_seq;
 	int64		last_seq;
 	int			ndropped;
 	int64		count;
-	int			nestlevel;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -695,26 +687,10 @@ evlog_prune(PG_FUNCTION_ARGS)
 	owner = log->rd_rel->relowner;
 	table_close(log, NoLock);
 
-	/*
-	 * Seal outside any lock first, so that only what is appended meanwhile
-	 * is sealed under it.
-	 */
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (chain_in_use())
-		(void) evlog_seal_upto(0);
-	SPI_finish();
-
 	LockRelationOid(logid, ShareUpdateExclusiveLock);
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	nestlevel = evlog_pin_search_path();
+	evlog_as_owner_begin(owner, &as);
 	count = prune_partitions(logid, before, &first_seq, &last_seq, &ndropped);
-	AtEOXact_GUC(true, nestlevel);
-	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
+	evlog_as_owner_end(&as);
 
 	if (ndropped > 0 && evlog_is_subscribed(logid))
 	{
