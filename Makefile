@@ -23,7 +23,7 @@ OBJS = \
 	src/enqueue.o \
 	src/worker.o
 
-DATA = evlog--1.0.sql evlog--1.0--1.1.sql
+DATA = evlog--1.0.sql evlog--1.0--1.1.sql evlog--1.1--1.2.sql
 
 # pg_regress suites live in sql/ + expected/, isolation specs in specs/,
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.

@@ -1,4 +1,4 @@
-# Upgrade 1.0 -> 1.1: a database created at evlog 1.0 (events of every kind,
+# Upgrade 1.0 -> 1.1 -> current: a database created at evlog 1.0 (events of every kind,
 # derived rows, a sealed chain, a consumer, granted roles) keeps every event,
 # derived row, chain link, consumer position and guarantee through
 # ALTER EXTENSION evlog UPDATE; appends, reads and pruning then continue.
@@ -36,7 +36,7 @@ my %before = (
 	ids     => $node->safe_psql($db, q{SELECT count(*) FROM evlog.event_log WHERE event_id IS NOT NULL}));
 like($before{derived}, qr/^20[0-9a-f]{32}\/20[0-9a-f]{32}\/20[0-9a-f]{32}\/20[0-9a-f]{32}$/, 'derived rows at 1.0: probe failures, rollouts, host states, skips');
 
-$node->safe_psql($db, 'ALTER EXTENSION evlog UPDATE');
+$node->safe_psql($db, q{ALTER EXTENSION evlog UPDATE TO '1.1'});
 is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'evlog'}), '1.1', 'updated to 1.1');
 is($node->safe_psql($db, q{SELECT relkind FROM pg_class WHERE oid = 'evlog.event_log'::regclass}), 'p',
 	'the log is partitioned');
@@ -105,6 +105,15 @@ is($node->safe_psql($db, q{SELECT count(*) FROM pg_class WHERE relname = 'event_
 is($node->safe_psql($db, q{SELECT coalesce(first_bad_seq::text, 'intact') FROM evlog_verify_chain()}), 'intact',
 	'chain verifies from the anchor');
 is($node->safe_psql($db, q{SELECT count(*) FROM evlog_verify('all')}), '0', 'evlog_verify clean after pruning');
+
+# and on to the current version: the same guarantees hold after it
+$node->safe_psql($db, 'ALTER EXTENSION evlog UPDATE');
+is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'evlog'}),
+	$node->safe_psql($db, q{SELECT default_version FROM pg_available_extensions WHERE name = 'evlog'}),
+	'updated on to the default version');
+is($node->safe_psql($db, q{SELECT count(*) FROM evlog_verify('all')}), '0', 'evlog_verify clean at the default version');
+is($node->safe_psql($db, q{SELECT coalesce(first_bad_seq::text, 'intact') FROM evlog_verify_chain()}), 'intact',
+	'chain verifies at the default version');
 
 # the carried-over grants are the database's own: a dump of the updated
 # database carries them, and a restore gives the roles their rights back
