@@ -21,7 +21,8 @@ OBJS = \
 	src/batch.o \
 	src/queue.o \
 	src/enqueue.o \
-	src/worker.o
+	src/worker.o \
+	src/as_user.o
 
 DATA = evlog--1.0.sql evlog--1.0--1.1.sql evlog--1.1--1.2.sql
 

@@ -68,6 +68,9 @@ evlog_check_text(text *value, const char *field, int entry)
  * registered in this transaction, or committed by another before our
  * snapshot, is found.
  */
+/* kinds only evlog's own C paths write (see evlog_check_kind) */
+static const char *const reserved_kinds[] = {"gap", "retention"};
+
 void
 evlog_check_kind(text *kind, int entry)
 {
@@ -82,6 +85,21 @@ evlog_check_kind(text *kind, int entry)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("kind must not be empty"),
 				 entry >= 0 ? errdetail_internal("entry %d: kind is empty", entry) : 0));
+
+	/*
+	 * Sentinels: evlog.gaps and retention trust these kinds to come from
+	 * evlog alone (the queue writer's gap events, evlog_prune's retention
+	 * events), which write them without passing through here.
+	 */
+	for (int i = 0; i < lengthof(reserved_kinds); i++)
+		if (VARSIZE_ANY_EXHDR(kind) == strlen(reserved_kinds[i]) &&
+			memcmp(VARDATA_ANY(kind), reserved_kinds[i], strlen(reserved_kinds[i])) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("event kind \"%s\" is reserved for evlog", reserved_kinds[i]),
+					 entry >= 0 ? errdetail_internal("entry %d has kind \"%s\"", entry, reserved_kinds[i]) : 0,
+					 errhint("Only evlog itself writes %s events; use a kind of your own.",
+							 reserved_kinds[i])));
 
 	rel = table_open(evlog_relid("kinds"), AccessShareLock);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(kind));
