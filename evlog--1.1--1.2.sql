@@ -24,7 +24,8 @@
  *   - evlog.guard_drop: a registered handler or target cannot be dropped;
  *   - named consumers belong to the role that created them (owner column,
  *     row-level security), their functions run with the caller's rights, a
- *     role holds at most 100 of them, names are 1 to 63 characters;
+ *     role holds at most 100 of them, names are 1 to 63 characters, and a
+ *     position never moves back (for its owner either);
  *   - evlog.queue_status: comments say what a reader sees.
  */
 
@@ -101,6 +102,16 @@ BEGIN
         RAISE EXCEPTION 'consumer name must be 1 to 63 characters'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+        IF NEW.position OPERATOR(pg_catalog.<) OLD.position THEN
+            RAISE EXCEPTION 'consumer "%" cannot move back from % to %', OLD.name, OLD.position, NEW.position
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'To read again from an earlier seq, drop the consumer and create it with that after_seq.';
+        END IF;
+        IF NEW.name OPERATOR(pg_catalog.=) OLD.name AND NEW.owner OPERATOR(pg_catalog.=) OLD.owner THEN
+            RETURN NEW;
+        END IF;
+    END IF;
     IF (SELECT pg_catalog.count(*) FROM evlog.consumers c
          WHERE c.owner OPERATOR(pg_catalog.=) NEW.owner) OPERATOR(pg_catalog.>=) 100
        AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r
@@ -113,10 +124,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION evlog.consumers_check() IS
-    'trigger: a consumer name is 1 to 63 characters, a role has at most 100 consumers';
+    'trigger: a consumer name is 1 to 63 characters, a role has at most 100 consumers, a position never moves back';
 REVOKE ALL ON FUNCTION evlog.consumers_check() FROM PUBLIC;
 CREATE TRIGGER consumers_check
-    BEFORE INSERT OR UPDATE OF name, owner ON evlog.consumers
+    BEFORE INSERT OR UPDATE ON evlog.consumers
     FOR EACH ROW EXECUTE FUNCTION evlog.consumers_check();
 
 -- The consumer functions run with the caller's rights: reading needs its

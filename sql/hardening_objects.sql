@@ -229,8 +229,8 @@ SELECT count(*) FROM evlog_consumer_next('billing');
 SELECT evlog_consumer_drop('billing') AS dropped;
 RESET ROLE;
 
-\c regression
-DROP DATABASE evlog_hardobj;
+\c contrib_regression
+DROP DATABASE evlog_hardobj WITH (FORCE);
 DROP TABLESPACE evlog_hardobj_ts;
 DROP ROLE evlog_mallory;
 DROP ROLE evlog_boss;

@@ -128,6 +128,7 @@ typedef struct EvlogEvent
 extern void evlog_require_not_null(bool isnull, const char *field, int entry);
 extern void evlog_check_text(text *value, const char *field, int entry);
 extern void evlog_check_kind(text *kind, int entry);
+extern void evlog_refuse_reserved_kind(text *kind, int entry);
 extern void evlog_check_ts(TimestampTz ts, int entry);
 extern Jsonb *evlog_parse_payload(text *payload, int entry);
 extern void evlog_check_payload(Jsonb *payload, int entry);
