@@ -141,8 +141,8 @@ SELECT * FROM attack_result;
 -- body runs as the new owner, not as the old one (a superuser)
 CREATE TABLE public.boss_target (event_log_seq bigint);
 GRANT ALL ON public.boss_target TO PUBLIC;
-CREATE FUNCTION public.boss_handler(e evlog.event_log) RETURNS void LANGUAGE sql AS
-  $$ INSERT INTO public.boss_target VALUES (e.seq) $$;
+CREATE FUNCTION public.boss_handler(e evlog.event_log) RETURNS void LANGUAGE plpgsql AS
+  $$ BEGIN INSERT INTO public.boss_target VALUES (e.seq); END $$;
 ALTER FUNCTION public.boss_handler(evlog.event_log) OWNER TO evlog_boss;
 SELECT evlog_register_view('boss_view', 'public.boss_handler(evlog.event_log)', 'public.boss_target', false);
 -- this session caches the handler and its owner
