@@ -7,7 +7,7 @@
  *     (event trigger evlog_guard_drop); named consumers have an owner and
  *     row-level security, their functions run with the caller's rights,
  *     at most 100 per role with 1-to-63-character names; evlog.queue_status
- *     shows the caller's database only.
+ *     shows a role its own database's queue only, errors to superusers.
  *
  * Script safety as in evlog--1.0.sql: schema-qualified names, plain CREATE
  * for new objects (CREATE OR REPLACE only for evlog's own functions and
@@ -26,7 +26,7 @@
  *     row-level security), their functions run with the caller's rights, a
  *     role holds at most 100 of them, names are 1 to 63 characters, and a
  *     position never moves back (for its owner either);
- *   - evlog.queue_status: comments say what a reader sees.
+ *   - evlog.queue_status (C): comments say what a role sees.
  */
 
 -- Initial privileges as recorded before this section's grants (see
@@ -258,7 +258,7 @@ END
 $$;
 
 COMMENT ON VIEW evlog.queue_status IS
-    'this database''s queue for evlog_enqueue: size and use, counters since server start, the writer';
+    'the queue of this database (a superuser: of every database using evlog_enqueue): size and use, counters since server start, the writer';
 COMMENT ON COLUMN evlog.queue_status.last_error IS
     'error of the last failed batch, until a batch succeeds (superusers only: it may quote an event; NULL for other roles)';
 

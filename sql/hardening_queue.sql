@@ -1,7 +1,8 @@
 --
 -- hardening_queue (evlog preloaded): evlog.queue_status shows a role its
--- own database's queue only, and the writer's last error, which may quote
--- an event, to superusers only; the sentinel kinds cannot be enqueued.
+-- own database's queue only (a superuser every database's), and the
+-- writer's last error, which may quote an event, to superusers only; the
+-- sentinel kinds cannot be enqueued.
 --
 \set VERBOSITY terse
 SET client_min_messages = warning;
@@ -32,8 +33,8 @@ SELECT evlog_enqueue('gap', '2026-05-16 01:00:00+00', NULL, NULL, '{}');
 SELECT evlog_enqueue('retention', '2026-05-16 01:00:00+00', NULL, NULL, '{}'::jsonb);
 RESET ROLE;
 
--- one row, this database's, for every role
-SELECT database, flushed FROM evlog.queue_status;
+-- a superuser sees both queues, any other role its own database's
+SELECT database, flushed FROM evlog.queue_status WHERE database::text LIKE 'evlog_hq%' ORDER BY 1;
 SET ROLE evlog_hq_reader;
 SELECT database, flushed FROM evlog.queue_status;
 RESET ROLE;
@@ -46,12 +47,14 @@ SELECT evlog_enqueue('agent_event', '2026-05-16 01:00:00+00', NULL, NULL, '{"sec
 DO $$
 BEGIN
     FOR i IN 1..1200 LOOP
-        EXIT WHEN (SELECT last_error IS NOT NULL FROM evlog.queue_status);
+        EXIT WHEN (SELECT last_error IS NOT NULL FROM evlog.queue_status
+                    WHERE database OPERATOR(pg_catalog.=) pg_catalog.current_database());
         PERFORM pg_catalog.pg_sleep(0.1);
     END LOOP;
 END
 $$;
-SELECT last_error IS NOT NULL AS superuser_sees_error FROM evlog.queue_status;
+SELECT last_error IS NOT NULL AS superuser_sees_error FROM evlog.queue_status
+ WHERE database = current_database();
 SET ROLE evlog_hq_reader;
 SELECT last_error FROM evlog.queue_status;
 RESET ROLE;
