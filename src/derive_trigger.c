@@ -14,9 +14,10 @@
  *
  * Privileges: appenders hold EXECUTE on evlog_append, not INSERT on the
  * derived tables, so the built-in writes run as the owner of evlog.event_log
- * (the extension owner), the way a SECURITY DEFINER function would but
- * without its per-call GUC save/restore.  User handlers run as their own
- * owner (derive.c).
+ * (the extension owner), the way a SECURITY DEFINER function would, through
+ * evlog_as_user_begin() (as_user.c: restricted, search_path pinned); only
+ * events that feed a derived table or when user views exist pay for it (the
+ * fast path below).  User handlers run as their own owner (derive.c).
  *
  * The user-view cache is rebuilt lazily after a relcache invalidation of
  * evlog.derived_views, which the statement trigger below sends whenever the
