@@ -101,6 +101,7 @@ check_kind_memoized(KindMemo *memo, text *kind, int entry)
 			return;
 
 	evlog_check_kind(kind, entry);
+	evlog_refuse_reserved_kind(kind, entry);
 
 	old = MemoryContextSwitchTo(memo->cxt);
 	if (memo->n == memo->size)

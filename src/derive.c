@@ -597,30 +597,23 @@ text_is(const text *t, const char *s)
 }
 
 /*
- * Call one user view's handler with the event row, as the handler's owner
- * and with a search_path that an appender cannot plant objects in.
+ * Call one user view's handler with the event row, as the handler's owner,
+ * restricted and with a search_path that an appender cannot plant objects
+ * in (as_user.c).  handler_owner is current: the cache is reloaded when
+ * pg_proc changes (derive_trigger.c).
  */
 static void
 call_user_view(const EvlogEventRow *ev, EvlogUserView *uv)
 {
 	LOCAL_FCINFO(fcinfo, 1);
-	Oid			save_user;
-	int			save_sec;
-	int			nest;
+	EvlogAsUser as;
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(uv->handler_owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	nest = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-
+	evlog_as_user_begin(uv->handler_owner, 0, &as);
 	InitFunctionCallInfoData(*fcinfo, &uv->flinfo, 1, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = heap_copy_tuple_as_datum(ev->tuple, ev->tupdesc);
 	fcinfo->args[0].isnull = false;
 	(void) FunctionCallInvoke(fcinfo);	/* returns void */
-
-	AtEOXact_GUC(true, nest);
-	SetUserIdAndSecContext(save_user, save_sec);
+	evlog_as_user_end(&as);
 }
 
 void

@@ -14,13 +14,19 @@
  *
  * Privileges: appenders hold EXECUTE on evlog_append, not INSERT on the
  * derived tables, so the built-in writes run as the owner of evlog.event_log
- * (the extension owner), the way a SECURITY DEFINER function would but
- * without its per-call GUC save/restore.  User handlers run as their own
- * owner (derive.c).
+ * (the extension owner), the way a SECURITY DEFINER function would, through
+ * evlog_as_user_begin() (as_user.c: restricted, search_path pinned); only
+ * events that feed a derived table or when user views exist pay for it (the
+ * fast path below).  User handlers run as their own owner (derive.c).
  *
  * The user-view cache is rebuilt lazily after a relcache invalidation of
  * evlog.derived_views, which the statement trigger below sends whenever the
- * registry changes (including when pg_restore loads it with COPY).
+ * registry changes (including when pg_restore loads it with COPY), and
+ * after any change to pg_proc: the cache holds each handler's owner, the
+ * role it runs as, and an ALTER FUNCTION ... OWNER TO must take effect in
+ * every session at once, pooled long-lived ones included.  A handler or
+ * target that is still registered cannot be dropped (the evlog.guard_drop
+ * event trigger, 1.2), so the cache never names a function that is gone.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,6 +42,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "evlog.h"
 
@@ -56,6 +63,13 @@ views_inval_callback(Datum arg, Oid relid)
 		views_valid = false;
 }
 
+/* any pg_proc change: a handler's owner or body may be the one changed */
+static void
+views_proc_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	views_valid = false;
+}
+
 /* (Re)load the registry.  Caller is connected to SPI. */
 static void
 load_views(void)
@@ -66,6 +80,7 @@ load_views(void)
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(views_inval_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, views_proc_callback, (Datum) 0);
 		callback_registered = true;
 	}
 	/*
@@ -157,10 +172,9 @@ evlog_derive_trigger(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	EvlogEventRow ev;
 	EvlogDeriveTarget target;
-	Oid			save_user;
-	int			save_sec;
 	Relation	log = NULL;
 	TupleDesc	desc;
+	EvlogAsUser as;
 
 	/* the same checks as contrib/tcn: only as an AFTER ROW INSERT trigger */
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -206,19 +220,14 @@ evlog_derive_trigger(PG_FUNCTION_ARGS)
 		desc = RelationGetDescr(trigdata->tg_relation);
 	evlog_event_from_tuple(trigdata->tg_trigtuple, desc, &ev);
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(trigdata->tg_relation->rd_rel->relowner,
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	evlog_as_user_begin(trigdata->tg_relation->rd_rel->relowner, EVLOG_AS_SPI, &as);
 
 	target.builtin = EVLOG_VIEW_ALL_BUILTIN;
 	target.staging = false;
 	target.user = evlog_user_views(&target.nuser);
 	evlog_derive_event(&ev, &target);
 
-	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
+	evlog_as_user_end(&as);
 	if (log != NULL)
 		table_close(log, AccessShareLock);
 	return PointerGetDatum(NULL);

@@ -380,7 +380,13 @@ Datum
 evlog_queue_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		super = superuser();
 
+	/*
+	 * A role sees its own database's queue only, and the writer's last error
+	 * (which may quote an event's payload or event_id) not at all; a
+	 * superuser sees every database's queue, errors included.
+	 */
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < evlog_queue_nslots(); i++)
 	{
@@ -391,7 +397,7 @@ evlog_queue_status(PG_FUNCTION_ARGS)
 		int			c = 0;
 
 		evlog_queue_stats(i, &st);
-		if (!OidIsValid(st.dboid))
+		if (!OidIsValid(st.dboid) || (!super && st.dboid != MyDatabaseId))
 			continue;
 		dbname = get_database_name(st.dboid);
 		values[c] = dbname ? DirectFunctionCall1(namein, CStringGetDatum(dbname)) : (Datum) 0;
@@ -407,8 +413,8 @@ evlog_queue_status(PG_FUNCTION_ARGS)
 		values[c++] = Int64GetDatum((int64) st.dropped);
 		values[c++] = Int64GetDatum((int64) st.crash_lost);
 		values[c++] = Int64GetDatum((int64) (st.dropped + st.crash_lost));
-		values[c] = st.last_error[0] ? CStringGetTextDatum(st.last_error) : (Datum) 0;
-		nulls[c++] = st.last_error[0] == '\0';
+		values[c] = super && st.last_error[0] ? CStringGetTextDatum(st.last_error) : (Datum) 0;
+		nulls[c++] = !super || st.last_error[0] == '\0';
 		values[c] = TimestampTzGetDatum(st.last_flush_at);
 		nulls[c++] = st.last_flush_at == 0;
 		values[c] = Int32GetDatum(st.worker_pid);

@@ -208,9 +208,33 @@ evlog_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev)
 
 	ev->kind = PG_GETARG_TEXT_PP(EVLOG_ARG_KIND);
 	evlog_check_kind(ev->kind, -1);
+	evlog_refuse_reserved_kind(ev->kind, -1);
 	ev->ts = PG_GETARG_TIMESTAMPTZ(EVLOG_ARG_TS);
 	evlog_check_ts(ev->ts, -1);
 	ev->host_id = optional_text_arg(fcinfo, EVLOG_ARG_HOST_ID, "host_id");
 	ev->rollout_id = optional_text_arg(fcinfo, EVLOG_ARG_ROLLOUT_ID, "rollout_id");
 	ev->event_id = optional_text_arg(fcinfo, EVLOG_ARG_EVENT_ID, "event_id");
+}
+
+/*
+ * Sentinels: evlog.gaps and retention trust the kinds "gap" and "retention"
+ * to come from evlog alone (the queue writer's gap events, evlog_prune's
+ * retention events), which write them without passing through here.  Every
+ * append path (evlog_append, the batches, evlog_enqueue) calls this with
+ * evlog_check_kind.
+ */
+static const char *const reserved_kinds[] = {"gap", "retention"};
+
+void
+evlog_refuse_reserved_kind(text *kind, int entry)
+{
+	for (int i = 0; i < lengthof(reserved_kinds); i++)
+		if (VARSIZE_ANY_EXHDR(kind) == strlen(reserved_kinds[i]) &&
+			memcmp(VARDATA_ANY(kind), reserved_kinds[i], strlen(reserved_kinds[i])) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("event kind \"%s\" is reserved for evlog", reserved_kinds[i]),
+					 entry >= 0 ? errdetail_internal("entry %d has kind \"%s\"", entry, reserved_kinds[i]) : 0,
+					 errhint("Only evlog itself writes %s events; use a kind of your own.",
+							 reserved_kinds[i])));
 }

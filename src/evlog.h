@@ -30,6 +30,9 @@
  *	  enqueue.c     SQL entry points evlog_enqueue/evlog_flush, commit-time
  *	                queuing (transaction callbacks)
  *	  worker.c      launcher and per-database writer background workers
+ *	  as_user.c     running statements as another role (the log's owner,
+ *	                a handler's or a target's owner), restricted and with
+ *	                settings pinned
  *
  *-------------------------------------------------------------------------
  */
@@ -58,6 +61,24 @@
 #define EVLOG_LOCK_INFLIGHT		0x4578	/* a transaction's lowest seq (seqs.c) */
 #define EVLOG_LOCK_SEAL			0x4579	/* the one sealer of the chain (chain.c) */
 #define EVLOG_LOCK_ALL_EVENT_IDS	0x457A	/* every event_id at once (log_writer.c) */
+
+/*
+ * as_user.c — run as another role: SECURITY_RESTRICTED_OPERATION (unless
+ * EVLOG_AS_TEMP_TABLES), search_path and table placement pinned in a new
+ * GUC nest level, optionally connected to SPI.
+ */
+#define EVLOG_AS_SPI			0x01	/* SPI_connect / SPI_finish too */
+#define EVLOG_AS_TEMP_TABLES	0x02	/* evlog's own temp tables: see as_user.c */
+
+typedef struct EvlogAsUser
+{
+	Oid			save_user;
+	int			save_sec;
+	int			nestlevel;
+	bool		spi;
+} EvlogAsUser;
+extern void evlog_as_user_begin(Oid user, int flags, EvlogAsUser *as);
+extern void evlog_as_user_end(EvlogAsUser *as);
 
 /* GUCs (evlog.c) */
 extern int	evlog_max_payload_bytes;
@@ -107,6 +128,7 @@ typedef struct EvlogEvent
 extern void evlog_require_not_null(bool isnull, const char *field, int entry);
 extern void evlog_check_text(text *value, const char *field, int entry);
 extern void evlog_check_kind(text *kind, int entry);
+extern void evlog_refuse_reserved_kind(text *kind, int entry);
 extern void evlog_check_ts(TimestampTz ts, int entry);
 extern Jsonb *evlog_parse_payload(text *payload, int entry);
 extern void evlog_check_payload(Jsonb *payload, int entry);
@@ -249,14 +271,6 @@ extern void evlog_partitions_maintain(Oid owner, int64 seq);
 extern void evlog_partitions_first(Oid owner);
 extern bool evlog_partitions_exhausted(Relation log, int64 last_seq, int64 *upto);
 extern PGDLLEXPORT void evlog_partition_worker_main(Datum main_arg);
-typedef struct EvlogAsOwner
-{
-	Oid			save_user;
-	int			save_sec;
-	int			nestlevel;
-} EvlogAsOwner;
-extern void evlog_as_owner_begin(Oid owner, EvlogAsOwner *as);
-extern void evlog_as_owner_end(EvlogAsOwner *as);
 
 /* prune.c — set while evlog_prune removes rows the triggers protect */
 extern bool evlog_prune_active;

@@ -275,32 +275,6 @@ evlog_logscan_end(EvlogLogScan *s)
 	pfree(s);
 }
 
-/*
- * Run SPI as the log's owner with search_path = pg_catalog, pg_temp, for the
- * DDL and DML evlog runs on a caller's behalf (creating, summarising and
- * pruning partitions); evlog_as_owner_end() undoes all three.
- */
-void
-evlog_as_owner_begin(Oid owner, EvlogAsOwner *as)
-{
-	GetUserIdAndSecContext(&as->save_user, &as->save_sec);
-	SetUserIdAndSecContext(owner, as->save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	as->nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-}
-
-void
-evlog_as_owner_end(EvlogAsOwner *as)
-{
-	AtEOXact_GUC(true, as->nestlevel);
-	SPI_finish();
-	SetUserIdAndSecContext(as->save_user, as->save_sec);
-}
-
 /* ------------------------------------------------------------------------
  * Creating partitions
  * ------------------------------------------------------------------------
@@ -391,8 +365,7 @@ sequence_position(void)
 	Oid			seqid = evlog_relid("event_log_seq_seq");
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(seqid));
 	Oid			owner;
-	Oid			save_user;
-	int			save_sec;
+	EvlogAsUser as;
 	Datum		last;
 	LOCAL_FCINFO(lfc, 1);
 
@@ -401,13 +374,12 @@ sequence_position(void)
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	evlog_as_user_begin(owner, 0, &as);
 	InitFunctionCallInfoData(*lfc, NULL, 1, InvalidOid, NULL, NULL);
 	lfc->args[0].value = ObjectIdGetDatum(seqid);
 	lfc->args[0].isnull = false;
 	last = pg_sequence_last_value(lfc);
-	SetUserIdAndSecContext(save_user, save_sec);
+	evlog_as_user_end(&as);
 	return lfc->isnull ? 0 : DatumGetInt64(last);
 }
 
@@ -426,7 +398,7 @@ evlog_partitions_ensure(int64 upto)
 	int64		next;
 	int			created = 0;
 	bool		force;
-	EvlogAsOwner as;
+	EvlogAsUser as;
 
 	if (ensure_nowait)
 	{
@@ -457,7 +429,8 @@ evlog_partitions_ensure(int64 upto)
 
 	if (ensure_nowait)
 		lock_referencing_nowait(logid);
-	evlog_as_owner_begin(log->rd_rel->relowner, &as);
+	/* the appender's own settings (default_tablespace...) do not apply */
+	evlog_as_user_begin(log->rd_rel->relowner, EVLOG_AS_SPI, &as);
 	table_close(log, NoLock);
 	while (force || next <= upto)
 	{
@@ -470,7 +443,7 @@ evlog_partitions_ensure(int64 upto)
 	/* subscribers create theirs from this (watermark.c) */
 	if (created > 0)
 		evlog_watermark_record_top(next - 1);
-	evlog_as_owner_end(&as);
+	evlog_as_user_end(&as);
 	return created;
 }
 

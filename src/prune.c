@@ -42,16 +42,19 @@
  *		 transitions now meet an unknown rollout, exactly as evlog_rebuild
  *		 would find), so evlog_verify stays clean; rows of a user view's
  *		 target are deleted when the target has a bigint column
- *		 event_log_seq, other targets are left to their handler, which sees
- *		 the retention event; the partitions are detached and dropped;
+ *		 event_log_seq, by the target's owner, restricted (as_user.c;
+ *		 everything else runs as the log's owner, restricted too), other
+ *		 targets are left to their handler, which sees the retention
+ *		 event; the partitions are detached and dropped;
  *	  5. a "retention" event records before, the seq range and the count.
  *
  * The bypass.  evlog.chain and evlog.event_ids refuse DELETE for every role
  * through ENABLE ALWAYS triggers (evlog_refuse_change below).  They let a
  * DELETE through only while evlog_prune_active is set, a C variable that
  * only evlog_prune sets, around its own statements, and that no SQL can
- * reach: no role, the superuser included, can use the bypass for anything
- * else (a superuser can still disable the triggers, as in 1.0: that is
+ * reach, and only for the two DELETEs of phase 1 (no code of another
+ * role runs meanwhile): no role, the superuser included, can use the bypass
+ * for anything else (a superuser can still disable the triggers, as in 1.0: that is
  * what the chain makes evident).
  *
  *-------------------------------------------------------------------------
@@ -60,6 +63,7 @@
 
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -73,6 +77,7 @@
 #include "utils/memutils.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -165,6 +170,17 @@ static uint64
 spi_exec(const char *sql, int expect)
 {
 	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc != expect)
+		elog(ERROR, "evlog: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/* spi_exec with one parameter $1 */
+static uint64
+spi_exec_args(const char *sql, Oid *argtypes, Datum *args, int expect)
+{
+	int			rc = SPI_execute_with_args(sql, 1, argtypes, args, NULL, false, 0);
 
 	if (rc != expect)
 		elog(ERROR, "evlog: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
@@ -333,15 +349,15 @@ evlog_partitions_summarise(void)
 {
 	Oid			logid = evlog_relid("event_log");
 	Relation	log;
-	EvlogAsOwner as;
+	EvlogAsUser as;
 	int			done;
 
 	log = table_open(logid, AccessShareLock);
 	evlog_require_11(log, "summarising partitions");
-	evlog_as_owner_begin(log->rd_rel->relowner, &as);
+	evlog_as_user_begin(log->rd_rel->relowner, EVLOG_AS_SPI, &as);
 	table_close(log, NoLock);
 	done = summarise_closed(logid);
-	evlog_as_owner_end(&as);
+	evlog_as_user_end(&as);
 	return done;
 }
 
@@ -383,25 +399,61 @@ part_stats(const EvlogPart *part, TimestampTz before, PartStats *ps)
 		part_count(part->relid, ps);
 }
 
-/* Delete rows of user views' targets that carry a pruned event_log_seq. */
+/*
+ * Delete rows of user views' targets that carry a pruned event_log_seq.  A
+ * target is a table its own role owns, which can hang triggers and rules on
+ * it: the DELETE runs as that owner, restricted (as_user.c), never as the
+ * log's owner.  relkind is checked now, not only at registration: the owner
+ * of an empty table can turn it into a view.  The caller is connected to SPI.
+ */
 static void
 prune_user_targets(int64 cut)
 {
 	uint64		n;
-	char	  **targets;
+	Oid		   *targets;
 
-	spi_exec("SELECT pg_catalog.format('%s', v.target) FROM evlog.derived_views v"
+	spi_exec("SELECT v.target::pg_catalog.oid FROM evlog.derived_views v"
 			 " JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) v.target"
 			 " AND a.attname OPERATOR(pg_catalog.=) 'event_log_seq'"
 			 " AND a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.int8'::pg_catalog.regtype"
 			 " AND NOT a.attisdropped", SPI_OK_SELECT);
 	n = SPI_processed;
-	targets = palloc(sizeof(char *) * (n + 1));
+	targets = palloc(sizeof(Oid) * (n + 1));
 	for (uint64 i = 0; i < n; i++)
-		targets[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	{
+		bool		isnull;
+
+		targets[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
 	for (uint64 i = 0; i < n; i++)
-		spi_exec(psprintf("DELETE FROM %s WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
-						  targets[i], cut), SPI_OK_DELETE);
+	{
+		HeapTuple	tup;
+		Form_pg_class cls;
+		char	   *sql;
+		EvlogAsUser as;
+
+		CHECK_FOR_INTERRUPTS();
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(targets[i]));
+		if (!HeapTupleIsValid(tup))
+			continue;			/* dropped meanwhile: nothing to prune */
+		cls = (Form_pg_class) GETSTRUCT(tup);
+		if (cls->relkind != RELKIND_RELATION && cls->relkind != RELKIND_PARTITIONED_TABLE)
+		{
+			ReleaseSysCache(tup);
+			ereport(WARNING,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("rows of \"%s\" not pruned: it is no longer a table",
+							get_rel_name(targets[i])),
+					 errhint("Unregister the view with evlog_unregister_view(), or make its target a table again.")));
+			continue;
+		}
+		sql = psprintf("DELETE FROM %s WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+					   qualified_name(targets[i]), cut);
+		evlog_as_user_begin(cls->relowner, EVLOG_AS_SPI, &as);
+		ReleaseSysCache(tup);
+		spi_exec(sql, SPI_OK_DELETE);
+		evlog_as_user_end(&as);
+	}
 }
 
 /*
@@ -411,8 +463,10 @@ prune_user_targets(int64 cut)
  * log gives.
  */
 static void
-rederive_rollouts(Relation log, int64 cut)
+rederive_rollouts(Relation log, int64 cut, Datum pruned)
 {
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		args[1] = {pruned};
 	uint64		n;
 	EvlogDeriveTarget target = {EVLOG_VIEW_ROLLOUTS, false, 0, NULL};
 	Snapshot	snap;
@@ -422,13 +476,14 @@ rederive_rollouts(Relation log, int64 cut)
 	MemoryContext percxt;
 
 	/* events that name a rollout whose row was just deleted */
-	spi_exec(psprintf("SELECT e.seq FROM evlog.event_log e, evlog_pruned_rollouts p"
+	spi_exec_args(psprintf("SELECT e.seq FROM evlog.event_log e,"
+			 " pg_catalog.unnest($1::pg_catalog.text[]) AS p(rollout_id)"
 			 " WHERE e.seq OPERATOR(pg_catalog.>) " INT64_FORMAT
 			 " AND e.kind OPERATOR(pg_catalog.=) ANY ('{rollout_event,effect}'::text[])"
 			 " AND (e.rollout_id OPERATOR(pg_catalog.=) p.rollout_id"
 			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rolloutId' OPERATOR(pg_catalog.=) p.rollout_id"
 			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rollout_id' OPERATOR(pg_catalog.=) p.rollout_id)"
-			 " ORDER BY e.seq", cut), SPI_OK_SELECT);
+			 " ORDER BY e.seq", cut), argtypes, args, SPI_OK_SELECT);
 	n = SPI_processed;
 	if (n == 0)
 		return;
@@ -439,14 +494,15 @@ rederive_rollouts(Relation log, int64 cut)
 
 		seqs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	spi_exec(psprintf("DELETE FROM evlog.derived_skips s USING evlog.event_log e, evlog_pruned_rollouts p"
+	spi_exec_args(psprintf("DELETE FROM evlog.derived_skips s USING evlog.event_log e,"
+			 " pg_catalog.unnest($1::pg_catalog.text[]) AS p(rollout_id)"
 			 " WHERE s.view OPERATOR(pg_catalog.=) 'rollouts'"
 			 " AND e.seq OPERATOR(pg_catalog.>) " INT64_FORMAT
 			 " AND s.event_log_seq OPERATOR(pg_catalog.=) e.seq"
 			 " AND (e.rollout_id OPERATOR(pg_catalog.=) p.rollout_id"
 			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rolloutId' OPERATOR(pg_catalog.=) p.rollout_id"
 			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rollout_id' OPERATOR(pg_catalog.=) p.rollout_id)",
-			 cut), SPI_OK_DELETE);
+			 cut), argtypes, args, SPI_OK_DELETE);
 
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	percxt = AllocSetContextCreate(CurrentMemoryContext, "evlog prune rederive",
@@ -505,6 +561,7 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 	int64		cut;
 	bool		isnull;
 	bool		chain;
+	Datum		pruned;
 	instr_time	begun;
 	instr_time	locked;
 	instr_time	done;
@@ -554,6 +611,10 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 		return 0;
 	cut = parts[ndrop - 1].hi;
 
+	/*
+	 * The bypass is open only around the statements that need it (phase 1),
+	 * not while user targets are pruned (phase 2).
+	 */
 	PG_TRY();
 	{
 		evlog_prune_active = true;
@@ -576,6 +637,7 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 		}
 		spi_exec(psprintf("DELETE FROM evlog.event_ids WHERE seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
 						  cut), SPI_OK_DELETE);
+		evlog_prune_active = false;
 
 		/*
 		 * Phase 2, appenders and readers waiting: derived rows (appenders
@@ -593,20 +655,19 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 						  cut), SPI_OK_DELETE);
 		spi_exec(psprintf("DELETE FROM evlog.host_states WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
 						  cut), SPI_OK_DELETE);
-		spi_exec("CREATE TEMP TABLE evlog_pruned_rollouts (rollout_id text) ON COMMIT DROP",
-				 SPI_OK_UTILITY);
+		/* no temporary table: this runs as a restricted operation */
 		spi_exec(psprintf("WITH d AS (DELETE FROM evlog.rollouts"
 						  " WHERE opened_event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT
 						  " RETURNING rollout_id)"
-						  " INSERT INTO pg_temp.evlog_pruned_rollouts SELECT rollout_id FROM d", cut),
-				 SPI_OK_INSERT);
-		if (SPI_processed > 0)
+						  " SELECT pg_catalog.array_agg(rollout_id) FROM d", cut),
+				 SPI_OK_SELECT);
+		pruned = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
 		{
 			log = table_open(logid, NoLock);
-			rederive_rollouts(log, cut);
+			rederive_rollouts(log, cut, pruned);
 			table_close(log, NoLock);
 		}
-		spi_exec("DROP TABLE pg_temp.evlog_pruned_rollouts", SPI_OK_UTILITY);
 		prune_user_targets(cut);
 		spi_exec(psprintf("DELETE FROM evlog.partition_summaries WHERE hi OPERATOR(pg_catalog.<=) " INT64_FORMAT,
 						  cut), SPI_OK_DELETE);
@@ -628,7 +689,6 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 						 SPI_OK_UTILITY);
 			spi_exec(psprintf("DROP TABLE evlog.%s", name), SPI_OK_UTILITY);
 		}
-		evlog_prune_active = false;
 		INSTR_TIME_SET_CURRENT(done);
 		INSTR_TIME_SUBTRACT(done, locked);
 		INSTR_TIME_SUBTRACT(locked, begun);
@@ -658,7 +718,7 @@ evlog_prune(PG_FUNCTION_ARGS)
 	Oid			logid = evlog_relid("event_log");
 	Relation	log;
 	Oid			owner;
-	EvlogAsOwner as;
+	EvlogAsUser as;
 	int64		first_seq;
 	int64		last_seq;
 	int			ndropped;
@@ -688,9 +748,9 @@ evlog_prune(PG_FUNCTION_ARGS)
 	table_close(log, NoLock);
 
 	LockRelationOid(logid, ShareUpdateExclusiveLock);
-	evlog_as_owner_begin(owner, &as);
+	evlog_as_user_begin(owner, EVLOG_AS_SPI, &as);
 	count = prune_partitions(logid, before, &first_seq, &last_seq, &ndropped);
-	evlog_as_owner_end(&as);
+	evlog_as_user_end(&as);
 
 	if (ndropped > 0 && evlog_is_subscribed(logid))
 	{

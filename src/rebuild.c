@@ -57,6 +57,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
@@ -70,6 +71,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -333,7 +335,8 @@ swap_view(int view, const char *where)
 		/*
 		 * Delete as many copies of each unwanted row as it has surplus.
 		 * Whole-row (record) equality treats NULL fields as equal, which is
-		 * what a multiset comparison needs.
+		 * what a multiset comparison needs.  Every operator is pg_catalog's,
+		 * named so (IN would look "=" up along the search_path).
 		 */
 		char	   *delrec = psprintf("(SELECT %s AS rec FROM pg_temp.evlog_swap_del)", rec);
 
@@ -341,7 +344,7 @@ swap_view(int view, const char *where)
 						  " (SELECT x.tid FROM"
 						  "   (SELECT y.tid, y.rec, pg_catalog.row_number() OVER (PARTITION BY y.rec) AS rn"
 						  "      FROM (SELECT t.ctid AS tid, %s AS rec FROM %s t %s) y"
-						  "     WHERE y.rec IN (SELECT d.rec FROM %s d)) x"
+						  "     WHERE y.rec OPERATOR(pg_catalog.=) ANY (SELECT d.rec FROM %s d)) x"
 						  "   JOIN (SELECT d.rec, pg_catalog.count(*) AS n FROM %s d GROUP BY 1) d2"
 						  "     ON x.rec OPERATOR(pg_catalog.=) d2.rec"
 						  "  WHERE x.rn OPERATOR(pg_catalog.<=) d2.n) k"
@@ -428,43 +431,77 @@ rebuild_builtin(int bits, const char *label)
 	return written;
 }
 
+/*
+ * A user view's target as it is now: its qualified name and owner, and an
+ * error unless it is still a table (the owner of an empty table can turn it
+ * into a view with a _RETURN rule after registering it).
+ */
 static char *
-qualified_relname(Oid relid)
+user_target(EvlogUserView *uv, Oid *owner)
 {
-	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
-	char	   *rel = get_rel_name(relid);
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(uv->target));
+	Form_pg_class cls;
+	char	   *name;
 
-	if (nsp == NULL || rel == NULL)
+	if (!HeapTupleIsValid(tup))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("the table of a registered evlog view no longer exists")));
-	return quote_qualified_identifier(nsp, rel);
+				 errmsg("the table of evlog view \"%s\" no longer exists", uv->name),
+				 errhint("Unregister the view with evlog_unregister_view().")));
+	cls = (Form_pg_class) GETSTRUCT(tup);
+	if (cls->relkind != RELKIND_RELATION && cls->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("the target of evlog view \"%s\" is no longer a table", uv->name),
+				 errhint("Unregister the view with evlog_unregister_view(), or make its target a table again.")));
+	name = quote_qualified_identifier(get_namespace_name(cls->relnamespace),
+									  NameStr(cls->relname));
+	*owner = cls->relowner;
+	ReleaseSysCache(tup);
+	return name;
 }
 
-/* Empty a user view's table and replay the whole log through its handler. */
+/* count(*) of a user view's target, as its owner (restricted) */
+static int64
+count_target(const char *rel, Oid owner)
+{
+	EvlogAsUser as;
+	bool		isnull;
+	int64		n;
+
+	evlog_as_user_begin(owner, EVLOG_AS_SPI, &as);
+	/* not read-only: the statement's own snapshot predates the replay */
+	if (SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM %s", rel), false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "evlog: counting %s failed", rel);
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	evlog_as_user_end(&as);
+	return n;
+}
+
+/*
+ * Empty a user view's table and replay the whole log through its handler.
+ * The table is emptied and counted by its owner, restricted, never by the
+ * log's owner: its triggers and rules are that role's code.
+ */
 static int64
 replay_user_view(EvlogUserView *uv, Progress *p)
 {
 	EvlogDeriveTarget target = {0, false, 1, uv};
 	Snapshot	snap;
-	bool		isnull;
-	char	   *rel = qualified_relname(uv->target);
-	Oid			save_user;
-	int			save_sec;
+	Oid			owner;
+	char	   *rel = user_target(uv, &owner);
+	EvlogAsUser as;
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(uv->handler_owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	evlog_as_user_begin(owner, EVLOG_AS_SPI, &as);
 	spi_exec(psprintf("DELETE FROM %s", rel));
-	SetUserIdAndSecContext(save_user, save_sec);
+	evlog_as_user_end(&as);
 
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, &target, p, NULL, NULL);
 	UnregisterSnapshot(snap);
 
 	CommandCounterIncrement();
-	if (SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM %s", rel), false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "evlog: counting %s failed", rel);
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return count_target(rel, owner);
 }
 
 static int64
@@ -505,19 +542,18 @@ evlog_rebuild(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	int			bits = evlog_builtin_view_from_name(name);
 	Relation	log;
-	Oid			save_user;
-	int			save_sec;
+	EvlogAsUser as;
 	int64		written = 0;
 
 	check_isolation();
-	/* derived tables are written as the log's owner, as by the trigger */
-	log = table_open(evlog_relid("event_log"), AccessShareLock);
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(log->rd_rel->relowner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	table_close(log, NoLock);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	/*
+	 * Derived tables are written as the log's owner, as by the trigger, with
+	 * evlog's own staging tables (as_user.c); user targets as their owners.
+	 */
+	log = table_open(evlog_relid("event_log"), AccessShareLock);
+	evlog_as_user_begin(log->rd_rel->relowner, EVLOG_AS_SPI | EVLOG_AS_TEMP_TABLES, &as);
+	table_close(log, NoLock);
 
 	if (strcmp(name, "all") == 0)
 	{
@@ -542,8 +578,7 @@ evlog_rebuild(PG_FUNCTION_ARGS)
 	else
 		written = rebuild_user(lookup_user_view_or_error(name));
 
-	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
+	evlog_as_user_end(&as);
 	restore_activity();
 	PG_RETURN_INT64(written);
 }
@@ -630,9 +665,11 @@ verify_user(ReturnSetInfo *rsinfo, EvlogUserView *uv)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	Progress	p = {uv->name, "verify", 0, 0, GetCurrentTimestamp()};
-	char	   *rel = qualified_relname(uv->target);
+	Oid			owner;
+	char	   *rel = user_target(uv, &owner);
 	char	   *name = pstrdup(uv->name);
 	char	   *sql;
+	EvlogAsUser as;
 
 	LockRelationOid(evlog_relid("event_log"), ShareRowExclusiveLock);
 	p.total = estimate_events();
@@ -641,15 +678,30 @@ verify_user(ReturnSetInfo *rsinfo, EvlogUserView *uv)
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 
+	/*
+	 * The copy, the comparison and its to_jsonb (which may call casts the
+	 * target's owner created for its column types) run as the target's
+	 * owner.  The copy's empty table is created by that owner without the
+	 * restriction, which forbids temporary tables: CREATE TABLE ... LIKE
+	 * reads only the catalogs and runs no code of that role.
+	 */
 	drop_if_exists("evlog_verify_before");
-	spi_exec(psprintf("CREATE TEMP TABLE evlog_verify_before AS SELECT * FROM %s", rel));
+	evlog_as_user_begin(owner, EVLOG_AS_SPI | EVLOG_AS_TEMP_TABLES, &as);
+	spi_exec(psprintf("CREATE TEMP TABLE evlog_verify_before (LIKE %s)", rel));
+	evlog_as_user_end(&as);
+	evlog_as_user_begin(owner, EVLOG_AS_SPI, &as);
+	spi_exec(psprintf("INSERT INTO pg_temp.evlog_verify_before SELECT * FROM %s", rel));
+	evlog_as_user_end(&as);
+
 	(void) replay_user_view(uv, &p);
 	CommandCounterIncrement();
 	sql = diff_query(name, "*", rel, "pg_temp.evlog_verify_before", "");
+	evlog_as_user_begin(owner, EVLOG_AS_SPI, &as);
 	/* read-only SPI uses the active snapshot: one that sees the replay */
 	PushActiveSnapshot(GetTransactionSnapshot());
 	collect(rsinfo, sql);
 	PopActiveSnapshot();
+	evlog_as_user_end(&as);
 
 	RollbackAndReleaseCurrentSubTransaction();
 	MemoryContextSwitchTo(oldcxt);
@@ -663,19 +715,15 @@ evlog_verify(PG_FUNCTION_ARGS)
 	int			bits = evlog_builtin_view_from_name(name);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Relation	log;
-	Oid			save_user;
-	int			save_sec;
+	EvlogAsUser as;
 
 	check_isolation();
 	InitMaterializedSRF(fcinfo, 0);
 
+	/* as in evlog_rebuild: the log's owner, user targets as their owners */
 	log = table_open(evlog_relid("event_log"), AccessShareLock);
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(log->rd_rel->relowner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	evlog_as_user_begin(log->rd_rel->relowner, EVLOG_AS_SPI | EVLOG_AS_TEMP_TABLES, &as);
 	table_close(log, NoLock);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 
 	if (strcmp(name, "all") == 0)
 	{
@@ -701,8 +749,7 @@ evlog_verify(PG_FUNCTION_ARGS)
 	else
 		verify_user(rsinfo, lookup_user_view_or_error(name));
 
-	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
+	evlog_as_user_end(&as);
 	restore_activity();
 	return (Datum) 0;
 }

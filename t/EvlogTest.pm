@@ -27,7 +27,8 @@ sub restore_list
 	return $list;
 }
 
-# SQL appending $n rounds of events of every built-in kind, seqs in
+# SQL appending $n rounds of events of every built-in kind an application
+# can append (gap and retention are evlog's own, refused from SQL), seqs in
 # $tag-named rollouts and hosts; event_ids "$tag-<round>-<n>".
 sub append_every_kind
 {
@@ -58,8 +59,7 @@ sub append_every_kind
 	         evlog_append('plan_action', '2026-05-16 01:00:06+00', NULL, NULL, '{"action":"dispatch"}'),
 	         evlog_append('gate_decision', '2026-05-16 01:00:07+00', NULL, NULL, '{"gate":"budget","ok":true}'),
 	         evlog_append('verify_outcome', '2026-05-16 01:00:08+00', NULL, NULL, '{"manifest":"ok"}'),
-	         evlog_append('manifest_poll', '2026-05-16 01:00:09+00', NULL, NULL, '{"changed":false}'),
-	         evlog_append('gap', '2026-05-16 01:00:10+00', NULL, NULL, '{"from":1,"to":1,"count":0}')
+	         evlog_append('manifest_poll', '2026-05-16 01:00:09+00', NULL, NULL, '{"changed":false}')
 	    FROM generate_series(1, $rounds) r) s};
 }
 

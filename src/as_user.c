@@ -1,0 +1,81 @@
+/*-------------------------------------------------------------------------
+ *
+ * as_user.c
+ *	  The one way evlog runs code on someone else's behalf.
+ *
+ * evlog runs statements as roles other than its caller: as the owner of
+ * evlog.event_log for its own tables (derived rows, partitions, summaries,
+ * pruning), as the owner of a user view's handler when it calls the
+ * handler, and as the owner of a user view's target when it reads, counts
+ * or empties that table.  Each such section is bracketed by
+ * evlog_as_user_begin() / evlog_as_user_end(), which do what PostgreSQL
+ * itself does for REFRESH MATERIALIZED VIEW and index builds
+ * (ExecRefreshMatView, index_build):
+ *
+ *	  - switch to the role with SECURITY_RESTRICTED_OPERATION, so that code a
+ *		less privileged role planted (a trigger, rule, cast, operator or
+ *		function it owns) cannot change session state that outlives the
+ *		section (SET ROLE, temporary objects, cursors WITH HOLD, LISTEN);
+ *	  - open a GUC nest level and pin the settings that decide what SQL text
+ *		means and where new tables go: search_path = pg_catalog, pg_temp (no
+ *		operator, function or cast from a caller's schema can be picked up),
+ *		default_tablespace = '' and default_table_access_method = heap (a
+ *		caller's SET cannot place evlog's partitions); the nest level is
+ *		closed at the end, or by the transaction's abort on error.
+ *
+ * The rule for callers: a user-owned object (a view's target, a handler) is
+ * only ever touched as that object's owner, never as the log's owner.
+ *
+ * EVLOG_AS_TEMP_TABLES drops SECURITY_RESTRICTED_OPERATION, because
+ * PostgreSQL refuses to create temporary tables inside one (matview.c makes
+ * the same exception for its diff table).  It is only for sections that run
+ * evlog's own fixed statements on evlog's own tables and on temporary tables
+ * they create themselves (the staging tables of evlog_rebuild and
+ * evlog_verify): no other role can attach a trigger or rule to those, and
+ * the pinned search_path leaves no operator or function to plant.  Every
+ * user object such a section reaches is reached through a nested
+ * evlog_as_user_begin() without the flag.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "evlog.h"
+
+void
+evlog_as_user_begin(Oid user, int flags, EvlogAsUser *as)
+{
+	int			sec;
+
+	GetUserIdAndSecContext(&as->save_user, &as->save_sec);
+	sec = as->save_sec | SECURITY_LOCAL_USERID_CHANGE;
+	if (!(flags & EVLOG_AS_TEMP_TABLES))
+		sec |= SECURITY_RESTRICTED_OPERATION;
+	SetUserIdAndSecContext(user, sec);
+	as->spi = (flags & EVLOG_AS_SPI) != 0;
+	if (as->spi && SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	as->nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("default_tablespace", "",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("default_table_access_method", "heap",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+void
+evlog_as_user_end(EvlogAsUser *as)
+{
+	AtEOXact_GUC(true, as->nestlevel);
+	if (as->spi)
+		SPI_finish();
+	SetUserIdAndSecContext(as->save_user, as->save_sec);
+}
