@@ -104,8 +104,22 @@ typedef struct EvlogEvent
  * event.c — validation.  "entry" is the 0-based index of the event in a
  * batch, or -1 for a single append; errors then name the entry.
  */
+/*
+ * Documented input limits.  kind, host_id, rollout_id and event_id are keys
+ * of btree indexes (the log's, evlog.event_ids', the derived tables'), whose
+ * rows must fit in a third of a page (about 2,700 bytes, two of them
+ * together in evlog.host_states): checking the length before a seq is
+ * allocated keeps an index failure from spending seqs.  A payload number
+ * has at most EVLOG_MAX_NUMBER_DIGITS digits on either side of the decimal
+ * point, so no small stored value prints as a huge text.
+ */
+#define EVLOG_MAX_ID_BYTES			1024
+#define EVLOG_MAX_NUMBER_DIGITS		1000
+
 extern void evlog_require_not_null(bool isnull, const char *field, int entry);
 extern void evlog_check_text(text *value, const char *field, int entry);
+extern void evlog_check_id(text *value, const char *field, int entry);
+extern Size evlog_payload_printed_size(Jsonb *payload, int entry);
 extern void evlog_check_kind(text *kind, int entry);
 extern void evlog_check_ts(TimestampTz ts, int entry);
 extern Jsonb *evlog_parse_payload(text *payload, int entry);
