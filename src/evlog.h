@@ -257,7 +257,13 @@ extern EvlogLogScan *evlog_logscan_begin(Relation log, Snapshot snapshot,
 										 int64 lo, int64 hi, ScanDirection dir);
 extern struct TupleTableSlot *evlog_logscan_next(EvlogLogScan *s);
 extern void evlog_logscan_end(EvlogLogScan *s);
-extern int	evlog_partitions_ensure(int64 upto);
+/*
+ * Most partitions one transaction creates: from the append path and
+ * triggers, and from evlog_create_partitions() (its "ahead" limit).
+ */
+#define EVLOG_PARTITIONS_AUTO_MAX	2
+#define EVLOG_PARTITIONS_CALL_MAX	64
+extern int	evlog_partitions_ensure(int64 upto, int max_new);
 extern bool evlog_partitions_needed(Relation log, int64 seq);
 extern void evlog_partitions_maintain(Oid owner, int64 seq);
 extern void evlog_partitions_first(Oid owner);

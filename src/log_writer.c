@@ -205,7 +205,7 @@ static void
 evlog_writer_extend(EvlogWriter *w, int64 upto)
 {
 	table_close(w->rel, NoLock);
-	(void) evlog_partitions_ensure(upto);
+	(void) evlog_partitions_ensure(upto, EVLOG_PARTITIONS_AUTO_MAX);
 	w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
 	if (w->rri != NULL)
 		w->rri->ri_RelationDesc = w->rel;

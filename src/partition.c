@@ -317,14 +317,12 @@ spi_run(const char *sql)
 }
 
 /*
- * Create and attach the partition [lo, lo + evlog_partition_size).  The
- * caller is connected to SPI, runs as the log's owner and holds SHARE
- * UPDATE EXCLUSIVE on the log.
+ * Create and attach the partition [lo, hi).  The caller is connected to
+ * SPI, runs as the log's owner and holds SHARE UPDATE EXCLUSIVE on the log.
  */
 static void
-create_partition(int64 lo)
+create_partition(int64 lo, int64 hi)
 {
-	int64		hi = lo + evlog_partition_size;
 	char	   *name = psprintf("event_log_p%019lld", (long long) lo);
 
 	/*
@@ -412,18 +410,29 @@ sequence_position(void)
 }
 
 /*
- * Make sure partitions reach at least up to seq "upto" (inclusive); returns
- * how many were created.  Takes SHARE UPDATE EXCLUSIVE on the log (held to
- * transaction end, so concurrent creators queue and then see ours).
+ * Make sure partitions reach at least up to seq "upto" (inclusive),
+ * creating at most max_new partitions; returns how many were created.
+ * Takes SHARE UPDATE EXCLUSIVE on the log (held to transaction end, so
+ * concurrent creators queue and then see ours).
+ *
+ * Seqs are spent by transactions that fail after allocating them, and a
+ * caller can spend any number; nobody will ever append at them.  Creating
+ * every partition of evlog.partition_size seqs up to "upto" could then take
+ * thousands of CREATE/ATTACHes in one transaction (minutes, and more locks
+ * than the lock table holds), failing the same way at every later append.
+ * So when more than max_new would be needed, the first one spans the gap:
+ * it covers a whole number of partitions' worth of seqs, so the later
+ * partitions keep their usual bounds, and holds whatever lands there.
  */
 int
-evlog_partitions_ensure(int64 upto)
+evlog_partitions_ensure(int64 upto, int max_new)
 {
 	Oid			logid = evlog_relid("event_log");
 	Relation	log;
 	EvlogPart  *parts;
 	int			nparts;
 	int64		next;
+	int64		needed;
 	int			created = 0;
 	bool		force;
 	EvlogAsOwner as;
@@ -442,10 +451,10 @@ evlog_partitions_ensure(int64 upto)
 	parts = evlog_log_parts(log, &nparts);
 	/* no partition yet (fresh install, or all pruned): start at the sequence */
 	next = nparts > 0 ? parts[nparts - 1].hi : sequence_position();
-	if (next == PG_INT64_MAX)
+	if (next >= PG_INT64_MAX - 1)
 	{
 		table_close(log, NoLock);
-		return 0;				/* the last partition is unbounded */
+		return 0;				/* the last partition reaches the end */
 	}
 	next++;
 	force = nparts == 0;
@@ -459,13 +468,30 @@ evlog_partitions_ensure(int64 upto)
 		lock_referencing_nowait(logid);
 	evlog_as_owner_begin(log->rd_rel->relowner, &as);
 	table_close(log, NoLock);
-	while (force || next <= upto)
+	needed = next > upto ? 1 : (upto - next) / evlog_partition_size + 1;
+	while (needed > 0)
 	{
+		int64		width = (int64) evlog_partition_size;
+		int64		hi;
+
 		CHECK_FOR_INTERRUPTS();
-		force = false;
-		create_partition(next);
-		next += evlog_partition_size;
+		if (needed > max_new - created)
+		{
+			/* the gap: all but the room left for max_new */
+			int64		nwide = needed - (max_new - created) + 1;
+
+			width = nwide > PG_INT64_MAX / evlog_partition_size ?
+				PG_INT64_MAX : nwide * evlog_partition_size;
+			needed -= nwide;
+		}
+		else
+			needed--;
+		hi = next > PG_INT64_MAX - width ? PG_INT64_MAX : next + width;
+		create_partition(next, hi);
 		created++;
+		next = hi;
+		if (hi == PG_INT64_MAX)
+			break;				/* no seq above it */
 	}
 	/* subscribers create theirs from this (watermark.c) */
 	if (created > 0)
@@ -583,7 +609,7 @@ evlog_partition_worker_main(Datum main_arg)
 		pgstat_report_activity(STATE_RUNNING, "evlog: creating partitions");
 		PG_TRY();
 		{
-			(void) evlog_partitions_ensure(job.upto);
+			(void) evlog_partitions_ensure(job.upto, EVLOG_PARTITIONS_AUTO_MAX);
 			PopActiveSnapshot();
 			CommitTransactionCommand();
 			done = true;
@@ -638,7 +664,7 @@ partitions_in_subtransaction(int64 upto)
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		(void) evlog_partitions_ensure(upto);
+		(void) evlog_partitions_ensure(upto, EVLOG_PARTITIONS_AUTO_MAX);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -728,7 +754,7 @@ void
 evlog_partitions_first(Oid owner)
 {
 	if (!partitions_by_worker(owner, 1, true))
-		(void) evlog_partitions_ensure(1);
+		(void) evlog_partitions_ensure(1, EVLOG_PARTITIONS_AUTO_MAX);
 }
 
 /*
@@ -743,11 +769,17 @@ evlog_create_partitions(PG_FUNCTION_ARGS)
 	int32		ahead = PG_ARGISNULL(0) ? 2 : PG_GETARG_INT32(0);
 	int64		upto = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
 
-	if (ahead < 0 || ahead > 1000)
+	int64		pos;
+
+	/* each partition costs a CREATE and an ATTACH and holds its locks */
+	if (ahead < 0 || ahead > EVLOG_PARTITIONS_CALL_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("ahead must be between 0 and 1000")));
+				 errmsg("ahead must be between 0 and %d", EVLOG_PARTITIONS_CALL_MAX),
+				 errhint("Call evlog_create_partitions() again later to go further.")));
 	PreventCommandIfReadOnly("evlog_create_partitions()");
 
-	PG_RETURN_INT32(evlog_partitions_ensure(Max(upto, sequence_position() + (int64) ahead * evlog_partition_size)));
+	pos = sequence_position();
+	PG_RETURN_INT32(evlog_partitions_ensure(Max(upto, pos + (int64) ahead * evlog_partition_size),
+											EVLOG_PARTITIONS_CALL_MAX));
 }
