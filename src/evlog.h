@@ -250,6 +250,8 @@ typedef struct EvlogPart
 } EvlogPart;
 typedef struct EvlogLogScan EvlogLogScan;
 
+#define EVLOG_LOG_NATTS		7	/* evlog.event_log's columns */
+extern void evlog_check_log_layout(Relation rel);
 extern EvlogPart *evlog_log_parts(Relation log, int *nparts);
 extern bool evlog_log_is_partitioned(Relation log);
 extern void evlog_require_11(Relation log, const char *what);

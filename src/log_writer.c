@@ -228,6 +228,7 @@ evlog_writer_open(void)
 	int64		upto;
 
 	w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
+	evlog_check_log_layout(w->rel);
 	w->seq_relid = evlog_relid("event_log_seq_seq");
 	w->partitioned = evlog_log_is_partitioned(w->rel);
 	if (w->partitioned && evlog_is_subscribed(RelationGetRelid(w->rel)))
@@ -404,6 +405,7 @@ partition_for(EvlogWriter *w, int64 seq)
 	}
 
 	part = table_open(w->parts[i].relid, RowExclusiveLock);
+	evlog_check_log_layout(part);
 	pdesc = RelationGetDescr(part);
 	ldesc = RelationGetDescr(w->rel);
 	for (int a = 0; a < ldesc->natts; a++)
@@ -668,6 +670,9 @@ store_event(TupleTableSlot *slot, EvlogEvent *ev, int64 seq)
 	slot->tts_values[COL_PAYLOAD] = JsonbPGetDatum(ev->payload);
 	slot->tts_values[COL_EVENT_ID] = PointerGetDatum(ev->event_id);
 	memset(slot->tts_isnull, false, EVENT_LOG_NATTS * sizeof(bool));
+	/* dropped columns after evlog's (evlog_check_log_layout) are null */
+	for (int a = EVENT_LOG_NATTS; a < slot->tts_tupleDescriptor->natts; a++)
+		slot->tts_isnull[a] = true;
 	slot->tts_isnull[COL_HOST_ID] = ev->host_id == NULL;
 	slot->tts_isnull[COL_ROLLOUT_ID] = ev->rollout_id == NULL;
 	slot->tts_isnull[COL_EVENT_ID] = ev->event_id == NULL;

@@ -48,6 +48,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_type.h"
 #include "access/htup_details.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
@@ -149,6 +150,63 @@ evlog_require_11(Relation log, const char *what)
 				 errhint("Run ALTER EXTENSION evlog UPDATE.")));
 }
 
+/*
+ * The log's columns, in table order: every C reader and writer of
+ * evlog.event_log and its partitions relies on them being there.
+ */
+static const struct
+{
+	const char *name;
+	Oid			type;
+}			log_columns[EVLOG_LOG_NATTS] = {
+	{"seq", INT8OID},
+	{"ts", TIMESTAMPTZOID},
+	{"kind", TEXTOID},
+	{"host_id", TEXTOID},
+	{"rollout_id", TEXTOID},
+	{"payload", JSONBOID},
+	{"event_id", TEXTOID}
+};
+
+/*
+ * evlog reads and writes the log by column position, so a table or a
+ * partition whose columns are not evlog's (a superuser's ALTER TABLE:
+ * a column added, renamed, retyped, dropped) is refused with an error
+ * rather than read with the wrong layout.  Only dropped columns after
+ * evlog's seven are accepted: they leave every position unchanged.
+ */
+void
+evlog_check_log_layout(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int a = 0; a < Max(desc->natts, EVLOG_LOG_NATTS); a++)
+	{
+		Form_pg_attribute att = a < desc->natts ? TupleDescAttr(desc, a) : NULL;
+		const char *problem = NULL;
+
+		if (a >= EVLOG_LOG_NATTS)
+		{
+			if (!att->attisdropped)
+				problem = psprintf("it has an extra column \"%s\"", NameStr(att->attname));
+		}
+		else if (att == NULL || att->attisdropped)
+			problem = psprintf("column %d is not \"%s\"", a + 1, log_columns[a].name);
+		else if (strcmp(NameStr(att->attname), log_columns[a].name) != 0 ||
+				 att->atttypid != log_columns[a].type)
+			problem = psprintf("column %d is \"%s\" %s, not \"%s\" %s", a + 1,
+							   NameStr(att->attname), format_type_be(att->atttypid),
+							   log_columns[a].name, format_type_be(log_columns[a].type));
+		if (problem)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("\"%s\" does not have evlog.event_log's columns",
+							RelationGetRelationName(rel)),
+					 errdetail("%s.", problem),
+					 errhint("evlog reads and writes only the layout it created; undo the ALTER TABLE.")));
+	}
+}
+
 struct EvlogLogScan
 {
 	Relation	log;
@@ -203,13 +261,9 @@ logscan_open_next(EvlogLogScan *s)
 		s->part = s->log;
 	else
 	{
+		/* columns by position: a dropped one after evlog's does not matter */
 		s->part = table_open(s->parts[s->cur].relid, AccessShareLock);
-		if (RelationGetDescr(s->part)->natts != RelationGetDescr(s->log)->natts)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("partition \"%s\" of evlog.event_log has a different column layout",
-							RelationGetRelationName(s->part)),
-					 errhint("Partitions must be created by evlog_create_partitions().")));
+		evlog_check_log_layout(s->part);
 	}
 	idxoid = RelationGetPrimaryKeyIndex(s->part);
 	if (!OidIsValid(idxoid))
@@ -240,6 +294,7 @@ evlog_logscan_begin(Relation log, Snapshot snapshot, int64 lo, int64 hi,
 {
 	EvlogLogScan *s = palloc0(sizeof(EvlogLogScan));
 
+	evlog_check_log_layout(log);
 	s->log = log;
 	s->snapshot = snapshot;
 	s->dir = dir;
@@ -448,6 +503,19 @@ evlog_partitions_ensure(int64 upto, int max_new)
 		LockRelationOid(logid, ShareUpdateExclusiveLock);
 	log = table_open(logid, NoLock);
 	evlog_require_11(log, "creating partitions");
+
+	/*
+	 * A partition is created LIKE the log, which leaves out dropped
+	 * columns: with one in the log, the new partition's rows would not
+	 * have the log's layout, and the writer refuses such a partition.
+	 */
+	evlog_check_log_layout(log);
+	if (RelationGetDescr(log)->natts != EVLOG_LOG_NATTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot create a partition of evlog.event_log: the table has a dropped column"),
+				 errdetail("A new partition would not have the column layout of the existing ones."),
+				 errhint("Dump the database, recreate the extension and restore it to get a clean layout.")));
 	parts = evlog_log_parts(log, &nparts);
 	/* no partition yet (fresh install, or all pruned): start at the sequence */
 	next = nparts > 0 ? parts[nparts - 1].hi : sequence_position();
