@@ -414,7 +414,7 @@ evlog_payload_printed_size(Jsonb *payload, int entry)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("payload exceeds evlog.max_payload_bytes"),
-					 errdetail_internal("%sas text the payload is over %zu bytes by %s; the limit is %d bytes",
+					 errdetail_internal("%spayload::text is over %zu bytes by the value at %s; the limit is %d bytes",
 										evlog_entry_prefix(entry), size,
 										path_string(path, depth), evlog_max_payload_bytes),
 					 errhint("Store large artefacts elsewhere and log a reference, or raise evlog.max_payload_bytes.")));

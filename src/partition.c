@@ -188,13 +188,13 @@ evlog_check_log_layout(Relation rel)
 		if (a >= EVLOG_LOG_NATTS)
 		{
 			if (!att->attisdropped)
-				problem = psprintf("it has an extra column \"%s\"", NameStr(att->attname));
+				problem = psprintf("The table has an extra column \"%s\"", NameStr(att->attname));
 		}
 		else if (att == NULL || att->attisdropped)
-			problem = psprintf("column %d is not \"%s\"", a + 1, log_columns[a].name);
+			problem = psprintf("Column %d is not \"%s\"", a + 1, log_columns[a].name);
 		else if (strcmp(NameStr(att->attname), log_columns[a].name) != 0 ||
 				 att->atttypid != log_columns[a].type)
-			problem = psprintf("column %d is \"%s\" %s, not \"%s\" %s", a + 1,
+			problem = psprintf("Column %d is \"%s\" %s, not \"%s\" %s", a + 1,
 							   NameStr(att->attname), format_type_be(att->atttypid),
 							   log_columns[a].name, format_type_be(log_columns[a].type));
 		if (problem)
