@@ -45,7 +45,7 @@ SELECT octet_length(payload::text) AS printed FROM evlog.event_log ORDER BY seq 
 -- a number jsonb_in itself refuses keeps jsonb's SQLSTATE (22003)
 SELECT pg_temp.err($$SELECT evlog_append('k', now(), 'h', NULL, '{"a":1e1000000}')$$);
 -- a syntax error is still "not valid JSON" (22P02)
-SELECT pg_temp.err($$SELECT evlog_append('k', now(), 'h', NULL, '{"a":1,}')$$);
+SELECT evlog_append('k', now(), 'h', NULL, '{"a":1,}');
 
 -- evlog.max_payload_bytes bounds payload::text exactly: each payload below
 -- prints larger than it is stored, is accepted at its printed size and
