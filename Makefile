@@ -32,7 +32,7 @@ REGRESS = core_append core_validation core_query core_privileges read_consumers 
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
 # suites that need evlog in shared_preload_libraries: scripts/test.sh runs
 # them in a second pg_regress with test/evlog_preload.conf
-REGRESS_PRELOAD = queue_enqueue
+REGRESS_PRELOAD = queue_enqueue enqueue_limits
 ISOLATION = read_late_commit batch_concurrent rebuild_concurrent chain_concurrent
 TAP_TESTS = 1
 

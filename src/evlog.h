@@ -167,6 +167,7 @@ extern void evlog_writer_append_many(EvlogWriter *writer, int n,
 									 EvlogFetchEvent fetch, void *arg,
 									 int64 *seqs_out);
 extern void evlog_writer_close(EvlogWriter *writer);
+extern void evlog_check_event_id(EvlogEvent *ev);
 extern Oid	evlog_relid(const char *relname);
 
 /*

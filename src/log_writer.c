@@ -575,6 +575,39 @@ lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int entry, int64 *seq)
 	return found;
 }
 
+/*
+ * At call time, for a path that writes later (evlog_enqueue): an event_id
+ * already in the log with different content is the same error now that
+ * evlog_append would raise (23505).  Without the event_id lock: an id
+ * committed between now and the write is still caught by the writer (and
+ * dead-lettered), this only spares the caller a ticket for a certain
+ * failure.  The same content is fine: the writer returns the stored seq.
+ */
+void
+evlog_check_event_id(EvlogEvent *ev)
+{
+	EvlogWriter w;
+	int64		seq;
+
+	if (ev->event_id == NULL)
+		return;
+	memset(&w, 0, sizeof(w));
+	w.rel = table_open(evlog_relid("event_log"), AccessShareLock);
+	evlog_check_log_layout(w.rel);
+	w.partitioned = evlog_log_is_partitioned(w.rel);
+	if (w.partitioned)
+	{
+		w.event_id_index = evlog_relid("event_ids_pkey");
+		w.ids_rel = table_open(evlog_relid("event_ids"), AccessShareLock);
+	}
+	else
+		w.event_id_index = evlog_relid("event_log_event_id_key");
+	(void) lookup_event_id(&w, ev, -1, &seq);
+	if (w.ids_rel != NULL)
+		table_close(w.ids_rel, AccessShareLock);
+	table_close(w.rel, AccessShareLock);
+}
+
 static uint32
 event_id_hash(text *event_id)
 {
