@@ -3,7 +3,7 @@
  * evlog runs evlog--1.0.sql, evlog--1.0--1.1.sql and then this script.
  *
  * What changes (one section per concern below).
- *   - input limits: evlog_create_partitions' comment (at most 64 partitions per call)
+ *   - input limits: dead letters name who enqueued them (evlog.my_dead_letters); evlog_create_partitions' comment
  *
  * Script safety as in evlog--1.0.sql: schema-qualified names, plain CREATE
  * for new objects (CREATE OR REPLACE only for evlog's own functions and
@@ -20,3 +20,58 @@
 -- evlog_create_partitions changes here.
 COMMENT ON FUNCTION @extschema@.evlog_create_partitions(integer, bigint) IS
     'create partitions of evlog.event_log (evlog.partition_size seqs each) covering ahead (0 to 64) partitions beyond the sequence''s position, and at least up to seq upto; at most 64 per call, the first one spanning any larger gap of spent seqs; returns how many it created';
+
+-- A dead letter names the role that enqueued it, and that role (or any of
+-- its members) sees its own through evlog.my_dead_letters: the writer role
+-- has no access to evlog.dead_letter, which holds every role's events.
+ALTER TABLE evlog.dead_letter ADD COLUMN enqueued_by oid;
+COMMENT ON COLUMN evlog.dead_letter.enqueued_by IS 'OID of the role that called evlog_enqueue (current_user then); NULL for events enqueued before 1.2';
+
+CREATE VIEW evlog.my_dead_letters WITH (security_barrier) AS
+    SELECT d.ticket, d.kind, d.ts, d.host_id, d.rollout_id, d.payload, d.event_id,
+           d.enqueued_at, d.failed_at, d.error, d.sqlstate
+      FROM evlog.dead_letter d
+     WHERE d.enqueued_by IS NOT NULL
+       AND pg_catalog.pg_has_role(d.enqueued_by, 'MEMBER');
+COMMENT ON VIEW evlog.my_dead_letters IS
+    'the dead letters of events enqueued by the current role or a role it is a member of';
+REVOKE ALL ON evlog.my_dead_letters FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.evlog_grant_writer(role regrole)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM @extschema@.evlog_grant_reader(role);
+    EXECUTE pg_catalog.format(
+        'GRANT EXECUTE ON FUNCTION '
+        '%1$I.evlog_append(text, timestamptz, text, text, text, text), '
+        '%1$I.evlog_append(text, timestamptz, text, text, jsonb, text), '
+        '%1$I.evlog_append_batch(jsonb), '
+        '%1$I.evlog_append_batch(text[], timestamptz[], text[], text[], jsonb[], text[]), '
+        '%1$I.evlog_enqueue(text, timestamptz, text, text, text, text), '
+        '%1$I.evlog_enqueue(text, timestamptz, text, text, jsonb, text), '
+        '%1$I.evlog_flush(interval) TO %2$s',
+        '@extschema@', role);
+    EXECUTE pg_catalog.format('GRANT SELECT ON evlog.my_dead_letters TO %s', role);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.evlog_grant_writer(regrole) IS
+    'let a role append (and enqueue) events, see its own dead letters and read the log; it still cannot UPDATE, DELETE or TRUNCATE';
+
+-- roles made writers before 1.2 see their dead letters too
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT DISTINCT a.grantee
+               FROM pg_catalog.pg_proc p,
+                    LATERAL pg_catalog.aclexplode(p.proacl) a
+              WHERE p.oid OPERATOR(pg_catalog.=) '@extschema@.evlog_enqueue(text, timestamptz, text, text, jsonb, text)'::pg_catalog.regprocedure
+                AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+                AND a.grantee OPERATOR(pg_catalog.<>) 0
+    LOOP
+        EXECUTE pg_catalog.format('GRANT SELECT ON evlog.my_dead_letters TO %s', r.grantee::pg_catalog.regrole);
+    END LOOP;
+END
+$$;

@@ -32,6 +32,29 @@ SELECT evlog_flush();
 SELECT count(*) AS rows_with_id_1 FROM evlog.event_log WHERE event_id = 'id-1';
 SELECT count(*) AS dead_letters FROM evlog.dead_letter;
 
+-- what can only fail later is dead-lettered, and the role that enqueued it
+-- sees it (evlog.my_dead_letters), while other writers do not: here the
+-- same transaction appends the enqueued event_id with other content first
+CREATE ROLE evlog_el_writer;
+CREATE ROLE evlog_el_other;
+SELECT evlog_grant_writer('evlog_el_writer');
+SELECT evlog_grant_writer('evlog_el_other');
+SET ROLE evlog_el_writer;
+BEGIN;
+SELECT evlog_enqueue('agent_event', '2026-05-16 01:00:00+00', 'h', NULL, '{"n":1}', 'id-2') > 0 AS queued;
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'h', NULL, '{"n":2}', 'id-2') > 0 AS appended;
+COMMIT;
+SELECT evlog_flush();
+SELECT event_id, payload, sqlstate FROM evlog.my_dead_letters;
+SELECT count(*) FROM evlog.dead_letter;
+RESET ROLE;
+SET ROLE evlog_el_other;
+SELECT count(*) AS others_see FROM evlog.my_dead_letters;
+RESET ROLE;
+SELECT count(*) AS all_dead_letters, bool_and(enqueued_by = 'evlog_el_writer'::regrole) AS named
+  FROM evlog.dead_letter;
+
 \c contrib_regression
 SET client_min_messages = warning;
 DROP DATABASE evlog_enqueue_limits WITH (FORCE);
+DROP ROLE evlog_el_writer, evlog_el_other;

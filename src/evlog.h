@@ -325,6 +325,7 @@ typedef struct EvlogQueueEntry
 	uint16		pad;
 	int32		pid;			/* producer, while the entry is pending */
 	TransactionId xid;			/* producer's top-level xid, if it had one */
+	Oid			role;			/* current user at evlog_enqueue */
 	int64		ticket;
 	TimestampTz ts;
 	TimestampTz enqueued_at;
@@ -343,6 +344,7 @@ typedef struct EvlogBatch
 	EvlogEvent *events;			/* the committed ones, decoded */
 	int64	   *tickets;
 	TimestampTz *enqueued_at;
+	Oid		   *roles;			/* who enqueued each */
 	int			nevents;
 } EvlogBatch;
 
