@@ -3,7 +3,7 @@
  * evlog runs evlog--1.0.sql, evlog--1.0--1.1.sql and then this script.
  *
  * What changes (one section per concern below).
- *   - input limits: dead letters name who enqueued them (evlog.my_dead_letters); evlog_create_partitions' comment
+ *   - input limits: DDL guard event trigger; dead letters name who enqueued them (evlog.my_dead_letters); evlog_create_partitions' comment
  *
  * Script safety as in evlog--1.0.sql: schema-qualified names, plain CREATE
  * for new objects (CREATE OR REPLACE only for evlog's own functions and
@@ -75,3 +75,20 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- DETACH or DROP of a partition removes events the chain may not have
+-- sealed, and a changed column breaks the layout evlog reads by position:
+-- refused for every role except through evlog_prune (src/prune.c).
+CREATE FUNCTION evlog.ddl_guard()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'evlog_ddl_guard'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION evlog.ddl_guard() IS
+    'event trigger function: refuses DETACH PARTITION, DROP TABLE, ADD/DROP/RETYPE/RENAME COLUMN and RENAME on evlog''s tables, except inside evlog_prune and the extension''s scripts';
+REVOKE ALL ON FUNCTION evlog.ddl_guard() FROM PUBLIC;
+
+CREATE EVENT TRIGGER evlog_ddl_guard ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE', 'DROP TABLE')
+    EXECUTE FUNCTION evlog.ddl_guard();
+COMMENT ON EVENT TRIGGER evlog_ddl_guard IS
+    'keeps evlog''s tables whole: disabling it (ALTER EVENT TRIGGER evlog_ddl_guard DISABLE) is the visible act that DDL on them takes';

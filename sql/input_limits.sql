@@ -118,8 +118,25 @@ SELECT count(*) > 0 AS reads FROM evlog_read(:start);
 SELECT evlog_seal() > 0 AS sealed;
 SELECT first_bad_seq IS NULL AS chain_intact FROM evlog_verify_chain();
 
--- a superuser's ALTER TABLE on the log: refused by evlog with an error,
--- never read with the wrong layout
+-- DDL that removes events or changes the layout is refused by the event
+-- trigger evlog_ddl_guard, for the superuser too; evlog_prune's own DETACH
+-- and DROP still work (suite prune), and so do trigger changes
+SELECT pg_temp.err($$ALTER TABLE evlog.event_log DETACH PARTITION evlog.event_log_p0000000000000000001$$);
+SELECT pg_temp.err($$DROP TABLE evlog.event_log_p0000000000000000001$$);
+SELECT pg_temp.err($$DROP TABLE IF EXISTS evlog.no_such_table, evlog.event_log_p0000000000000000017$$);
+SELECT pg_temp.err($$ALTER TABLE evlog.event_log ADD COLUMN x int$$);
+SELECT pg_temp.err($$ALTER TABLE evlog.event_log_p0000000000000000001 DROP COLUMN payload$$);
+SELECT pg_temp.err($$ALTER TABLE evlog.event_log ALTER COLUMN host_id TYPE varchar$$);
+SELECT pg_temp.err($$ALTER TABLE evlog.event_log RENAME COLUMN host_id TO h$$);
+SELECT pg_temp.err($$ALTER TABLE evlog.chain RENAME TO chain2$$);
+ALTER TABLE evlog.event_log DISABLE TRIGGER event_log_derive;
+ALTER TABLE evlog.event_log ENABLE TRIGGER event_log_derive;
+SELECT count(*) AS partitions_kept FROM evlog.partitions;
+
+-- with the guard disabled (the visible act), a superuser's ALTER TABLE on
+-- the log is refused by evlog with an error, never read with the wrong
+-- layout
+ALTER EVENT TRIGGER evlog_ddl_guard DISABLE;
 ALTER TABLE evlog.event_log ADD COLUMN x int;
 SELECT pg_temp.err($$SELECT evlog_append('k', now(), 'h', NULL, '{}')$$);
 ALTER TABLE evlog.event_log DROP COLUMN x;
