@@ -35,6 +35,17 @@ CREATE VIEW evlog.my_dead_letters WITH (security_barrier) AS
        AND pg_catalog.pg_has_role(d.enqueued_by, 'MEMBER');
 COMMENT ON VIEW evlog.my_dead_letters IS
     'the dead letters of events enqueued by the current role or a role it is a member of';
+COMMENT ON COLUMN evlog.my_dead_letters.ticket IS 'ticket evlog_enqueue returned for the event';
+COMMENT ON COLUMN evlog.my_dead_letters.kind IS 'the event''s kind';
+COMMENT ON COLUMN evlog.my_dead_letters.ts IS 'the event''s ts';
+COMMENT ON COLUMN evlog.my_dead_letters.host_id IS 'the event''s host_id';
+COMMENT ON COLUMN evlog.my_dead_letters.rollout_id IS 'the event''s rollout_id';
+COMMENT ON COLUMN evlog.my_dead_letters.payload IS 'the event''s payload';
+COMMENT ON COLUMN evlog.my_dead_letters.event_id IS 'the event''s event_id';
+COMMENT ON COLUMN evlog.my_dead_letters.enqueued_at IS 'when evlog_enqueue was called';
+COMMENT ON COLUMN evlog.my_dead_letters.failed_at IS 'when the writer gave up on it';
+COMMENT ON COLUMN evlog.my_dead_letters.error IS 'the error that refused it';
+COMMENT ON COLUMN evlog.my_dead_letters.sqlstate IS 'that error''s SQLSTATE';
 REVOKE ALL ON evlog.my_dead_letters FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION @extschema@.evlog_grant_writer(role regrole)
