@@ -3,7 +3,7 @@
  * evlog runs evlog--1.0.sql, evlog--1.0--1.1.sql and then this script.
  *
  * What changes (one section per concern below).
- *   - input limits: DDL guard event trigger; dead letters name who enqueued them (evlog.my_dead_letters); evlog_create_partitions' comment
+ *   - input limits: chain_export's ts over the whole timestamptz range; DDL guard event trigger; dead letters name who enqueued them (evlog.my_dead_letters); evlog_create_partitions' comment
  *
  * Script safety as in evlog--1.0.sql: schema-qualified names, plain CREATE
  * for new objects (CREATE OR REPLACE only for evlog's own functions and
@@ -103,3 +103,34 @@ CREATE EVENT TRIGGER evlog_ddl_guard ON ddl_command_start
     EXECUTE FUNCTION evlog.ddl_guard();
 COMMENT ON EVENT TRIGGER evlog_ddl_guard IS
     'keeps evlog''s tables whole: disabling it (ALTER EVENT TRIGGER evlog_ddl_guard DISABLE) is the visible act that DDL on them takes';
+
+-- chain_export: to_char's YYYY drops the era and widens years past 9999, so
+-- such a ts could not be read back into the chain's microseconds.  Years 1
+-- to 9999 print as before; the others as an ISO 8601 expanded year (sign,
+-- at least six digits, astronomical numbering: +000000 is 1 BC), which
+-- tools/verify_chain.py reads.  The chain's encoding is unchanged.
+CREATE OR REPLACE VIEW evlog.chain_export AS
+SELECT a.seq, true AS anchor,
+       pg_catalog.json_build_object('anchor_seq', a.seq, 'hash', pg_catalog.encode(a.hash, 'hex'))::text AS line
+  FROM evlog.chain_anchor a
+UNION ALL
+SELECT COALESCE(c.seq, e.seq), false,
+       pg_catalog.json_build_object(
+           'seq', COALESCE(c.seq, e.seq),
+           'ts', CASE
+                 WHEN e.ts OPERATOR(pg_catalog.>=) '0001-01-01 00:00:00+00'::pg_catalog.timestamptz
+                  AND e.ts OPERATOR(pg_catalog.<) '10000-01-01 00:00:00+00'::pg_catalog.timestamptz
+                 THEN pg_catalog.to_char(e.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                 ELSE (SELECT CASE WHEN y.astro OPERATOR(pg_catalog.<) 0 THEN '-' ELSE '+' END
+                              OPERATOR(pg_catalog.||) pg_catalog.lpad(pg_catalog.abs(y.astro)::text, 6, '0')
+                              OPERATOR(pg_catalog.||) pg_catalog.to_char(e.ts AT TIME ZONE 'UTC', '"-"MM-DD"T"HH24:MI:SS.US"Z"')
+                         FROM (SELECT CASE WHEN x.year OPERATOR(pg_catalog.<) 0
+                                           THEN x.year OPERATOR(pg_catalog.+) 1 ELSE x.year END AS astro
+                                 FROM (SELECT pg_catalog.date_part('year', e.ts AT TIME ZONE 'UTC')::integer AS year) x) y)
+                 END,
+           'kind', e.kind, 'host_id', e.host_id, 'rollout_id', e.rollout_id,
+           'payload', e.payload::text, 'event_id', e.event_id,
+           'prev_seq', c.prev_seq, 'hash', pg_catalog.encode(c.hash, 'hex'))::text
+  FROM evlog.chain c
+  FULL JOIN evlog.event_log e ON e.seq OPERATOR(pg_catalog.=) c.seq
+ WHERE COALESCE(c.seq, e.seq) OPERATOR(pg_catalog.<=) (SELECT pg_catalog.max(ch.seq) FROM evlog.chain ch);

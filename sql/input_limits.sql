@@ -118,6 +118,32 @@ SELECT count(*) > 0 AS reads FROM evlog_read(:start);
 SELECT evlog_seal() > 0 AS sealed;
 SELECT first_bad_seq IS NULL AS chain_intact FROM evlog_verify_chain();
 
+-- the chain's ts over the whole finite timestamptz range: the C encoder,
+-- the README's SQL formula and chain_export (read by tools/verify_chain.py,
+-- run on the same values by t/020_fuzz.pl) agree; the microseconds wrap to
+-- 64 bits past 294247-01-10 04:00:54.775807 UTC
+SELECT evlog_append('k', ts::timestamptz, 'h', NULL, '{}') > 0 AS appended
+  FROM unnest(ARRAY['4713-01-01 00:00:00+00 BC', '0044-03-15 12:00:00+00 BC', '0001-01-01 00:00:00+00 BC',
+                    '0001-01-01 00:00:00+00', '9999-12-31 23:59:59.999999+00', '10000-01-01 00:00:00+00',
+                    '294247-01-10 04:00:54.775807+00', '294247-01-10 04:00:54.775808+00',
+                    '294276-12-31 23:59:59.999999+00']) ts;
+SELECT evlog_seal() AS sealed_extremes;
+SELECT first_bad_seq IS NULL AS chain_intact, events_checked > 9 AS checked FROM evlog_verify_chain();
+CREATE FUNCTION pg_temp.enc_str(t text) RETURNS bytea LANGUAGE sql IMMUTABLE AS
+$$ SELECT COALESCE(int4send(octet_length(convert_to(t, 'UTF8'))) || convert_to(t, 'UTF8'), '\xffffffff'::bytea) $$;
+SELECT count(*) AS links, bool_and(c.hash = sha256(COALESCE(p.hash, decode(repeat('00', 32), 'hex'))
+          || int8send(e.seq)
+          || int8send(((('x' || encode(timestamptz_send(e.ts), 'hex'))::bit(64)::bigint::numeric
+                        + 946684800000000 + 9223372036854775808) % 18446744073709551616
+                       - 9223372036854775808)::bigint)
+          || pg_temp.enc_str(e.kind) || pg_temp.enc_str(e.host_id) || pg_temp.enc_str(e.rollout_id)
+          || pg_temp.enc_str(e.payload::text) || pg_temp.enc_str(e.event_id))) AS sql_formula_matches
+  FROM evlog.chain c JOIN evlog.event_log e USING (seq) LEFT JOIN evlog.chain p ON p.seq = c.prev_seq;
+SELECT e.ts, l.line::json ->> 'ts' AS exported
+  FROM evlog.chain_export l JOIN evlog.event_log e ON e.seq = l.seq
+ WHERE e.ts < '0001-01-01 00:00:00+00' OR e.ts >= '9999-12-31 23:59:59.999999+00'
+ ORDER BY e.seq;
+
 -- DDL that removes events or changes the layout is refused by the event
 -- trigger evlog_ddl_guard, for the superuser too; evlog_prune's own DETACH
 -- and DROP still work (suite prune), and so do trigger changes
