@@ -331,8 +331,8 @@ check_number(JsonbValue *v, PathStep *path, int depth, int entry, Size *size)
  * and return the length of payload::text.  Stops with an error as soon as
  * the running size passes evlog.max_payload_bytes, naming where.
  */
-Size
-evlog_payload_printed_size(Jsonb *payload, int entry)
+static Size
+payload_printed_size(Jsonb *payload, int entry)
 {
 	JsonbIterator *it = JsonbIteratorInit(&payload->root);
 	JsonbValue	v;
@@ -437,7 +437,7 @@ evlog_check_payload(Jsonb *payload, int entry)
 				 errmsg("payload must be a JSON object"),
 				 errdetail_internal("%spayload is a JSON %s", evlog_entry_prefix(entry),
 									JB_ROOT_IS_SCALAR(payload) ? "scalar" : "array")));
-	(void) evlog_payload_printed_size(payload, entry);
+	(void) payload_printed_size(payload, entry);
 }
 
 /*

@@ -119,7 +119,6 @@ typedef struct EvlogEvent
 extern void evlog_require_not_null(bool isnull, const char *field, int entry);
 extern void evlog_check_text(text *value, const char *field, int entry);
 extern void evlog_check_id(text *value, const char *field, int entry);
-extern Size evlog_payload_printed_size(Jsonb *payload, int entry);
 extern void evlog_check_kind(text *kind, int entry);
 extern void evlog_check_ts(TimestampTz ts, int entry);
 extern Jsonb *evlog_parse_payload(text *payload, int entry);
