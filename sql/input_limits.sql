@@ -15,6 +15,8 @@ SET client_min_messages = warning;
 \set VERBOSITY terse
 CREATE EXTENSION evlog;
 SET evlog.partition_size = 16;
+SET TIME ZONE 'UTC';
+SET DateStyle = 'ISO, YMD';
 SELECT evlog_register_kind('k', 'input limits test');
 
 -- the error a statement raises: SQLSTATE, message, detail, hint
