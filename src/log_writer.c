@@ -521,7 +521,11 @@ lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int entry, int64 *seq)
 		const char *differs;
 
 		if (!w->partitioned)
-			heap_deform_tuple(tup, desc, values, nulls);
+		{
+			/* by column: dropped ones after evlog's may follow */
+			for (int a = 0; a < EVENT_LOG_NATTS; a++)
+				values[a] = heap_getattr(tup, a + 1, desc, &nulls[a]);
+		}
 		else
 		{
 			/* evlog.event_ids (event_id, seq): fetch the event itself */

@@ -236,6 +236,24 @@ for my $user ('fuzzer', scalar getpwuid($<))
 		'pg_dump after hostile input');
 }
 
+# A column added and dropped by a superuser leaves a dropped attribute after
+# evlog's seven: every path that reads log rows must read them column by
+# column (here the 1.0 layout's event_id lookup, which reads the log itself)
+{
+	$node->safe_psql('postgres', 'CREATE DATABASE layout10');
+	$node->safe_psql('layout10', q{
+		CREATE EXTENSION evlog VERSION '1.0';
+		SELECT evlog_append('agent_event', '2026-01-01Z', 'h', NULL, '{}', 'id-1');
+		ALTER TABLE evlog.event_log ADD COLUMN x int;
+		ALTER TABLE evlog.event_log DROP COLUMN x;
+	});
+	is($node->safe_psql('layout10', q{SELECT evlog_append('agent_event', '2026-01-01Z', 'h', NULL, '{}', 'id-1')}),
+		'1', 'a retried event_id is found after ADD and DROP COLUMN');
+	my ($ret, $out, $err) = $node->psql('layout10',
+		q{SELECT evlog_append('agent_event', '2026-01-01Z', 'h', NULL, '{"a":1}', 'id-1')});
+	like($err, qr/already in the log with different content/, 'and a conflicting one refused');
+}
+
 my $log = slurp_file($node->logfile);
 my $crashes = () = $log =~ /terminated by signal|was terminated by exception|server process .* exited with exit code [^0]/g;
 is($crashes, 0, 'no backend crashed (postmaster log)');
