@@ -109,11 +109,10 @@ SELECT setval('evlog.event_log_seq_seq', (SELECT last_value FROM evlog.event_log
 SELECT evlog_append('k', '2026-01-01Z', 'h', NULL, '{}') = :spent + 1 AS appended_after_gap;
 SELECT count(*) AS partitions_after FROM evlog.partitions;
 SELECT bounds FROM evlog.partitions ORDER BY partition DESC LIMIT 2;
--- evlog_create_partitions: at most 64 per call; upto at the end of bigint
--- is bounded the same way
+-- evlog_create_partitions: at most 64 per call (64 at once, and up to the
+-- end of bigint, are t/020_fuzz.pl's: too slow for a run under valgrind)
 SELECT pg_temp.err($$SELECT evlog_create_partitions(65)$$);
-SELECT evlog_create_partitions(64) AS created_64;
-SELECT evlog_create_partitions(0, 9223372036854775807) AS created_to_the_end;
+SELECT evlog_create_partitions(2) AS created_2;
 SELECT bounds FROM evlog.partitions ORDER BY partition DESC LIMIT 1;
 SELECT evlog_append('k', '2026-01-01Z', 'h', NULL, '{}') > :spent AS still_appends;
 SELECT count(*) > 0 AS reads FROM evlog_read(:start);
@@ -159,7 +158,8 @@ SELECT pg_temp.err($$ALTER TABLE evlog.event_log RENAME COLUMN host_id TO h$$);
 SELECT pg_temp.err($$ALTER TABLE evlog.chain RENAME TO chain2$$);
 ALTER TABLE evlog.event_log DISABLE TRIGGER event_log_derive;
 ALTER TABLE evlog.event_log ENABLE TRIGGER event_log_derive;
-SELECT count(*) AS partitions_kept FROM evlog.partitions;
+SELECT count(*) AS partitions_kept FROM evlog.partitions
+ WHERE partition::text IN ('evlog.event_log_p0000000000000000001', 'evlog.event_log_p0000000000000000017');
 
 -- with the guard disabled (the visible act), a superuser's ALTER TABLE on
 -- the log is refused by evlog with an error, never read with the wrong
@@ -176,15 +176,14 @@ SELECT count(*) > 0 AS reads_after_drop FROM evlog_read(:start);
 SELECT pg_temp.err($$SELECT evlog_create_partitions(0, 9223372036854775807)$$);
 -- rows inserted straight into a hand-made partition reach the derive
 -- trigger with a shorter tuple than the log's descriptor: no crash
-ALTER TABLE evlog.event_log DETACH PARTITION evlog.event_log_p9223372036854775793;
 CREATE TABLE evlog.hand_made (LIKE evlog.event_log);
-ALTER TABLE evlog.event_log ATTACH PARTITION evlog.hand_made FOR VALUES FROM (9223372036854775793) TO (9223372036854775807);
+ALTER TABLE evlog.event_log ATTACH PARTITION evlog.hand_made FOR VALUES FROM (9000000000000000000) TO (9000000000000000016);
 INSERT INTO evlog.event_log (seq, ts, kind, host_id, rollout_id, payload)
-  VALUES (9223372036854775800, '2026-01-01Z', 'agent_event', 'h', 'r',
+  VALUES (9000000000000000001, '2026-01-01Z', 'agent_event', 'h', 'r',
           '{"kind":"ProbeResult","probeName":"p","mode":"enforce","status":"fail","observedAt":"2026-01-01T00:00:00+00:00",
             "subResults":[{"controlId":"c","status":"fail","framework":"f","effectiveMode":"enforce"}]}');
-SELECT count(*) AS derived_from_hand_made FROM evlog.probe_failures WHERE event_log_seq = 9223372036854775800;
-SELECT count(*) AS hand_made_rows FROM evlog_read(9223372036854775799);
+SELECT count(*) AS derived_from_hand_made FROM evlog.probe_failures WHERE event_log_seq = 9000000000000000001;
+SELECT count(*) AS hand_made_rows FROM evlog_read(9000000000000000000);
 -- a renamed column: every evlog function refuses, naming it
 ALTER TABLE evlog.event_log RENAME COLUMN host_id TO h;
 SELECT pg_temp.err($$SELECT evlog_append('k', now(), 'h', NULL, '{}')$$);
