@@ -42,7 +42,10 @@ SELECT seq - :base AS seq, prev_seq - :base AS prev_seq FROM evlog.chain WHERE s
 CREATE FUNCTION pg_temp.enc_str(t text) RETURNS bytea LANGUAGE sql IMMUTABLE AS
 $$ SELECT COALESCE(int4send(octet_length(convert_to(t, 'UTF8'))) || convert_to(t, 'UTF8'), '\xffffffff'::bytea) $$;
 SELECT bool_and(c.hash = sha256(COALESCE(p.hash, decode(repeat('00', 32), 'hex'))
-          || int8send(e.seq) || int8send((extract(epoch FROM e.ts) * 1000000)::bigint)
+          || int8send(e.seq)
+          || int8send(((('x' || encode(timestamptz_send(e.ts), 'hex'))::bit(64)::bigint::numeric
+                        + 946684800000000 + 9223372036854775808) % 18446744073709551616
+                       - 9223372036854775808)::bigint)
           || pg_temp.enc_str(e.kind) || pg_temp.enc_str(e.host_id) || pg_temp.enc_str(e.rollout_id)
           || pg_temp.enc_str(e.payload::text) || pg_temp.enc_str(e.event_id))) AS sql_recompute_matches,
        count(*) FILTER (WHERE c.seq > :base) AS recomputed_here

@@ -332,11 +332,11 @@ fetch_jsonb_entry(void *arg, int index, EvlogEvent *ev)
 	ev->ts = parse_ts(&values[F_TS], index);
 	evlog_check_ts(ev->ts, index);
 	if (ev->host_id)
-		evlog_check_text(ev->host_id, "host_id", index);
+		evlog_check_id(ev->host_id, "host_id", index);
 	if (ev->rollout_id)
-		evlog_check_text(ev->rollout_id, "rollout_id", index);
+		evlog_check_id(ev->rollout_id, "rollout_id", index);
 	if (ev->event_id)
-		evlog_check_text(ev->event_id, "event_id", index);
+		evlog_check_id(ev->event_id, "event_id", index);
 	evlog_check_payload(ev->payload, index);
 	b->ts[index] = ev->ts;
 }
@@ -400,7 +400,7 @@ array_optional_text(Datum *values, bool *nulls, int index, const char *field,
 		return NULL;
 	t = DatumGetTextPP(values[index]);
 	if (validate)
-		evlog_check_text(t, field, index);
+		evlog_check_id(t, field, index);
 	return t;
 }
 

@@ -26,7 +26,9 @@
  *
  *	  seq         int64, 8 bytes big-endian
  *	  ts          int64, 8 bytes big-endian: microseconds since
- *	              1970-01-01 00:00:00 UTC
+ *	              1970-01-01 00:00:00 UTC, modulo 2^64 (two's complement);
+ *	              it wraps only past 294247 AD, the top of timestamptz's
+ *	              range being 294276 AD
  *	  kind        string
  *	  host_id     string or NULL
  *	  rollout_id  string or NULL
@@ -217,7 +219,9 @@ chain_hash_event(ChainHasher *h, const uint8 *prev, TupleTableSlot *ev,
 
 	resetStringInfo(&h->buf);
 	append_int64_be(&h->buf, DatumGetInt64(v[EV_SEQ]));
-	append_int64_be(&h->buf, DatumGetTimestampTz(v[EV_TS]) + UNIX_TO_PG_EPOCH_USECS);
+	/* unsigned: the sum wraps (see enc() above) instead of overflowing */
+	append_int64_be(&h->buf, (int64) ((uint64) DatumGetTimestampTz(v[EV_TS]) +
+									  (uint64) UNIX_TO_PG_EPOCH_USECS));
 	append_text(&h->buf, v[EV_KIND], false);
 	append_text(&h->buf, v[EV_HOST_ID], n[EV_HOST_ID]);
 	append_text(&h->buf, v[EV_ROLLOUT_ID], n[EV_ROLLOUT_ID]);

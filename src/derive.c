@@ -619,11 +619,18 @@ call_user_view(const EvlogEventRow *ev, EvlogUserView *uv)
 void
 evlog_event_from_tuple(HeapTuple tuple, TupleDesc desc, EvlogEventRow *ev)
 {
-	Datum		values[7];
-	bool		nulls[7];
+	Datum		values[EVLOG_LOG_NATTS];
+	bool		nulls[EVLOG_LOG_NATTS];
 
-	Assert(desc->natts == 7);
-	heap_deform_tuple(tuple, desc, values, nulls);
+	/*
+	 * Each column by itself, not heap_deform_tuple: a descriptor with more
+	 * columns (dropped ones after evlog's) must not write past the arrays.
+	 * The caller checked the layout (evlog_check_log_layout).
+	 */
+	if (desc->natts < EVLOG_LOG_NATTS)
+		elog(ERROR, "evlog.event_log row with %d columns", desc->natts);
+	for (int a = 0; a < EVLOG_LOG_NATTS; a++)
+		values[a] = heap_getattr(tuple, a + 1, desc, &nulls[a]);
 	ev->seq = DatumGetInt64(values[0]);
 	ev->ts = DatumGetTimestampTz(values[1]);
 	ev->kind = DatumGetTextPP(values[2]);

@@ -187,10 +187,7 @@ evlog_derive_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("evlog.derive_trigger() must be fired AFTER INSERT FOR EACH ROW")));
-	if (RelationGetDescr(trigdata->tg_relation)->natts != 7)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("evlog.derive_trigger() must be attached to evlog.event_log")));
+	evlog_check_log_layout(trigdata->tg_relation);
 
 	/*
 	 * Fast path for the common event that feeds nothing: only the kind is
@@ -214,6 +211,7 @@ evlog_derive_trigger(PG_FUNCTION_ARGS)
 	if (trigdata->tg_relation->rd_rel->relispartition)
 	{
 		log = table_open(evlog_relid("event_log"), AccessShareLock);
+		evlog_check_log_layout(log);
 		desc = RelationGetDescr(log);
 	}
 	else

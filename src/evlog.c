@@ -60,8 +60,8 @@ _PG_init(void)
 	 * role must not be able to lift it for its own session.
 	 */
 	DefineCustomIntVariable("evlog.max_payload_bytes",
-							"Largest payload, in bytes of JSON text, that an append accepts.",
-							"Checked on the payload's text before it is parsed; a jsonb payload is measured in its binary form.",
+							"Largest payload, in bytes, that an append accepts.",
+							"Checked on the payload's text before it is parsed, on its jsonb form, and on what it prints as (payload::text).",
 							&evlog_max_payload_bytes,
 							1024 * 1024,
 							1,

@@ -125,8 +125,21 @@ typedef struct EvlogEvent
  * event.c — validation.  "entry" is the 0-based index of the event in a
  * batch, or -1 for a single append; errors then name the entry.
  */
+/*
+ * Documented input limits.  kind, host_id, rollout_id and event_id are keys
+ * of btree indexes (the log's, evlog.event_ids', the derived tables'), whose
+ * rows must fit in a third of a page (about 2,700 bytes, two of them
+ * together in evlog.host_states): checking the length before a seq is
+ * allocated keeps an index failure from spending seqs.  A payload number
+ * has at most EVLOG_MAX_NUMBER_DIGITS digits on either side of the decimal
+ * point, so no small stored value prints as a huge text.
+ */
+#define EVLOG_MAX_ID_BYTES			1024
+#define EVLOG_MAX_NUMBER_DIGITS		1000
+
 extern void evlog_require_not_null(bool isnull, const char *field, int entry);
 extern void evlog_check_text(text *value, const char *field, int entry);
+extern void evlog_check_id(text *value, const char *field, int entry);
 extern void evlog_check_kind(text *kind, int entry);
 extern void evlog_refuse_reserved_kind(text *kind, int entry);
 extern void evlog_check_ts(TimestampTz ts, int entry);
@@ -175,6 +188,7 @@ extern void evlog_writer_append_many(EvlogWriter *writer, int n,
 									 EvlogFetchEvent fetch, void *arg,
 									 int64 *seqs_out);
 extern void evlog_writer_close(EvlogWriter *writer);
+extern void evlog_check_event_id(EvlogEvent *ev);
 extern Oid	evlog_relid(const char *relname);
 
 /*
@@ -258,6 +272,8 @@ typedef struct EvlogPart
 } EvlogPart;
 typedef struct EvlogLogScan EvlogLogScan;
 
+#define EVLOG_LOG_NATTS		7	/* evlog.event_log's columns */
+extern void evlog_check_log_layout(Relation rel);
 extern EvlogPart *evlog_log_parts(Relation log, int *nparts);
 extern bool evlog_log_is_partitioned(Relation log);
 extern void evlog_require_11(Relation log, const char *what);
@@ -265,7 +281,13 @@ extern EvlogLogScan *evlog_logscan_begin(Relation log, Snapshot snapshot,
 										 int64 lo, int64 hi, ScanDirection dir);
 extern struct TupleTableSlot *evlog_logscan_next(EvlogLogScan *s);
 extern void evlog_logscan_end(EvlogLogScan *s);
-extern int	evlog_partitions_ensure(int64 upto);
+/*
+ * Most partitions one transaction creates: from the append path and
+ * triggers, and from evlog_create_partitions() (its "ahead" limit).
+ */
+#define EVLOG_PARTITIONS_AUTO_MAX	2
+#define EVLOG_PARTITIONS_CALL_MAX	64
+extern int	evlog_partitions_ensure(int64 upto, int max_new);
 extern bool evlog_partitions_needed(Relation log, int64 seq);
 extern void evlog_partitions_maintain(Oid owner, int64 seq);
 extern void evlog_partitions_first(Oid owner);
@@ -316,6 +338,7 @@ typedef struct EvlogQueueEntry
 	uint16		pad;
 	int32		pid;			/* producer, while the entry is pending */
 	TransactionId xid;			/* producer's top-level xid, if it had one */
+	Oid			role;			/* current user at evlog_enqueue */
 	int64		ticket;
 	TimestampTz ts;
 	TimestampTz enqueued_at;
@@ -334,6 +357,7 @@ typedef struct EvlogBatch
 	EvlogEvent *events;			/* the committed ones, decoded */
 	int64	   *tickets;
 	TimestampTz *enqueued_at;
+	Oid		   *roles;			/* who enqueued each */
 	int			nevents;
 } EvlogBatch;
 

@@ -205,7 +205,7 @@ static void
 evlog_writer_extend(EvlogWriter *w, int64 upto)
 {
 	table_close(w->rel, NoLock);
-	(void) evlog_partitions_ensure(upto);
+	(void) evlog_partitions_ensure(upto, EVLOG_PARTITIONS_AUTO_MAX);
 	w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
 	if (w->rri != NULL)
 		w->rri->ri_RelationDesc = w->rel;
@@ -228,6 +228,7 @@ evlog_writer_open(void)
 	int64		upto;
 
 	w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
+	evlog_check_log_layout(w->rel);
 	w->seq_relid = evlog_relid("event_log_seq_seq");
 	w->partitioned = evlog_log_is_partitioned(w->rel);
 	if (w->partitioned && evlog_is_subscribed(RelationGetRelid(w->rel)))
@@ -404,6 +405,7 @@ partition_for(EvlogWriter *w, int64 seq)
 	}
 
 	part = table_open(w->parts[i].relid, RowExclusiveLock);
+	evlog_check_log_layout(part);
 	pdesc = RelationGetDescr(part);
 	ldesc = RelationGetDescr(w->rel);
 	for (int a = 0; a < ldesc->natts; a++)
@@ -519,7 +521,11 @@ lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int entry, int64 *seq)
 		const char *differs;
 
 		if (!w->partitioned)
-			heap_deform_tuple(tup, desc, values, nulls);
+		{
+			/* by column: dropped ones after evlog's may follow */
+			for (int a = 0; a < EVENT_LOG_NATTS; a++)
+				values[a] = heap_getattr(tup, a + 1, desc, &nulls[a]);
+		}
 		else
 		{
 			/* evlog.event_ids (event_id, seq): fetch the event itself */
@@ -571,6 +577,39 @@ lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int entry, int64 *seq)
 		evlog_logscan_end(ls);
 	systable_endscan(scan);
 	return found;
+}
+
+/*
+ * At call time, for a path that writes later (evlog_enqueue): an event_id
+ * already in the log with different content is the same error now that
+ * evlog_append would raise (23505).  Without the event_id lock: an id
+ * committed between now and the write is still caught by the writer (and
+ * dead-lettered), this only spares the caller a ticket for a certain
+ * failure.  The same content is fine: the writer returns the stored seq.
+ */
+void
+evlog_check_event_id(EvlogEvent *ev)
+{
+	EvlogWriter w;
+	int64		seq;
+
+	if (ev->event_id == NULL)
+		return;
+	memset(&w, 0, sizeof(w));
+	w.rel = table_open(evlog_relid("event_log"), AccessShareLock);
+	evlog_check_log_layout(w.rel);
+	w.partitioned = evlog_log_is_partitioned(w.rel);
+	if (w.partitioned)
+	{
+		w.event_id_index = evlog_relid("event_ids_pkey");
+		w.ids_rel = table_open(evlog_relid("event_ids"), AccessShareLock);
+	}
+	else
+		w.event_id_index = evlog_relid("event_log_event_id_key");
+	(void) lookup_event_id(&w, ev, -1, &seq);
+	if (w.ids_rel != NULL)
+		table_close(w.ids_rel, AccessShareLock);
+	table_close(w.rel, AccessShareLock);
 }
 
 static uint32
@@ -668,6 +707,9 @@ store_event(TupleTableSlot *slot, EvlogEvent *ev, int64 seq)
 	slot->tts_values[COL_PAYLOAD] = JsonbPGetDatum(ev->payload);
 	slot->tts_values[COL_EVENT_ID] = PointerGetDatum(ev->event_id);
 	memset(slot->tts_isnull, false, EVENT_LOG_NATTS * sizeof(bool));
+	/* dropped columns after evlog's (evlog_check_log_layout) are null */
+	for (int a = EVENT_LOG_NATTS; a < slot->tts_tupleDescriptor->natts; a++)
+		slot->tts_isnull[a] = true;
 	slot->tts_isnull[COL_HOST_ID] = ev->host_id == NULL;
 	slot->tts_isnull[COL_ROLLOUT_ID] = ev->rollout_id == NULL;
 	slot->tts_isnull[COL_EVENT_ID] = ev->event_id == NULL;

@@ -48,6 +48,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_type.h"
 #include "access/htup_details.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
@@ -149,6 +150,63 @@ evlog_require_11(Relation log, const char *what)
 				 errhint("Run ALTER EXTENSION evlog UPDATE.")));
 }
 
+/*
+ * The log's columns, in table order: every C reader and writer of
+ * evlog.event_log and its partitions relies on them being there.
+ */
+static const struct
+{
+	const char *name;
+	Oid			type;
+}			log_columns[EVLOG_LOG_NATTS] = {
+	{"seq", INT8OID},
+	{"ts", TIMESTAMPTZOID},
+	{"kind", TEXTOID},
+	{"host_id", TEXTOID},
+	{"rollout_id", TEXTOID},
+	{"payload", JSONBOID},
+	{"event_id", TEXTOID}
+};
+
+/*
+ * evlog reads and writes the log by column position, so a table or a
+ * partition whose columns are not evlog's (a superuser's ALTER TABLE:
+ * a column added, renamed, retyped, dropped) is refused with an error
+ * rather than read with the wrong layout.  Only dropped columns after
+ * evlog's seven are accepted: they leave every position unchanged.
+ */
+void
+evlog_check_log_layout(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int a = 0; a < Max(desc->natts, EVLOG_LOG_NATTS); a++)
+	{
+		Form_pg_attribute att = a < desc->natts ? TupleDescAttr(desc, a) : NULL;
+		const char *problem = NULL;
+
+		if (a >= EVLOG_LOG_NATTS)
+		{
+			if (!att->attisdropped)
+				problem = psprintf("The table has an extra column \"%s\"", NameStr(att->attname));
+		}
+		else if (att == NULL || att->attisdropped)
+			problem = psprintf("Column %d is not \"%s\"", a + 1, log_columns[a].name);
+		else if (strcmp(NameStr(att->attname), log_columns[a].name) != 0 ||
+				 att->atttypid != log_columns[a].type)
+			problem = psprintf("Column %d is \"%s\" %s, not \"%s\" %s", a + 1,
+							   NameStr(att->attname), format_type_be(att->atttypid),
+							   log_columns[a].name, format_type_be(log_columns[a].type));
+		if (problem)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("\"%s\" does not have evlog.event_log's columns",
+							RelationGetRelationName(rel)),
+					 errdetail("%s.", problem),
+					 errhint("evlog reads and writes only the layout it created; undo the ALTER TABLE.")));
+	}
+}
+
 struct EvlogLogScan
 {
 	Relation	log;
@@ -203,13 +261,9 @@ logscan_open_next(EvlogLogScan *s)
 		s->part = s->log;
 	else
 	{
+		/* columns by position: a dropped one after evlog's does not matter */
 		s->part = table_open(s->parts[s->cur].relid, AccessShareLock);
-		if (RelationGetDescr(s->part)->natts != RelationGetDescr(s->log)->natts)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("partition \"%s\" of evlog.event_log has a different column layout",
-							RelationGetRelationName(s->part)),
-					 errhint("Partitions must be created by evlog_create_partitions().")));
+		evlog_check_log_layout(s->part);
 	}
 	idxoid = RelationGetPrimaryKeyIndex(s->part);
 	if (!OidIsValid(idxoid))
@@ -240,6 +294,7 @@ evlog_logscan_begin(Relation log, Snapshot snapshot, int64 lo, int64 hi,
 {
 	EvlogLogScan *s = palloc0(sizeof(EvlogLogScan));
 
+	evlog_check_log_layout(log);
 	s->log = log;
 	s->snapshot = snapshot;
 	s->dir = dir;
@@ -291,14 +346,12 @@ spi_run(const char *sql)
 }
 
 /*
- * Create and attach the partition [lo, lo + evlog_partition_size).  The
- * caller is connected to SPI, runs as the log's owner and holds SHARE
- * UPDATE EXCLUSIVE on the log.
+ * Create and attach the partition [lo, hi).  The caller is connected to
+ * SPI, runs as the log's owner and holds SHARE UPDATE EXCLUSIVE on the log.
  */
 static void
-create_partition(int64 lo)
+create_partition(int64 lo, int64 hi)
 {
-	int64		hi = lo + evlog_partition_size;
 	char	   *name = psprintf("event_log_p%019lld", (long long) lo);
 
 	/*
@@ -384,18 +437,29 @@ sequence_position(void)
 }
 
 /*
- * Make sure partitions reach at least up to seq "upto" (inclusive); returns
- * how many were created.  Takes SHARE UPDATE EXCLUSIVE on the log (held to
- * transaction end, so concurrent creators queue and then see ours).
+ * Make sure partitions reach at least up to seq "upto" (inclusive),
+ * creating at most max_new partitions; returns how many were created.
+ * Takes SHARE UPDATE EXCLUSIVE on the log (held to transaction end, so
+ * concurrent creators queue and then see ours).
+ *
+ * Seqs are spent by transactions that fail after allocating them, and a
+ * caller can spend any number; nobody will ever append at them.  Creating
+ * every partition of evlog.partition_size seqs up to "upto" could then take
+ * thousands of CREATE/ATTACHes in one transaction (minutes, and more locks
+ * than the lock table holds), failing the same way at every later append.
+ * So when more than max_new would be needed, the first one spans the gap:
+ * it covers a whole number of partitions' worth of seqs, so the later
+ * partitions keep their usual bounds, and holds whatever lands there.
  */
 int
-evlog_partitions_ensure(int64 upto)
+evlog_partitions_ensure(int64 upto, int max_new)
 {
 	Oid			logid = evlog_relid("event_log");
 	Relation	log;
 	EvlogPart  *parts;
 	int			nparts;
 	int64		next;
+	int64		needed;
 	int			created = 0;
 	bool		force;
 	EvlogAsUser as;
@@ -411,13 +475,26 @@ evlog_partitions_ensure(int64 upto)
 		LockRelationOid(logid, ShareUpdateExclusiveLock);
 	log = table_open(logid, NoLock);
 	evlog_require_11(log, "creating partitions");
+
+	/*
+	 * A partition is created LIKE the log, which leaves out dropped
+	 * columns: with one in the log, the new partition's rows would not
+	 * have the log's layout, and the writer refuses such a partition.
+	 */
+	evlog_check_log_layout(log);
+	if (RelationGetDescr(log)->natts != EVLOG_LOG_NATTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot create a partition of evlog.event_log: the table has a dropped column"),
+				 errdetail("A new partition would not have the column layout of the existing ones."),
+				 errhint("Dump the database, recreate the extension and restore it to get a clean layout.")));
 	parts = evlog_log_parts(log, &nparts);
 	/* no partition yet (fresh install, or all pruned): start at the sequence */
 	next = nparts > 0 ? parts[nparts - 1].hi : sequence_position();
-	if (next == PG_INT64_MAX)
+	if (next >= PG_INT64_MAX - 1)
 	{
 		table_close(log, NoLock);
-		return 0;				/* the last partition is unbounded */
+		return 0;				/* the last partition reaches the end */
 	}
 	next++;
 	force = nparts == 0;
@@ -432,13 +509,30 @@ evlog_partitions_ensure(int64 upto)
 	/* the appender's own settings (default_tablespace...) do not apply */
 	evlog_as_user_begin(log->rd_rel->relowner, EVLOG_AS_SPI, &as);
 	table_close(log, NoLock);
-	while (force || next <= upto)
+	needed = next > upto ? 1 : (upto - next) / evlog_partition_size + 1;
+	while (needed > 0)
 	{
+		int64		width = (int64) evlog_partition_size;
+		int64		hi;
+
 		CHECK_FOR_INTERRUPTS();
-		force = false;
-		create_partition(next);
-		next += evlog_partition_size;
+		if (needed > max_new - created)
+		{
+			/* the gap: all but the room left for max_new */
+			int64		nwide = needed - (max_new - created) + 1;
+
+			width = nwide > PG_INT64_MAX / evlog_partition_size ?
+				PG_INT64_MAX : nwide * evlog_partition_size;
+			needed -= nwide;
+		}
+		else
+			needed--;
+		hi = next > PG_INT64_MAX - width ? PG_INT64_MAX : next + width;
+		create_partition(next, hi);
 		created++;
+		next = hi;
+		if (hi == PG_INT64_MAX)
+			break;				/* no seq above it */
 	}
 	/* subscribers create theirs from this (watermark.c) */
 	if (created > 0)
@@ -556,7 +650,7 @@ evlog_partition_worker_main(Datum main_arg)
 		pgstat_report_activity(STATE_RUNNING, "evlog: creating partitions");
 		PG_TRY();
 		{
-			(void) evlog_partitions_ensure(job.upto);
+			(void) evlog_partitions_ensure(job.upto, EVLOG_PARTITIONS_AUTO_MAX);
 			PopActiveSnapshot();
 			CommitTransactionCommand();
 			done = true;
@@ -611,7 +705,7 @@ partitions_in_subtransaction(int64 upto)
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		(void) evlog_partitions_ensure(upto);
+		(void) evlog_partitions_ensure(upto, EVLOG_PARTITIONS_AUTO_MAX);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -701,7 +795,7 @@ void
 evlog_partitions_first(Oid owner)
 {
 	if (!partitions_by_worker(owner, 1, true))
-		(void) evlog_partitions_ensure(1);
+		(void) evlog_partitions_ensure(1, EVLOG_PARTITIONS_AUTO_MAX);
 }
 
 /*
@@ -716,11 +810,17 @@ evlog_create_partitions(PG_FUNCTION_ARGS)
 	int32		ahead = PG_ARGISNULL(0) ? 2 : PG_GETARG_INT32(0);
 	int64		upto = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
 
-	if (ahead < 0 || ahead > 1000)
+	int64		pos;
+
+	/* each partition costs a CREATE and an ATTACH and holds its locks */
+	if (ahead < 0 || ahead > EVLOG_PARTITIONS_CALL_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("ahead must be between 0 and 1000")));
+				 errmsg("ahead must be between 0 and %d", EVLOG_PARTITIONS_CALL_MAX),
+				 errhint("Call evlog_create_partitions() again later to go further.")));
 	PreventCommandIfReadOnly("evlog_create_partitions()");
 
-	PG_RETURN_INT32(evlog_partitions_ensure(Max(upto, sequence_position() + (int64) ahead * evlog_partition_size)));
+	pos = sequence_position();
+	PG_RETURN_INT32(evlog_partitions_ensure(Max(upto, pos + (int64) ahead * evlog_partition_size),
+											EVLOG_PARTITIONS_CALL_MAX));
 }

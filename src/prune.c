@@ -57,18 +57,33 @@
  * for anything else (a superuser can still disable the triggers, as in 1.0: that is
  * what the chain makes evident).
  *
+ * The DDL guard (1.2).  Row triggers cannot stop DDL: DETACH and DROP of a
+ * partition remove events before they are sealed, and the chain then links
+ * around the hole as if they had never been; a column added, dropped or
+ * renamed changes the layout evlog reads by position.  The event trigger
+ * evlog_ddl_guard (ddl_command_start on ALTER TABLE and DROP TABLE) refuses
+ * those commands on evlog's tables for every role, the superuser included,
+ * except around evlog_prune's own DETACH and DROP (prune_dropping, set
+ * only there) and in the extension's scripts.  Doing it anyway takes a visible act: ALTER EVENT
+ * TRIGGER evlog_ddl_guard DISABLE.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
 #include "portability/instr_time.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -87,8 +102,11 @@ PG_FUNCTION_INFO_V1(evlog_prune);
 PG_FUNCTION_INFO_V1(evlog_refuse_change);
 PG_FUNCTION_INFO_V1(evlog_refuse_chain_change);
 PG_FUNCTION_INFO_V1(evlog_summarise_partitions);
+PG_FUNCTION_INFO_V1(evlog_ddl_guard);
 
 bool		evlog_prune_active = false;
+/* set only around evlog_prune's own DETACH and DROP: the DDL guard lets them through */
+static bool prune_dropping = false;
 
 /* ------------------------------------------------------------------------
  * The append-only triggers
@@ -672,6 +690,7 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 		spi_exec(psprintf("DELETE FROM evlog.partition_summaries WHERE hi OPERATOR(pg_catalog.<=) " INT64_FORMAT,
 						  cut), SPI_OK_DELETE);
 
+		prune_dropping = true;
 		for (int i = 0; i < ndrop; i++)
 		{
 			const char *name = quote_identifier(get_rel_name(parts[i].relid));
@@ -689,6 +708,7 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 						 SPI_OK_UTILITY);
 			spi_exec(psprintf("DROP TABLE evlog.%s", name), SPI_OK_UTILITY);
 		}
+		prune_dropping = false;
 		INSTR_TIME_SET_CURRENT(done);
 		INSTR_TIME_SUBTRACT(done, locked);
 		INSTR_TIME_SUBTRACT(locked, begun);
@@ -700,6 +720,7 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 	PG_FINALLY();
 	{
 		evlog_prune_active = false;
+		prune_dropping = false;
 	}
 	PG_END_TRY();
 	return count;
@@ -782,4 +803,105 @@ evlog_prune(PG_FUNCTION_ARGS)
 		evlog_writer_close(w);
 	}
 	PG_RETURN_INT64(count);
+}
+
+/* ------------------------------------------------------------------------
+ * The DDL guard (see the header)
+ * ------------------------------------------------------------------------
+ */
+
+/* A relation of evlog's own schema (the log, its partitions, derived tables). */
+static bool
+is_evlog_relation(RangeVar *rv)
+{
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+	Oid			nsp = get_namespace_oid("evlog", true);
+
+	return OidIsValid(relid) && OidIsValid(nsp) && get_rel_namespace(relid) == nsp;
+}
+
+static void
+refuse_ddl(RangeVar *rv, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("evlog does not allow %s on \"evlog.%s\"", what, rv->relname),
+			 errdetail("Only evlog_prune() removes events; evlog reads its tables by column position."),
+			 errhint("To do it anyway, first run ALTER EVENT TRIGGER evlog_ddl_guard DISABLE; as a superuser.")));
+}
+
+Datum
+evlog_ddl_guard(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	Node	   *stmt;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("evlog_ddl_guard() must be called as an event trigger")));
+	trigdata = (EventTriggerData *) fcinfo->context;
+	stmt = trigdata->parsetree;
+
+	/* evlog's own: retention, and the install and update scripts */
+	if (prune_dropping || creating_extension)
+		PG_RETURN_VOID();
+
+	if (IsA(stmt, AlterTableStmt))
+	{
+		AlterTableStmt *at = (AlterTableStmt *) stmt;
+		ListCell   *lc;
+
+		if (at->relation == NULL || !is_evlog_relation(at->relation))
+			PG_RETURN_VOID();
+		foreach(lc, at->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+			switch (cmd->subtype)
+			{
+				case AT_DetachPartition:
+				case AT_DetachPartitionFinalize:
+					refuse_ddl(at->relation, "DETACH PARTITION");
+					break;
+				case AT_AddColumn:
+				case AT_AddColumnRecurse:
+					refuse_ddl(at->relation, "ADD COLUMN");
+					break;
+				case AT_DropColumn:
+				case AT_DropColumnRecurse:
+					refuse_ddl(at->relation, "DROP COLUMN");
+					break;
+				case AT_AlterColumnType:
+					refuse_ddl(at->relation, "ALTER COLUMN ... TYPE");
+					break;
+				default:
+					break;		/* triggers, owner, constraints, ATTACH: pg_dump's */
+			}
+		}
+	}
+	else if (IsA(stmt, DropStmt))
+	{
+		DropStmt   *drop = (DropStmt *) stmt;
+		ListCell   *lc;
+
+		if (drop->removeType != OBJECT_TABLE)
+			PG_RETURN_VOID();
+		foreach(lc, drop->objects)
+		{
+			RangeVar   *rv = makeRangeVarFromNameList(lfirst_node(List, lc));
+
+			if (is_evlog_relation(rv))
+				refuse_ddl(rv, "DROP TABLE");
+		}
+	}
+	else if (IsA(stmt, RenameStmt))
+	{
+		RenameStmt *rn = (RenameStmt *) stmt;
+
+		if (rn->relation != NULL && is_evlog_relation(rn->relation) &&
+			(rn->renameType == OBJECT_COLUMN || rn->renameType == OBJECT_TABLE))
+			refuse_ddl(rn->relation, "RENAME");
+	}
+	PG_RETURN_VOID();
 }

@@ -341,6 +341,7 @@ evlog_entry_write(char *dst, EvlogEvent *ev, int64 ticket, TransactionId xid,
 		(ev->event_id ? EVLOG_ENTRY_HAS_EVENT_ID : 0);
 	hdr->pid = MyProcPid;
 	hdr->xid = xid;
+	hdr->role = GetUserId();
 	hdr->ticket = ticket;
 	hdr->ts = ev->ts;
 	hdr->enqueued_at = GetCurrentTimestamp();
@@ -773,6 +774,7 @@ evlog_queue_take(EvlogQueueSlot *slot, EvlogBatch *batch, int max_entries,
 	batch->events = palloc(sizeof(EvlogEvent) * n);
 	batch->tickets = palloc(sizeof(int64) * n);
 	batch->enqueued_at = palloc(sizeof(TimestampTz) * n);
+	batch->roles = palloc(sizeof(Oid) * n);
 	p = batch->data;
 	for (int i = 0; i < n; i++)
 	{
@@ -783,6 +785,7 @@ evlog_queue_take(EvlogQueueSlot *slot, EvlogBatch *batch, int max_entries,
 			evlog_entry_decode(p, &batch->events[batch->nevents]);
 			batch->tickets[batch->nevents] = hdr->ticket;
 			batch->enqueued_at[batch->nevents] = hdr->enqueued_at;
+			batch->roles[batch->nevents] = hdr->role;
 			batch->nevents++;
 		}
 		p += hdr->len;

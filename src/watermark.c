@@ -251,6 +251,6 @@ evlog_watermark_applied(PG_FUNCTION_ARGS)
 	top = heap_getattr(tup, WM_PARTITION_TOP,
 					   RelationGetDescr(trigdata->tg_relation), &isnull);
 	if (!isnull && DatumGetInt64(top) > 0)
-		(void) evlog_partitions_ensure(DatumGetInt64(top));
+		(void) evlog_partitions_ensure(DatumGetInt64(top), EVLOG_PARTITIONS_AUTO_MAX);
 	return PointerGetDatum(NULL);
 }

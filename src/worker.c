@@ -81,6 +81,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -332,13 +333,20 @@ write_gap(const char *reason, int64 first, int64 last, uint64 count, bool exact,
 	flush_batch(&gap, 1);
 }
 
+/*
+ * Record an event the writer could not append.  From 1.2 on the row names
+ * the role that enqueued it (evlog.my_dead_letters shows a role its own);
+ * a database still at 1.1 has no such column, and gets the row without.
+ */
 static void
-dead_letter(EvlogEvent *ev, int64 ticket, TimestampTz enqueued_at, ErrorData *edata)
+dead_letter(EvlogEvent *ev, int64 ticket, TimestampTz enqueued_at, Oid role,
+			ErrorData *edata)
 {
-	Oid			types[10] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
-	JSONBOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
-	Datum		values[10];
-	char		nulls[10];
+	Oid			types[11] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
+	JSONBOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, OIDOID};
+	Datum		values[11];
+	char		nulls[11];
+	bool		has_role = get_attnum(evlog_relid("dead_letter"), "enqueued_by") != InvalidAttrNumber;
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(ticket);
@@ -354,11 +362,18 @@ dead_letter(EvlogEvent *ev, int64 ticket, TimestampTz enqueued_at, ErrorData *ed
 	values[7] = TimestampTzGetDatum(enqueued_at);
 	values[8] = CStringGetTextDatum(edata->message ? edata->message : "unknown error");
 	values[9] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+	values[10] = ObjectIdGetDatum(role);
 	SPI_connect();
-	spi_exec("INSERT INTO evlog.dead_letter (ticket, kind, ts, host_id, rollout_id, payload,"
-			 " event_id, enqueued_at, error, sqlstate)"
-			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-			 10, types, values, nulls);
+	if (has_role)
+		spi_exec("INSERT INTO evlog.dead_letter (ticket, kind, ts, host_id, rollout_id, payload,"
+				 " event_id, enqueued_at, error, sqlstate, enqueued_by)"
+				 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+				 11, types, values, nulls);
+	else
+		spi_exec("INSERT INTO evlog.dead_letter (ticket, kind, ts, host_id, rollout_id, payload,"
+				 " event_id, enqueued_at, error, sqlstate)"
+				 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+				 10, types, values, nulls);
 	SPI_finish();
 }
 
@@ -402,7 +417,7 @@ isolate_batch(EvlogBatch *batch, int *nflushed, int *ndead)
 							batch->tickets[i]),
 					 errdetail_internal("%s", edata->message)));
 			dead_letter(&batch->events[i], batch->tickets[i],
-						batch->enqueued_at[i], edata);
+						batch->enqueued_at[i], batch->roles[i], edata);
 			(*ndead)++;
 		}
 		PG_END_TRY();

@@ -144,6 +144,116 @@ for my $user ('fuzzer', scalar getpwuid($<))
 	like($node->safe_psql('postgres', 'SELECT 1'), qr/^1$/, 'server up after sqlsmith');
 }
 
+# Input classes that once passed validation and damaged the log for good:
+# each is refused with its SQLSTATE, or accepted and harmless downstream.
+{
+	my $refused = sub {
+		my ($sql, $state, $what) = @_;
+		my ($ret, $stdout, $stderr) = $node->psql('postgres',
+			"\\set VERBOSITY sqlstate\n$sql", extra_params => [ '-U', 'fuzzer' ]);
+		like($stderr, qr/ERROR:\s+$state/, "$what: refused with $state");
+	};
+	my $seq_before = $node->safe_psql('postgres', 'SELECT last_value FROM evlog.event_log_seq_seq');
+
+	# number bombs: 8,300 copies of 1e131071 (a 75 kB text printing as 1.09 GB)
+	$refused->(q{SELECT evlog_append('agent_event', now(), 'h', NULL,
+		(SELECT '{"a":[' || string_agg('1e131071', ',') || ']}' FROM generate_series(1, 8300)))},
+		'22003', 'number bomb (text)');
+	$refused->(q{SELECT evlog_append_batch(jsonb_build_array(jsonb_build_object('kind', 'agent_event',
+		'ts', '2026-05-16T01:00:00Z', 'payload', (SELECT ('{"a":[' || string_agg('1e131071', ',') || ']}')::jsonb
+		FROM generate_series(1, 8300)))))}, '22003', 'number bomb (batch)');
+	# 1000 digits each is allowed, but 2,000 of them print past 1 MB
+	$refused->(q{SELECT evlog_append('agent_event', now(), 'h', NULL,
+		(SELECT '{"a":[' || string_agg('9e999', ',') || ']}' FROM generate_series(1, 2000)))},
+		'54000', 'numbers within the digit limit, printing past max_payload_bytes');
+	# huge exponents and deep nesting keep jsonb's SQLSTATE
+	$refused->(q{SELECT evlog_append('agent_event', now(), 'h', NULL, '{"a":1e1000000}')},
+		'22003', 'exponent beyond numeric');
+	$refused->(q{SELECT evlog_append('agent_event', now(), 'h', NULL, repeat('[', 200000) || repeat(']', 200000))},
+		'54001', '200,000-deep JSON');
+	# overlong ids: refused in validation, before any seq
+	for my $field ([ 'host_id', q{repeat('h', 3000), NULL, '{}'} ],
+		[ 'rollout_id', q{'h', repeat('r', 3000), '{}'} ],
+		[ 'event_id', q{'h', NULL, '{}', repeat('e', 3000)} ])
+	{
+		$refused->("SELECT evlog_append('agent_event', now(), $field->[1])", '54000', "3 kB $field->[0]");
+	}
+	$refused->(q{SELECT evlog_append_batch(array_fill('agent_event'::text, ARRAY[1000]),
+		array_fill(now(), ARRAY[1000]), NULL, NULL, array_fill('{}'::jsonb, ARRAY[1000]),
+		ARRAY[repeat('e', 3000)] || array_fill(NULL::text, ARRAY[999]))},
+		'54000', 'batch whose first entry has a 3 kB event_id');
+	$refused->(q{SELECT evlog_append(repeat('k', 1048576), now(), 'h', NULL, '{}')}, '54000', '1 MB kind');
+	is($node->safe_psql('postgres', 'SELECT last_value FROM evlog.event_log_seq_seq'),
+		$seq_before, 'no refused input spent a seq');
+
+	# extreme timestamps are accepted (any finite ts)
+	for my $ts ('4713-01-01 00:00:00+00 BC', '0044-03-15 12:00:00+00 BC', '0001-01-01 00:00:00+00',
+		'9999-12-31 23:59:59+00', '10000-01-01 00:00:00+00', '294276-12-31 23:59:59+00')
+	{
+		is($node->psql('postgres', "SELECT evlog_append('agent_event', '$ts', 'h', NULL, '{\"n\":9e999}')",
+				extra_params => [ '-U', 'fuzzer' ]), 0, "ts $ts appended");
+	}
+
+	# spent seqs: 20,000 seqs taken and never used (as by failed or
+	# rolled-back transactions) with 16-seq partitions; the next append
+	# must not create the 1,250 partitions up to its seq
+	$node->safe_psql('postgres', q{
+		SELECT setval('evlog.event_log_seq_seq', last_value + 20000) FROM evlog.event_log_seq_seq});
+	my $parts_before = $node->safe_psql('postgres', 'SELECT count(*) FROM evlog.partitions');
+	my $t0 = time;
+	is($node->psql('postgres', q{SET evlog.partition_size = 16;
+		SELECT evlog_append('agent_event', now(), 'h', NULL, '{}')}), 0, 'append after 20,000 spent seqs');
+	cmp_ok(time - $t0, '<', 10, 'and it took seconds, not minutes');
+	# the append makes at most 2, the partition worker it may start 2 more
+	cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM evlog.partitions') - $parts_before,
+		'<=', 4, 'a handful of partitions created for it');
+	$t0 = time;
+	is($node->psql('postgres', 'SELECT evlog_create_partitions(0, 9223372036854775807)'), 0,
+		'evlog_create_partitions up to the end of bigint returns');
+	cmp_ok(time - $t0, '<', 30, 'in bounded time');
+	my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY sqlstate\nSELECT evlog_create_partitions(1000)");
+	like($err, qr/ERROR:\s+22023/, 'evlog_create_partitions(1000) refused with 22023');
+
+	# downstream: seal, read, verify and dump still work
+	is($node->psql('postgres', 'SELECT evlog_seal()'), 0, 'seal after hostile input');
+	is($node->psql('postgres', 'SELECT count(*) FROM evlog_read(0, 100000)'), 0, 'read after hostile input');
+	is($node->safe_psql('postgres', 'SELECT first_bad_seq IS NULL FROM evlog_verify_chain()'), 't',
+		'chain verifies');
+	# the external verifier agrees, extreme timestamps included
+	{
+		local $ENV{PGCLIENTENCODING} = 'UTF8';
+		my $export = $node->basedir . '/export.jsonl';
+		open my $f, '>:raw', $export or die $!;
+		print $f $node->safe_psql('postgres', 'SELECT line FROM evlog.chain_export ORDER BY seq, anchor DESC'), "\n";
+		close $f;
+		my ($o, $e);
+		IPC::Run::run([ 'python3', "$ENV{TESTDIR}/tools/verify_chain.py", $export ], '>', \$o, '2>', \$e);
+		is($? >> 8, 0, 'tools/verify_chain.py accepts the export (4713 BC to 294276 AD)') or diag($o . $e);
+	}
+	my ($max_text) = $node->safe_psql('postgres', 'SELECT max(octet_length(payload::text)) FROM evlog.event_log');
+	cmp_ok($max_text, '<=', 1024 * 1024, 'no stored payload prints past 1 MB');
+	is(system('pg_dump', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-f', '/dev/null'), 0,
+		'pg_dump after hostile input');
+}
+
+# A column added and dropped by a superuser leaves a dropped attribute after
+# evlog's seven: every path that reads log rows must read them column by
+# column (here the 1.0 layout's event_id lookup, which reads the log itself)
+{
+	$node->safe_psql('postgres', 'CREATE DATABASE layout10');
+	$node->safe_psql('layout10', q{
+		CREATE EXTENSION evlog VERSION '1.0';
+		SELECT evlog_append('agent_event', '2026-01-01Z', 'h', NULL, '{}', 'id-1');
+		ALTER TABLE evlog.event_log ADD COLUMN x int;
+		ALTER TABLE evlog.event_log DROP COLUMN x;
+	});
+	is($node->safe_psql('layout10', q{SELECT evlog_append('agent_event', '2026-01-01Z', 'h', NULL, '{}', 'id-1')}),
+		'1', 'a retried event_id is found after ADD and DROP COLUMN');
+	my ($ret, $out, $err) = $node->psql('layout10',
+		q{SELECT evlog_append('agent_event', '2026-01-01Z', 'h', NULL, '{"a":1}', 'id-1')});
+	like($err, qr/already in the log with different content/, 'and a conflicting one refused');
+}
+
 my $log = slurp_file($node->logfile);
 my $crashes = () = $log =~ /terminated by signal|was terminated by exception|server process .* exited with exit code [^0]/g;
 is($crashes, 0, 'no backend crashed (postmaster log)');

@@ -26,31 +26,52 @@ prefix up to p was pruned.  enc(n) concatenates:
 
     seq         int64 big-endian
     ts          int64 big-endian, microseconds since 1970-01-01T00:00:00Z
+                (proleptic Gregorian calendar), modulo 2^64 two's complement
+                (it wraps only past 294247 AD)
     kind, host_id, rollout_id, payload, event_id
                 each: uint32 big-endian byte length + UTF-8 bytes;
                 null is the length 0xFFFFFFFF and no bytes
 
 payload is the string exactly as exported (jsonb's canonical text, i.e.
-PostgreSQL's payload::text); ts is exported as YYYY-MM-DDTHH:MM:SS.ffffffZ.
+PostgreSQL's payload::text); ts is exported as YYYY-MM-DDTHH:MM:SS.ffffffZ
+for the years 1 to 9999, and otherwise with an ISO 8601 expanded year, sign
+and at least six digits, astronomical numbering (+000000 is 1 BC, -004712 is
+4713 BC): -004712-01-01T00:00:00.000000Z, +294276-12-31T23:59:59.999999Z.
 """
 
 import argparse
-import datetime
 import hashlib
 import json
+import re
 import struct
 import sys
 
 GENESIS = bytes(32)
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 NULL_LENGTH = 0xFFFFFFFF
+TS_RE = re.compile(r"([+-][0-9]{6,}|[0-9]{4})-([0-9]{2})-([0-9]{2})"
+                   r"T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{6})Z")
+
+
+def days_from_civil(y, m, d):
+    """Days since 1970-01-01 of a proleptic Gregorian date, any year
+    (astronomical numbering); datetime stops at years 1 and 9999."""
+    y -= m <= 2
+    era = y // 400                      # floor division: negative years too
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
 
 
 def ts_micros(ts):
-    """Microseconds since the Unix epoch of YYYY-MM-DDTHH:MM:SS.ffffffZ."""
-    dt = datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ")
-    dt = dt.replace(tzinfo=datetime.timezone.utc)
-    return (dt - EPOCH) // datetime.timedelta(microseconds=1)
+    """The chain's ts: microseconds since the Unix epoch of an exported ts,
+    as int64 (two's complement, modulo 2^64)."""
+    m = TS_RE.fullmatch(ts)
+    if m is None:
+        raise ValueError("ts %r is not YYYY-MM-DDTHH:MM:SS.ffffffZ" % ts)
+    y, mo, d, h, mi, s, us = (int(g) for g in m.groups())
+    micros = (((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + s) * 1000000 + us
+    return (micros + 2**63) % 2**64 - 2**63
 
 
 def enc_string(s):
