@@ -177,6 +177,8 @@ typedef struct EvlogEventRow
 #define EVLOG_VIEW_ROLLOUTS			0x02
 #define EVLOG_VIEW_HOST_STATES		0x04
 #define EVLOG_VIEW_ALL_BUILTIN		0x07
+/* not a view: the rollouts' registers (1.2), rebuilt and verified with them */
+#define EVLOG_TABLE_ROLLOUT_STATE	0x100
 
 /* One user-registered view, resolved for calling. */
 typedef struct EvlogUserView
@@ -204,6 +206,7 @@ extern void evlog_event_from_tuple(HeapTuple tuple, TupleDesc desc, EvlogEventRo
 extern int	evlog_event_feeds(const EvlogEventRow *ev);
 extern bool evlog_kind_feeds_builtin(const text *kind);
 extern void evlog_derive_event(const EvlogEventRow *ev, const EvlogDeriveTarget *target);
+extern void evlog_derive_check(const EvlogEvent *event);
 extern const char *evlog_builtin_view_name(int view);
 extern int	evlog_builtin_view_from_name(const char *name);
 extern const char *evlog_builtin_table(int view, bool staging);

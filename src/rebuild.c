@@ -251,6 +251,15 @@ drop_if_exists(const char *relname)
 		spi_exec(psprintf("DROP TABLE pg_temp.%s", relname));
 }
 
+/* evlog.rollout_state exists from 1.2 on; derive.c falls back without it */
+static bool
+has_rollout_state(void)
+{
+	Oid			nsp = get_namespace_oid("evlog", true);
+
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid("rollout_state", nsp));
+}
+
 /* Fresh, empty staging tables for the built-in views in bits. */
 static void
 create_staging(int bits)
@@ -268,6 +277,11 @@ create_staging(int bits)
 	{
 		drop_if_exists("evlog_stage_rollouts");
 		spi_exec("CREATE TEMP TABLE evlog_stage_rollouts (LIKE evlog.rollouts INCLUDING INDEXES) ON COMMIT DROP");
+		if (has_rollout_state())
+		{
+			drop_if_exists("evlog_stage_rollout_state");
+			spi_exec("CREATE TEMP TABLE evlog_stage_rollout_state (LIKE evlog.rollout_state INCLUDING INDEXES) ON COMMIT DROP");
+		}
 	}
 	if (bits & EVLOG_VIEW_HOST_STATES)
 	{
@@ -287,6 +301,9 @@ view_columns(int view)
 			" last_transition_event_log_seq, opened_at, terminal_at, superseded_at";
 	if (view == EVLOG_VIEW_HOST_STATES)
 		return "rollout_id, host_id, state, since, event_log_seq";
+	if (view == EVLOG_TABLE_ROLLOUT_STATE)
+		return "rollout_id, open_seq, channel, target_ref, opened_at, wave_seq, wave, state_seq,"
+			" state, terminal_seq, terminal_at, superseded_seq, superseded_at, early_seqs";
 	return "event_log_seq, view, reason";
 }
 
@@ -419,6 +436,8 @@ rebuild_builtin(int bits, const char *label)
 		if (!(bits & view))
 			continue;
 		written += swap_view(view, "");
+		if (view == EVLOG_VIEW_ROLLOUTS && has_rollout_state())
+			(void) swap_view(EVLOG_TABLE_ROLLOUT_STATE, "");
 		where = psprintf("WHERE view OPERATOR(pg_catalog.=) %s",
 						 quote_literal_cstr(evlog_builtin_view_name(view)));
 		(void) swap_view(0, where);
@@ -613,6 +632,10 @@ verify_builtin(ReturnSetInfo *rsinfo, int bits, const char *label)
 		name = evlog_builtin_view_name(view);
 		collect(rsinfo, diff_query(name, view_columns(view), evlog_builtin_table(view, true),
 								   evlog_builtin_table(view, false), ""));
+		if (view == EVLOG_VIEW_ROLLOUTS && has_rollout_state())
+			collect(rsinfo, diff_query("rollout_state", view_columns(EVLOG_TABLE_ROLLOUT_STATE),
+									   evlog_builtin_table(EVLOG_TABLE_ROLLOUT_STATE, true),
+									   evlog_builtin_table(EVLOG_TABLE_ROLLOUT_STATE, false), ""));
 		where = psprintf("WHERE view OPERATOR(pg_catalog.=) %s", quote_literal_cstr(name));
 		collect(rsinfo, diff_query("derived_skips", view_columns(0), evlog_builtin_table(0, true),
 								   evlog_builtin_table(0, false), where));
