@@ -37,8 +37,9 @@
  *		 for this part only; its length is reported at DEBUG1): derived
  *		 rows that came from pruned events are deleted: probe_failures,
  *		 host_states and derived_skips rows by their event_log_seq,
- *		 rollouts by opened_event_log_seq; the rollouts whose opening was
- *		 pruned are then re-derived from their remaining events (their
+ *		 rollouts by opened_event_log_seq (and, from 1.2, every rollout one
+ *		 of whose registers in evlog.rollout_state names a pruned event);
+ *		 those rollouts are then re-derived from their remaining events (their
  *		 transitions now meet an unknown rollout, exactly as evlog_rebuild
  *		 would find), so evlog_verify stays clean; rows of a user view's
  *		 target are deleted when the target has a bigint column
@@ -422,7 +423,7 @@ rederive_rollouts(Relation log, int64 cut)
 	MemoryContext percxt;
 
 	/* events that name a rollout whose row was just deleted */
-	spi_exec(psprintf("SELECT e.seq FROM evlog.event_log e, evlog_pruned_rollouts p"
+	spi_exec(psprintf("SELECT DISTINCT e.seq FROM evlog.event_log e, evlog_pruned_rollouts p"
 			 " WHERE e.seq OPERATOR(pg_catalog.>) " INT64_FORMAT
 			 " AND e.kind OPERATOR(pg_catalog.=) ANY ('{rollout_event,effect}'::text[])"
 			 " AND (e.rollout_id OPERATOR(pg_catalog.=) p.rollout_id"
@@ -503,6 +504,7 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 	int64		closed;
 	int64		sealed = PG_INT64_MAX;
 	int64		cut;
+	uint64		nrollouts;
 	bool		isnull;
 	bool		chain;
 	instr_time	begun;
@@ -600,7 +602,27 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 						  " RETURNING rollout_id)"
 						  " INSERT INTO pg_temp.evlog_pruned_rollouts SELECT rollout_id FROM d", cut),
 				 SPI_OK_INSERT);
-		if (SPI_processed > 0)
+		nrollouts = SPI_processed;
+		if (OidIsValid(get_relname_relid("rollout_state", get_rel_namespace(logid))))
+		{
+			/*
+			 * 1.2: a rollout's registers hold the seqs of its opening and of
+			 * each field's last writer; when any of them is pruned, what the
+			 * remaining events give is not known from the registers alone
+			 * (the next-lowest opening, say), so the rollout is derived
+			 * again from its remaining events, like one whose opening went.
+			 */
+			spi_exec(psprintf("WITH d AS (DELETE FROM evlog.rollout_state s"
+							  " WHERE LEAST(s.open_seq, s.wave_seq, s.state_seq, s.terminal_seq,"
+							  " s.superseded_seq, s.early_seqs[1]) OPERATOR(pg_catalog.<=) " INT64_FORMAT
+							  " RETURNING s.rollout_id)"
+							  " INSERT INTO pg_temp.evlog_pruned_rollouts SELECT rollout_id FROM d", cut),
+					 SPI_OK_INSERT);
+			nrollouts += SPI_processed;
+			spi_exec("DELETE FROM evlog.rollouts r USING pg_temp.evlog_pruned_rollouts p"
+					 " WHERE r.rollout_id OPERATOR(pg_catalog.=) p.rollout_id", SPI_OK_DELETE);
+		}
+		if (nrollouts > 0)
 		{
 			log = table_open(logid, NoLock);
 			rederive_rollouts(log, cut);

@@ -1,0 +1,98 @@
+--
+-- derived_order: derived rows are a function of the event and the events of
+-- lower seq only.  Payload timestamps are RFC 3339 with an offset, read the
+-- same whatever the session's TimeZone and DateStyle; integral fields take
+-- integers only; rollout rules follow seq order (concurrent orders are in
+-- specs/derived_order_*.spec).
+--
+-- A database of its own: seqs are then deterministic (error details name
+-- them) and evlog_verify replays only these events.
+\set VERBOSITY terse
+DROP DATABASE IF EXISTS evlog_order;
+CREATE DATABASE evlog_order;
+\c evlog_order
+SET client_min_messages = warning;
+CREATE EXTENSION evlog;
+RESET client_min_messages;
+\set VERBOSITY default
+
+-- the session's clock settings do not reach a derived value
+SET TimeZone = 'Pacific/Kiritimati';
+SET DateStyle = 'SQL, DMY';
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'h-tz', 'r-tz',
+  '{"kind":"ProbeResult","probeName":"p","mode":"enforce","status":"fail","observedAt":"2026-05-16T01:00:00Z"}') AS z;
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'h-tz', 'r-tz',
+  '{"kind":"ProbeResult","probeName":"p","mode":"enforce","status":"fail","observedAt":"2026-05-16t03:30:00.1234565+02:30"}') AS offset_and_fraction;
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'h-tz', 'r-tz',
+  '{"kind":"ProbeResult","probeName":"p","mode":"enforce","status":"fail","observedAt":"2026-05-15 20:00:00-05:00"}') AS space_and_negative_offset;
+RESET TimeZone;
+RESET DateStyle;
+SET TimeZone = 'UTC';
+SELECT event_log_seq, observed_at FROM evlog.probe_failures WHERE host_id = 'h-tz' ORDER BY 1;
+RESET TimeZone;
+
+-- refused, naming the field and the event: no offset, other date orders,
+-- special values, impossible dates, leap seconds, trailing text
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'h-tz', 'r-tz',
+  '{"kind":"ProbeResult","probeName":"p","mode":"enforce","status":"fail","observedAt":"2026-05-16 01:00:00"}');
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'h-tz', 'r-tz',
+  '{"kind":"ProbeResult","probeName":"p","mode":"enforce","status":"fail","observedAt":"05/06/2026"}');
+\set VERBOSITY terse
+SELECT evlog_append('effect', '2026-05-16 01:00:00+00', 'h-tz', 'r-tz',
+  '{"effect":"RecordTransition","to":"Done","at":"now"}');
+SELECT evlog_append('effect', '2026-05-16 01:00:00+00', 'h-tz', 'r-tz',
+  '{"effect":"RecordTransition","to":"Done","at":"today"}');
+SELECT evlog_append('effect', '2026-05-16 01:00:00+00', 'h-tz', 'r-tz',
+  '{"effect":"RecordTransition","to":"Done","at":"infinity"}');
+SELECT evlog_append('effect', '2026-05-16 01:00:00+00', 'h-tz', 'r-tz',
+  '{"effect":"RecordTransition","to":"Done","at":"2026-02-29T00:00:00Z"}');
+SELECT evlog_append('effect', '2026-05-16 01:00:00+00', 'h-tz', 'r-tz',
+  '{"effect":"RecordTransition","to":"Done","at":"2026-05-16T23:59:60Z"}');
+SELECT evlog_append('effect', '2026-05-16 01:00:00+00', 'h-tz', 'r-tz',
+  '{"effect":"RecordTransition","to":"Done","at":"2026-05-16T01:00:00+24:00"}');
+SELECT evlog_append('effect', '2026-05-16 01:00:00+00', 'h-tz', 'r-tz',
+  '{"effect":"RecordTransition","to":"Done","at":"2026-05-16T01:00:00Z UTC"}');
+SELECT evlog_append('effect', '2026-05-16 01:00:00+00', 'h-tz', 'r-tz',
+  '{"effect":"RecordTransition","to":"Done","at":"2026-05-16T01:00:00."}');
+SELECT count(*) AS host_states_from_refused FROM evlog.host_states WHERE host_id = 'h-tz';
+\set VERBOSITY default
+
+-- toWave is an integer: 1.5 is not rounded, 1e20 is not a bare 22003
+SELECT evlog_append('rollout_event', '2026-05-16 01:00:00+00', NULL, 'r-w',
+  '{"kind":"RolloutOpened","rolloutId":"r-w","at":"2026-05-16T01:00:00Z"}') AS opened;
+SELECT evlog_append('rollout_event', '2026-05-16 01:00:00+00', NULL, 'r-w',
+  '{"kind":"WaveAdvanced","rolloutId":"r-w","toWave":1.5}');
+SELECT evlog_append('rollout_event', '2026-05-16 01:00:00+00', NULL, 'r-w',
+  '{"kind":"WaveAdvanced","rolloutId":"r-w","toWave":1e20}');
+SELECT evlog_append('rollout_event', '2026-05-16 01:00:00+00', NULL, 'r-w',
+  '{"kind":"WaveAdvanced","rolloutId":"r-w","toWave":"2"}');
+SELECT evlog_append('rollout_event', '2026-05-16 01:00:00+00', NULL, 'r-w',
+  '{"kind":"WaveAdvanced","rolloutId":"r-w","toWave":2.0}') AS two_point_zero_is_an_integer;
+SELECT rollout_id, current_wave FROM evlog.rollouts WHERE rollout_id = 'r-w';
+
+-- seq order within one session: a transition and a wave before the opening
+-- are skipped (as a replay meets them), a second opening is a duplicate;
+-- the registers keep each field's highest-seq writer
+SELECT evlog_append('effect', '2026-05-16 01:00:00+00', NULL, 'r-s',
+  '{"effect":"RecordRolloutTransition","rolloutId":"r-s","to":"Active","at":"2026-05-16T01:00:00Z"}') AS early_transition;
+SELECT evlog_append('rollout_event', '2026-05-16 01:00:00+00', NULL, 'r-s',
+  '{"kind":"WaveAdvanced","rolloutId":"r-s","toWave":4}') AS early_wave;
+SELECT evlog_append('rollout_event', '2026-05-16 01:00:00+00', NULL, 'r-s',
+  '{"kind":"RolloutOpened","rolloutId":"r-s","channel":"c","at":"2026-05-16T02:00:00Z"}') AS opened;
+SELECT evlog_append('rollout_event', '2026-05-16 01:00:00+00', NULL, 'r-s',
+  '{"kind":"RolloutOpened","rolloutId":"r-s","channel":"other","at":"2026-05-16T03:00:00Z"}') AS second_opening;
+SELECT evlog_append('effect', '2026-05-16 01:00:00+00', NULL, 'r-s',
+  '{"effect":"RecordRolloutTransition","rolloutId":"r-s","to":"Terminal","at":"2026-05-16T04:00:00Z"}') AS terminal;
+SELECT evlog_append('effect', '2026-05-16 01:00:00+00', NULL, 'r-s',
+  '{"effect":"RecordRolloutTransition","rolloutId":"r-s","to":"Archived","at":"2026-05-16T05:00:00Z"}') AS archived;
+SET TimeZone = 'UTC';
+SELECT rollout_id, channel, state, current_wave, opened_event_log_seq, last_transition_event_log_seq,
+       opened_at, terminal_at FROM evlog.rollouts WHERE rollout_id = 'r-s';
+SELECT rollout_id, open_seq, wave_seq, wave, state_seq, state, terminal_seq, early_seqs
+  FROM evlog.rollout_state WHERE rollout_id = 'r-s';
+RESET TimeZone;
+SELECT event_log_seq, view, reason FROM evlog.derived_skips ORDER BY 1;
+SELECT * FROM evlog_verify('rollouts');
+
+\c contrib_regression
+DROP DATABASE evlog_order;
