@@ -6,6 +6,8 @@
  *   - derived tables in seq order: evlog.rollout_state keeps each rollout's
  *     registers so evlog.rollouts equals a replay in seq order whatever the
  *     commit order; filled by rebuilding the rollouts view.
+ *     evlog_verify(view, replay_order) replays in reverse to expose
+ *     order-dependent user-view handlers.
  *
  * Script safety as in evlog--1.0.sql: schema-qualified names, plain CREATE
  * for new objects (CREATE OR REPLACE only for evlog's own functions and
@@ -59,6 +61,20 @@ COMMENT ON COLUMN evlog.rollout_state.superseded_seq IS 'seq of the highest-seq 
 COMMENT ON COLUMN evlog.rollout_state.superseded_at IS 'its "at"';
 COMMENT ON COLUMN evlog.rollout_state.early_seqs IS 'ascending seqs of the waves and transitions below the opening (all of them while there is none): the rollout''s unknown_rollout skips';
 COMMENT ON INDEX evlog.rollout_state_pkey IS 'one row per rollout; the lock concurrent appenders of a rollout take in turn';
+
+/*
+ * evlog_verify(view, replay_order): compare with a replay in descending seq
+ * order ('reverse') instead of seq order ('seq', what evlog_verify(view)
+ * does).  Every built-in rule gives the same tables either way; a user
+ * view's handler that does not is order-dependent (README).
+ */
+CREATE FUNCTION @extschema@.evlog_verify(view text, replay_order text)
+RETURNS TABLE (view text, difference text, "row" jsonb)
+AS 'MODULE_PATHNAME', 'evlog_verify'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_verify(text, text) IS
+    'rows that differ between a derived table and a replay of the log in the given order (seq, or reverse: descending seq); a view whose handler is order-dependent differs under reverse';
+REVOKE ALL ON FUNCTION @extschema@.evlog_verify(text, text) FROM PUBLIC;
 
 -- registers for the rollouts already in the log, and rollouts rows and
 -- skips as a replay in seq order has them

@@ -94,5 +94,43 @@ RESET TimeZone;
 SELECT event_log_seq, view, reason FROM evlog.derived_skips ORDER BY 1;
 SELECT * FROM evlog_verify('rollouts');
 
+-- a replay in descending seq order: every built-in rule gives the same tables
+SELECT * FROM evlog_verify('rollouts', 'reverse');
+SELECT * FROM evlog_verify('host_states', 'reverse');
+SELECT * FROM evlog_verify('probe_failures', 'reverse');
+SELECT * FROM evlog_verify('rollouts', 'sideways');
+
+-- user views: a handler whose result depends on the order it meets events
+-- in (the last one it meets wins) differs from a reverse replay; one that
+-- keeps each row's writer's seq and lets only a higher seq overwrite it
+-- does not
+\set VERBOSITY terse
+SET client_min_messages = warning;
+CREATE TABLE public.last_state_naive (rollout_id text PRIMARY KEY, state text NOT NULL);
+CREATE FUNCTION public.naive(e evlog.event_log) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF e.kind = 'effect' AND e.payload->>'effect' = 'RecordRolloutTransition' THEN
+    INSERT INTO public.last_state_naive AS t VALUES (e.payload->>'rolloutId', e.payload->>'to')
+    ON CONFLICT (rollout_id) DO UPDATE SET state = EXCLUDED.state;
+  END IF;
+END $$;
+CREATE TABLE public.last_state (rollout_id text PRIMARY KEY, state text NOT NULL, event_log_seq bigint NOT NULL);
+CREATE FUNCTION public.seq_guarded(e evlog.event_log) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF e.kind = 'effect' AND e.payload->>'effect' = 'RecordRolloutTransition' THEN
+    INSERT INTO public.last_state AS t VALUES (e.payload->>'rolloutId', e.payload->>'to', e.seq)
+    ON CONFLICT (rollout_id) DO UPDATE SET state = EXCLUDED.state, event_log_seq = EXCLUDED.event_log_seq
+    WHERE t.event_log_seq < EXCLUDED.event_log_seq;
+  END IF;
+END $$;
+SELECT evlog_register_view('naive', 'public.naive(evlog.event_log)', 'public.last_state_naive') AS rows;
+SELECT evlog_register_view('guarded', 'public.seq_guarded(evlog.event_log)', 'public.last_state') AS rows;
+RESET client_min_messages;
+\set VERBOSITY default
+SELECT * FROM public.last_state_naive ORDER BY 1;
+SELECT * FROM evlog_verify('naive');
+SELECT * FROM evlog_verify('naive', 'reverse');
+SELECT * FROM evlog_verify('guarded', 'reverse');
+
 \c contrib_regression
 DROP DATABASE evlog_order;

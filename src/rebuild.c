@@ -176,14 +176,15 @@ estimate_events(void)
 }
 
 /*
- * Derive every event with lo <= seq <= hi that snap shows, in seq order.
+ * Derive every event with lo <= seq <= hi that snap shows, in seq order
+ * (descending for BackwardScanDirection).
  * With gaps != NULL, records the seq ranges inside [lo, hi] that snap did
  * not show and sets *maxseq to the highest seq seen (unchanged if none).
  * Returns the number of events read.
  */
 static int64
-replay_range(Snapshot snap, int64 lo, int64 hi, const EvlogDeriveTarget *target,
-			 Progress *p, RangeList *gaps, int64 *maxseq)
+replay_range(Snapshot snap, int64 lo, int64 hi, ScanDirection dir,
+			 const EvlogDeriveTarget *target, Progress *p, RangeList *gaps, int64 *maxseq)
 {
 	Relation	rel = table_open(evlog_relid("event_log"), AccessShareLock);
 	TupleTableSlot *slot;
@@ -194,7 +195,8 @@ replay_range(Snapshot snap, int64 lo, int64 hi, const EvlogDeriveTarget *target,
 	int64		next_expected = lo;
 	bool		at_min = true;	/* nothing seen yet: lo itself may be missing */
 
-	scan = evlog_logscan_begin(rel, snap, lo, hi, ForwardScanDirection);
+	Assert(gaps == NULL || ScanDirectionIsForward(dir));
+	scan = evlog_logscan_begin(rel, snap, lo, hi, dir);
 
 	percxt = AllocSetContextCreate(CurrentMemoryContext, "evlog replay per event",
 								   ALLOCSET_DEFAULT_SIZES);
@@ -406,7 +408,7 @@ rebuild_builtin(int bits, const char *label)
 			(errmsg("evlog_rebuild(%s): replaying at most " INT64_FORMAT " events", label, p.total)));
 
 	snap = RegisterSnapshot(GetLatestSnapshot());
-	replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, &target, &p, &gaps, &maxseq);
+	replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, ForwardScanDirection, &target, &p, &gaps, &maxseq);
 	UnregisterSnapshot(snap);
 	any = p.done > 0;
 
@@ -415,11 +417,11 @@ rebuild_builtin(int bits, const char *label)
 	LockRelationOid(evlog_relid("event_log"), ShareRowExclusiveLock);
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	for (int i = 0; i < gaps.n; i++)
-		delta += replay_range(snap, gaps.r[i].lo, gaps.r[i].hi, &target, &p, NULL, NULL);
+		delta += replay_range(snap, gaps.r[i].lo, gaps.r[i].hi, ForwardScanDirection, &target, &p, NULL, NULL);
 	if (any && maxseq < PG_INT64_MAX)
-		delta += replay_range(snap, maxseq + 1, PG_INT64_MAX, &target, &p, NULL, NULL);
+		delta += replay_range(snap, maxseq + 1, PG_INT64_MAX, ForwardScanDirection, &target, &p, NULL, NULL);
 	else if (!any)
-		delta += replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, &target, &p, NULL, NULL);
+		delta += replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, ForwardScanDirection, &target, &p, NULL, NULL);
 	UnregisterSnapshot(snap);
 	ereport(NOTICE,
 			(errmsg("evlog_rebuild(%s): " INT64_FORMAT " events committed during the replay applied; swapping",
@@ -462,7 +464,7 @@ qualified_relname(Oid relid)
 
 /* Empty a user view's table and replay the whole log through its handler. */
 static int64
-replay_user_view(EvlogUserView *uv, Progress *p)
+replay_user_view(EvlogUserView *uv, Progress *p, ScanDirection dir)
 {
 	EvlogDeriveTarget target = {0, false, 1, uv};
 	Snapshot	snap;
@@ -477,7 +479,7 @@ replay_user_view(EvlogUserView *uv, Progress *p)
 	SetUserIdAndSecContext(save_user, save_sec);
 
 	snap = RegisterSnapshot(GetLatestSnapshot());
-	replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, &target, p, NULL, NULL);
+	replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, dir, &target, p, NULL, NULL);
 	UnregisterSnapshot(snap);
 
 	CommandCounterIncrement();
@@ -499,7 +501,7 @@ rebuild_user(EvlogUserView *uv)
 	ereport(NOTICE,
 			(errmsg("evlog_rebuild(%s): replaying at most " INT64_FORMAT " events (appends wait until commit)",
 					uv->name, p.total)));
-	written = replay_user_view(uv, &p);
+	written = replay_user_view(uv, &p, ForwardScanDirection);
 	ereport(NOTICE,
 			(errmsg("evlog_rebuild(%s): " INT64_FORMAT " rows written", uv->name, written)));
 	return written;
@@ -601,7 +603,7 @@ diff_query(const char *label, const char *cols, const char *expected,
 }
 
 static void
-verify_builtin(ReturnSetInfo *rsinfo, int bits, const char *label)
+verify_builtin(ReturnSetInfo *rsinfo, int bits, const char *label, ScanDirection dir)
 {
 	Progress	p = {label, "verify", 0, 0, GetCurrentTimestamp()};
 	EvlogDeriveTarget target = {bits, true, 0, NULL};
@@ -617,7 +619,7 @@ verify_builtin(ReturnSetInfo *rsinfo, int bits, const char *label)
 	 */
 	evlog_derive_staging_begin(bits);
 	PushActiveSnapshot(GetTransactionSnapshot());
-	replay_range(GetActiveSnapshot(), PG_INT64_MIN, PG_INT64_MAX, &target, &p, NULL, NULL);
+	replay_range(GetActiveSnapshot(), PG_INT64_MIN, PG_INT64_MAX, dir, &target, &p, NULL, NULL);
 	evlog_derive_staging_end();
 	CommandCounterIncrement();
 	UpdateActiveSnapshotCommandId();	/* see our own staging rows */
@@ -648,7 +650,7 @@ verify_builtin(ReturnSetInfo *rsinfo, int bits, const char *label)
  * subtransaction, compares with a copy of what was there, and rolls back.
  */
 static void
-verify_user(ReturnSetInfo *rsinfo, EvlogUserView *uv)
+verify_user(ReturnSetInfo *rsinfo, EvlogUserView *uv, ScanDirection dir)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -666,7 +668,7 @@ verify_user(ReturnSetInfo *rsinfo, EvlogUserView *uv)
 
 	drop_if_exists("evlog_verify_before");
 	spi_exec(psprintf("CREATE TEMP TABLE evlog_verify_before AS SELECT * FROM %s", rel));
-	(void) replay_user_view(uv, &p);
+	(void) replay_user_view(uv, &p, dir);
 	CommandCounterIncrement();
 	sql = diff_query(name, "*", rel, "pg_temp.evlog_verify_before", "");
 	/* read-only SPI uses the active snapshot: one that sees the replay */
@@ -685,10 +687,24 @@ evlog_verify(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	int			bits = evlog_builtin_view_from_name(name);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ScanDirection dir = ForwardScanDirection;
 	Relation	log;
 	Oid			save_user;
 	int			save_sec;
 
+	/* evlog_verify(view, replay_order) from 1.2 on */
+	if (PG_NARGS() > 1)
+	{
+		char	   *order = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+		if (strcmp(order, "reverse") == 0)
+			dir = BackwardScanDirection;
+		else if (strcmp(order, "seq") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown replay order \"%s\"", order),
+					 errhint("Use seq or reverse.")));
+	}
 	check_isolation();
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -706,7 +722,7 @@ evlog_verify(PG_FUNCTION_ARGS)
 		EvlogUserView *uv;
 		char	  **names;
 
-		verify_builtin(rsinfo, EVLOG_VIEW_ALL_BUILTIN, "all");
+		verify_builtin(rsinfo, EVLOG_VIEW_ALL_BUILTIN, "all", dir);
 		uv = evlog_user_views(&n);
 		names = palloc(sizeof(char *) * (n + 1));
 		for (int i = 0; i < n; i++)
@@ -716,13 +732,13 @@ evlog_verify(PG_FUNCTION_ARGS)
 			EvlogUserView *v = evlog_user_view_lookup(names[i]);
 
 			if (v != NULL)
-				verify_user(rsinfo, v);
+				verify_user(rsinfo, v, dir);
 		}
 	}
 	else if (bits != 0)
-		verify_builtin(rsinfo, bits, name);
+		verify_builtin(rsinfo, bits, name, dir);
 	else
-		verify_user(rsinfo, lookup_user_view_or_error(name));
+		verify_user(rsinfo, lookup_user_view_or_error(name), dir);
 
 	SPI_finish();
 	SetUserIdAndSecContext(save_user, save_sec);
