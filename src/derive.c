@@ -18,7 +18,8 @@
  *	  rollouts		  rollout_event RolloutOpened creates (state Opening, wave
  *					  0); rollout_event WaveAdvanced sets current_wave; effect
  *					  RecordRolloutTransition sets state (+ terminal_at /
- *					  superseded_at) and last_transition_event_log_seq
+ *					  superseded_at) and last_transition_event_log_seq; in
+ *					  seq order, see below
  *	  host_states	  effect RecordTransition upserts (rollout, host) -> to, at
  *
  * JSON null means the same as an absent key (seed README).  An event that
@@ -28,10 +29,54 @@
  * Events about an unknown rollout change nothing; they are recorded in
  * evlog.derived_skips (counted by evlog.derived_stats), not raised.
  *
- * Order independence: a transition or host state only replaces one with a
- * lower seq, so the result does not depend on the order in which concurrent
- * appenders' triggers run, nor on the order in which a rebuild applies the
- * events committed during its replay.
+ * Payload timestamps are RFC 3339 with an explicit offset or Z, parsed here
+ * (parse_rfc3339), never by timestamptz_in: that one reads the session's
+ * TimeZone and DateStyle and accepts now/today/infinity, so the row it gave
+ * would not be a function of the event.  Integral fields take integers only.
+ * evlog_derive_check() runs the same reading without writing, for
+ * evlog_enqueue, so what an append would refuse is refused at the call.
+ *
+ * Seq order.  Every table must equal a replay of the log in seq order,
+ * whatever order concurrent transactions, batches (whose seqs are all taken
+ * before their rows reach the trigger), rollbacks and a rebuild's catch-up
+ * apply events in.  Per table:
+ *
+ *	  probe_failures  rows are per event: no order to get wrong.
+ *	  host_states	  one row per (rollout, host) holding its highest-seq
+ *					  writer: the upsert only replaces a lower seq.
+ *	  rollouts		  in seq order, the lowest-seq RolloutOpened creates the
+ *					  row, a later one is a duplicate_open skip, a wave or
+ *					  transition below the opening meets no rollout (an
+ *					  unknown_rollout skip), and each field then holds its
+ *					  highest-seq writer above the opening.  That is a function
+ *					  of: the lowest-seq opening, each field's highest-seq
+ *					  writer whatever its seq, and the set of waves and
+ *					  transitions below the opening.  Those are kept per
+ *					  rollout in evlog.rollout_state (1.2): a min register, max
+ *					  registers and a set, each merged by a commutative,
+ *					  associative, idempotent operation, so the registers after
+ *					  any order of application of a set of events are the
+ *					  registers of that set.  The rollouts row and the
+ *					  rollout's skip rows are recomputed from the registers by
+ *					  the event that changed them (a field counts only if its
+ *					  writer is above the opening; when a lower opening takes
+ *					  over, the old one becomes a duplicate_open and the early
+ *					  events above the new one stop being skips).
+ *
+ * What makes the merge see every committed event: each rollout event first
+ * locks its rollout's register row with INSERT ... ON CONFLICT DO UPDATE,
+ * which creates it if absent (a missing row cannot be locked; two
+ * transactions creating it conflict on the primary key instead) and, under
+ * READ COMMITTED, waits for a transaction holding it and then proceeds on
+ * its committed version (or on nothing, if it rolled back).  So transactions
+ * touching one rollout merge in turn, each into the registers of every
+ * event committed before it, and the last to commit writes the function of
+ * all of them.  Under REPEATABLE READ or SERIALIZABLE the same conflict
+ * raises a serialization failure (40001) instead: retry.  The rebuild's
+ * staging copies use the same code, so its catch-up may apply the events
+ * committed during the replay after higher ones.  A database still at 1.1
+ * has no evlog.rollout_state: there the 1.1 rules apply (first committed
+ * opening wins) until ALTER EXTENSION evlog UPDATE.
  *
  * Writes go through SPI plans prepared once per backend and kept
  * (SPI_keepplan).  Every name in them is schema-qualified and every operator

@@ -26,14 +26,17 @@
  * The lock is held until the caller's transaction ends, so appenders wait for
  * the catch-up and the swap: proportional to the events appended during the
  * replay plus one hash comparison of staging and table (and the rows that
- * actually differ), never for the replay itself.  The derive rules are order
- * independent for updates (see derive.c), so applying late-committed events
- * after the rest gives the seq-order result.
+ * actually differ), never for the replay itself.  The derive rules give the
+ * seq-order result whatever order events are applied in (derive.c, "Seq
+ * order"), so applying late-committed events after the rest is exact; the
+ * rollouts' registers (evlog.rollout_state, 1.2) are staged and swapped
+ * with the rollouts.
  *
  * User views cannot be redirected into staging (their handler writes where it
  * likes), so their rebuild holds the same lock for the whole replay.
  *
- * evlog_verify replays into staging under one snapshot and compares with the
+ * evlog_verify replays into staging under one snapshot (in seq order, or in
+ * descending seq order with replay_order 'reverse') and compares with the
  * real tables under that same snapshot (derived rows commit with their event,
  * so both sides describe the same log): it never blocks appenders.  For a
  * user view it rebuilds inside a subtransaction (holding the lock as a user
