@@ -3,7 +3,7 @@
 -- lower seq only.  Payload timestamps are RFC 3339 with an offset, read the
 -- same whatever the session's TimeZone and DateStyle; integral fields take
 -- integers only; rollout rules follow seq order (concurrent orders are in
--- specs/derived_order.spec).
+-- specs/derived_concurrent.spec).
 --
 -- A database of its own: seqs are then deterministic (error details name
 -- them) and evlog_verify replays only these events.
