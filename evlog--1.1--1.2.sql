@@ -5,7 +5,8 @@
  * What changes (one section per concern below).
  *   - derived tables in seq order: evlog.rollout_state keeps each rollout's
  *     registers so evlog.rollouts equals a replay in seq order whatever the
- *     commit order; filled by rebuilding the rollouts view.
+ *     commit order; filled, with the rollouts and their skips, by a replay
+ *     of the log's rollout events in SQL.
  *     evlog_verify(view, replay_order) replays in reverse to expose
  *     order-dependent user-view handlers.
  *
@@ -76,8 +77,90 @@ COMMENT ON FUNCTION @extschema@.evlog_verify(text, text) IS
     'rows that differ between a derived table and a replay of the log in the given order (seq, or reverse: descending seq); a view whose handler is order-dependent differs under reverse';
 REVOKE ALL ON FUNCTION @extschema@.evlog_verify(text, text) FROM PUBLIC;
 
--- registers for the rollouts already in the log, and rollouts rows and
--- skips as a replay in seq order has them
-SELECT @extschema@.evlog_rebuild('rollouts')
- WHERE EXISTS (SELECT FROM evlog.rollouts)
-    OR EXISTS (SELECT FROM evlog.derived_skips s WHERE s.view OPERATOR(pg_catalog.=) 'rollouts');
+/*
+ * The registers of the rollouts already in the log, and their rollouts rows
+ * and skips as a replay in seq order has them (1.1 derived them in commit
+ * order).  Plain SQL over the log, the rules of src/derive.c: the lowest-seq
+ * opening; each field's highest-seq writer; waves and transitions below the
+ * opening are unknown_rollout skips, openings above it duplicate_open ones.
+ * (evlog_rebuild cannot run here: its temporary tables would become members
+ * of the extension.)
+ */
+WITH ev AS (
+    SELECT e.seq, e.ts, e.payload AS p,
+           COALESCE(e.payload OPERATOR(pg_catalog.->>) 'rolloutId', e.rollout_id) AS rid,
+           CASE WHEN e.kind OPERATOR(pg_catalog.=) 'rollout_event'
+                 AND e.payload OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'RolloutOpened' THEN 'open'
+                WHEN e.kind OPERATOR(pg_catalog.=) 'rollout_event'
+                 AND e.payload OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'WaveAdvanced' THEN 'wave'
+                ELSE 'transition' END AS t
+      FROM evlog.event_log e
+     WHERE pg_catalog.jsonb_typeof(e.payload) OPERATOR(pg_catalog.=) 'object'
+       AND ((e.kind OPERATOR(pg_catalog.=) 'rollout_event'
+             AND e.payload OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) ANY ('{RolloutOpened,WaveAdvanced}'))
+         OR (e.kind OPERATOR(pg_catalog.=) 'effect'
+             AND e.payload OPERATOR(pg_catalog.->>) 'effect' OPERATOR(pg_catalog.=) 'RecordRolloutTransition'))
+), evo AS (
+    SELECT ev.*, pg_catalog.min(seq) FILTER (WHERE t OPERATOR(pg_catalog.=) 'open')
+                 OVER (PARTITION BY rid) AS o
+      FROM ev
+), regs AS (
+    SELECT rid,
+           pg_catalog.min(seq) FILTER (WHERE t OPERATOR(pg_catalog.=) 'open') AS open_seq,
+           (pg_catalog.array_agg(p ORDER BY seq) FILTER (WHERE t OPERATOR(pg_catalog.=) 'open'))[1] AS open_p,
+           (pg_catalog.array_agg(ts ORDER BY seq) FILTER (WHERE t OPERATOR(pg_catalog.=) 'open'))[1] AS open_ts,
+           pg_catalog.max(seq) FILTER (WHERE t OPERATOR(pg_catalog.=) 'wave') AS wave_seq,
+           (pg_catalog.array_agg(p ORDER BY seq DESC) FILTER (WHERE t OPERATOR(pg_catalog.=) 'wave'))[1] AS wave_p,
+           pg_catalog.max(seq) FILTER (WHERE t OPERATOR(pg_catalog.=) 'transition') AS state_seq,
+           (pg_catalog.array_agg(p ORDER BY seq DESC) FILTER (WHERE t OPERATOR(pg_catalog.=) 'transition'))[1] AS state_p,
+           pg_catalog.max(seq) FILTER (WHERE t OPERATOR(pg_catalog.=) 'transition'
+               AND p OPERATOR(pg_catalog.->>) 'to' OPERATOR(pg_catalog.=) 'Terminal') AS terminal_seq,
+           (pg_catalog.array_agg(p ORDER BY seq DESC) FILTER (WHERE t OPERATOR(pg_catalog.=) 'transition'
+               AND p OPERATOR(pg_catalog.->>) 'to' OPERATOR(pg_catalog.=) 'Terminal'))[1] AS terminal_p,
+           pg_catalog.max(seq) FILTER (WHERE t OPERATOR(pg_catalog.=) 'transition'
+               AND p OPERATOR(pg_catalog.->>) 'to' OPERATOR(pg_catalog.=) 'Superseded') AS superseded_seq,
+           (pg_catalog.array_agg(p ORDER BY seq DESC) FILTER (WHERE t OPERATOR(pg_catalog.=) 'transition'
+               AND p OPERATOR(pg_catalog.->>) 'to' OPERATOR(pg_catalog.=) 'Superseded'))[1] AS superseded_p,
+           pg_catalog.array_agg(seq ORDER BY seq) FILTER (WHERE t OPERATOR(pg_catalog.<>) 'open'
+               AND (o IS NULL OR seq OPERATOR(pg_catalog.<) o)) AS early_seqs
+      FROM evo WHERE rid IS NOT NULL GROUP BY rid
+)
+INSERT INTO evlog.rollout_state
+SELECT r.rid, r.open_seq,
+       r.open_p OPERATOR(pg_catalog.->>) 'channel', r.open_p OPERATOR(pg_catalog.->>) 'targetRef',
+       CASE WHEN r.open_seq IS NOT NULL
+            THEN COALESCE((r.open_p OPERATOR(pg_catalog.->>) 'at')::pg_catalog.timestamptz, r.open_ts) END,
+       r.wave_seq, (r.wave_p OPERATOR(pg_catalog.->>) 'toWave')::pg_catalog.int4,
+       r.state_seq, r.state_p OPERATOR(pg_catalog.->>) 'to',
+       r.terminal_seq, (r.terminal_p OPERATOR(pg_catalog.->>) 'at')::pg_catalog.timestamptz,
+       r.superseded_seq, (r.superseded_p OPERATOR(pg_catalog.->>) 'at')::pg_catalog.timestamptz,
+       r.early_seqs
+  FROM regs r;
+
+DELETE FROM evlog.rollouts;
+INSERT INTO evlog.rollouts (rollout_id, channel, target_ref, state, current_wave, opened_event_log_seq,
+                            last_transition_event_log_seq, opened_at, terminal_at, superseded_at)
+SELECT s.rollout_id, s.channel, s.target_ref,
+       CASE WHEN s.state_seq OPERATOR(pg_catalog.>) s.open_seq THEN s.state ELSE 'Opening' END,
+       CASE WHEN s.wave_seq OPERATOR(pg_catalog.>) s.open_seq THEN s.wave ELSE 0 END,
+       s.open_seq,
+       CASE WHEN s.state_seq OPERATOR(pg_catalog.>) s.open_seq THEN s.state_seq END,
+       s.opened_at,
+       CASE WHEN s.terminal_seq OPERATOR(pg_catalog.>) s.open_seq THEN s.terminal_at END,
+       CASE WHEN s.superseded_seq OPERATOR(pg_catalog.>) s.open_seq THEN s.superseded_at END
+  FROM evlog.rollout_state s
+ WHERE s.open_seq IS NOT NULL;
+
+DELETE FROM evlog.derived_skips WHERE view OPERATOR(pg_catalog.=) 'rollouts';
+INSERT INTO evlog.derived_skips (event_log_seq, view, reason)
+SELECT x.s, 'rollouts', 'unknown_rollout'
+  FROM evlog.rollout_state s, pg_catalog.unnest(s.early_seqs) AS x(s)
+UNION ALL
+SELECT e.seq, 'rollouts', 'duplicate_open'
+  FROM evlog.event_log e
+  JOIN evlog.rollout_state s
+    ON s.rollout_id OPERATOR(pg_catalog.=) COALESCE(e.payload OPERATOR(pg_catalog.->>) 'rolloutId', e.rollout_id)
+ WHERE e.kind OPERATOR(pg_catalog.=) 'rollout_event'
+   AND pg_catalog.jsonb_typeof(e.payload) OPERATOR(pg_catalog.=) 'object'
+   AND e.payload OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'RolloutOpened'
+   AND e.seq OPERATOR(pg_catalog.>) s.open_seq;
