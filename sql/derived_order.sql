@@ -134,3 +134,35 @@ SELECT * FROM evlog_verify('guarded', 'reverse');
 
 \c contrib_regression
 DROP DATABASE evlog_order;
+
+-- pruning: a rollout whose registers name a pruned event is derived again
+-- from what remains, as a rebuild of the pruned log would: r-p loses its
+-- early transition and wave (and their skips), r-q its first opening (its
+-- second one, kept, opens it)
+\set VERBOSITY terse
+SET client_min_messages = warning;
+CREATE DATABASE evlog_order_prune;
+\c evlog_order_prune
+SET client_min_messages = warning;
+CREATE EXTENSION evlog;
+SET evlog.partition_size = 16;
+SELECT count(*) AS appended FROM (
+  SELECT CASE
+    WHEN i = 1 THEN evlog_append('effect', '2026-01-01', NULL, 'r-p',
+                     '{"effect":"RecordRolloutTransition","rolloutId":"r-p","to":"Active","at":"2026-01-01T00:00:00Z"}')
+    WHEN i = 2 THEN evlog_append('rollout_event', '2026-01-01', NULL, 'r-p', '{"kind":"WaveAdvanced","rolloutId":"r-p","toWave":3}')
+    WHEN i = 3 THEN evlog_append('rollout_event', '2026-01-01', NULL, 'r-q', '{"kind":"RolloutOpened","rolloutId":"r-q","channel":"first"}')
+    WHEN i = 17 THEN evlog_append('rollout_event', '2026-02-01', NULL, 'r-p', '{"kind":"RolloutOpened","rolloutId":"r-p"}')
+    WHEN i = 18 THEN evlog_append('rollout_event', '2026-02-01', NULL, 'r-q', '{"kind":"RolloutOpened","rolloutId":"r-q","channel":"second"}')
+    ELSE evlog_append('plan_action', CASE WHEN i <= 16 THEN '2026-01-01' ELSE '2026-02-01' END::timestamptz, NULL, NULL, '{}')
+  END FROM generate_series(1, 40) i) s;
+SELECT rollout_id, open_seq, wave_seq, state_seq, early_seqs FROM evlog.rollout_state ORDER BY 1;
+SELECT evlog_prune('2026-01-15') AS pruned;
+RESET client_min_messages;
+\set VERBOSITY default
+SELECT rollout_id, open_seq, wave_seq, state_seq, early_seqs FROM evlog.rollout_state ORDER BY 1;
+SELECT rollout_id, channel, state, current_wave, opened_event_log_seq FROM evlog.rollouts ORDER BY 1;
+SELECT event_log_seq, view, reason FROM evlog.derived_skips ORDER BY 1;
+SELECT * FROM evlog_verify('all');
+\c contrib_regression
+DROP DATABASE evlog_order_prune;
