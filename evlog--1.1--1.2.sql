@@ -8,7 +8,8 @@
  *     commit order; filled, with the rollouts and their skips, by a replay
  *     of the log's rollout events in SQL.
  *     evlog_verify(view, replay_order) replays in reverse to expose
- *     order-dependent user-view handlers.
+ *     order-dependent user-view handlers.  The derived tables' foreign keys
+ *     to the partitioned log become evlog.derived_seq_check triggers.
  *
  * Script safety as in evlog--1.0.sql: schema-qualified names, plain CREATE
  * for new objects (CREATE OR REPLACE only for evlog's own functions and
@@ -164,3 +165,40 @@ SELECT e.seq, 'rollouts', 'duplicate_open'
    AND pg_catalog.jsonb_typeof(e.payload) OPERATOR(pg_catalog.=) 'object'
    AND e.payload OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'RolloutOpened'
    AND e.seq OPERATOR(pg_catalog.>) s.open_seq;
+
+/*
+ * The derived tables' foreign keys to evlog.event_log become triggers.  A
+ * foreign key to the partitioned log checks each derived row with a query
+ * on the partitioned table (about 36 us a row), and every ATTACH PARTITION
+ * takes SHARE ROW EXCLUSIVE on each referencing table.  The trigger keeps
+ * the guarantee (a derived row names an event in the log) and skips the
+ * lookup for the rows the derive rules write for the event being appended,
+ * which is in the log by construction (src/derive_trigger.c).
+ */
+ALTER TABLE evlog.probe_failures DROP CONSTRAINT probe_failures_event_log_seq_fkey;
+ALTER TABLE evlog.rollouts DROP CONSTRAINT rollouts_opened_event_log_seq_fkey;
+ALTER TABLE evlog.rollouts DROP CONSTRAINT rollouts_last_transition_event_log_seq_fkey;
+ALTER TABLE evlog.host_states DROP CONSTRAINT host_states_event_log_seq_fkey;
+ALTER TABLE evlog.derived_skips DROP CONSTRAINT derived_skips_event_log_seq_fkey;
+
+CREATE FUNCTION evlog.derived_seq_check()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'evlog_derived_seq_check'
+LANGUAGE C;
+COMMENT ON FUNCTION evlog.derived_seq_check() IS
+    'trigger: the seq columns named in its arguments are NULL or seqs of events in evlog.event_log (the derived tables'' foreign keys until 1.1)';
+REVOKE ALL ON FUNCTION evlog.derived_seq_check() FROM PUBLIC;
+
+CREATE TRIGGER probe_failures_event_exists AFTER INSERT OR UPDATE OF event_log_seq ON evlog.probe_failures
+    FOR EACH ROW EXECUTE FUNCTION evlog.derived_seq_check('event_log_seq');
+CREATE TRIGGER rollouts_events_exist
+    AFTER INSERT OR UPDATE OF opened_event_log_seq, last_transition_event_log_seq ON evlog.rollouts
+    FOR EACH ROW EXECUTE FUNCTION evlog.derived_seq_check('opened_event_log_seq', 'last_transition_event_log_seq');
+CREATE TRIGGER host_states_event_exists AFTER INSERT OR UPDATE OF event_log_seq ON evlog.host_states
+    FOR EACH ROW EXECUTE FUNCTION evlog.derived_seq_check('event_log_seq');
+CREATE TRIGGER derived_skips_event_exists AFTER INSERT OR UPDATE OF event_log_seq ON evlog.derived_skips
+    FOR EACH ROW EXECUTE FUNCTION evlog.derived_seq_check('event_log_seq');
+COMMENT ON TRIGGER probe_failures_event_exists ON evlog.probe_failures IS 'event_log_seq names an event in the log';
+COMMENT ON TRIGGER rollouts_events_exist ON evlog.rollouts IS 'opened_event_log_seq and last_transition_event_log_seq name events in the log';
+COMMENT ON TRIGGER host_states_event_exists ON evlog.host_states IS 'event_log_seq names an event in the log';
+COMMENT ON TRIGGER derived_skips_event_exists ON evlog.derived_skips IS 'event_log_seq names an event in the log';

@@ -132,6 +132,19 @@ SELECT * FROM evlog_verify('naive');
 SELECT * FROM evlog_verify('naive', 'reverse');
 SELECT * FROM evlog_verify('guarded', 'reverse');
 
+-- a derived row names an event in the log (a trigger, 1.2; foreign keys
+-- before): rows evlog writes for the event being appended are not looked
+-- up, any other row is
+SELECT tgrelid::regclass AS derived_table, tgname FROM pg_trigger
+ WHERE tgfoid = 'evlog.derived_seq_check'::regproc ORDER BY 1;
+SELECT count(*) AS foreign_keys_to_the_log FROM pg_constraint
+ WHERE contype = 'f' AND confrelid = 'evlog.event_log'::regclass;
+INSERT INTO evlog.probe_failures (event_log_seq, probe_name, observed_at) VALUES (999999, 'forged', now());
+UPDATE evlog.rollouts SET last_transition_event_log_seq = 999998 WHERE rollout_id = 'r-s';
+BEGIN;
+INSERT INTO evlog.derived_skips VALUES (2, 'host_states', 'test') RETURNING event_log_seq;
+ROLLBACK;
+
 \c contrib_regression
 DROP DATABASE evlog_order;
 

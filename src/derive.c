@@ -1213,13 +1213,37 @@ derive_builtin(const EvlogEventRow *ev, int feeds, int mode)
 	}
 }
 
+/*
+ * The seq of the event whose built-in derived rows are being written right
+ * now (0: none).  The derived tables' evlog.derived_seq_check triggers take
+ * a row naming it as naming an existing event without looking: it is the
+ * event being appended, or one being derived again from the log.
+ */
+int64		evlog_derived_from_seq = 0;
+
 void
 evlog_derive_event(const EvlogEventRow *ev, const EvlogDeriveTarget *target)
 {
 	int			feeds = evlog_event_feeds(ev) & target->builtin;
 
-	if (feeds != 0)
-		derive_builtin(ev, feeds, target->staging ? DERIVE_STAGING : DERIVE_LIVE);
+	if (feeds != 0 && target->staging)
+		derive_builtin(ev, feeds, DERIVE_STAGING);
+	else if (feeds != 0)
+	{
+		int64		save = evlog_derived_from_seq;
+
+		/* reset on error too, or a later statement could skip its check */
+		PG_TRY();
+		{
+			evlog_derived_from_seq = ev->seq;
+			derive_builtin(ev, feeds, DERIVE_LIVE);
+		}
+		PG_FINALLY();
+		{
+			evlog_derived_from_seq = save;
+		}
+		PG_END_TRY();
+	}
 	for (int i = 0; i < target->nuser; i++)
 		call_user_view(ev, &target->user[i]);
 }
