@@ -18,6 +18,9 @@
  * without its per-call GUC save/restore.  User handlers run as their own
  * owner (derive.c).
  *
+ * From 1.2 the derived tables carry evlog.derived_seq_check (below) where
+ * they had foreign keys to the log: every derived row names an event.
+ *
  * The user-view cache is rebuilt lazily after a relcache invalidation of
  * evlog.derived_views, which the statement trigger below sends whenever the
  * registry changes (including when pg_restore loads it with COPY).

@@ -13,7 +13,8 @@
  *	  append.c      SQL entry points evlog_append(...)
  *	  derive.c      per-event rules of the derived tables (one code path for
  *	                the trigger and the rebuild)
- *	  derive_trigger.c  the AFTER INSERT trigger, user-view registry cache
+ *	  derive_trigger.c  the AFTER INSERT trigger, user-view registry cache,
+ *	                the derived tables' check that a row names an event (1.2)
  *	  rebuild.c     evlog_rebuild / evlog_verify, progress reporting
  *	  chain.c       tamper evidence: the SHA-256 hash chain, sealing and
  *	                verifying it
