@@ -146,9 +146,9 @@ SELECT evlog_append('effect', '2026-05-18 20:06:00+00', 'h1', 'r-next',
   '{"effect":"RecordTransition","host":"h1","rollout_id":"r-next","from":"Pending","to":"Pending","at":"2026-05-18T20:06:00Z"}') > 0 AS ok;
 SELECT rollout_id, host_id, state, since FROM evlog.host_states ORDER BY 1, 2;
 
--- a date without a time is still a timestamp
+-- payload timestamps are RFC 3339 with a time and an offset: a bare date is refused
 SELECT evlog_append('effect', '2026-05-18 21:00:00+00', 'h1', 'r-main',
-  '{"effect":"RecordTransition","to":"Failed","at":"2026-05-18"}') > 0 AS date_only_is_a_timestamp;
+  '{"effect":"RecordTransition","to":"Failed","at":"2026-05-18"}') > 0 AS date_only_is_refused;
 SELECT state, since FROM evlog.host_states WHERE rollout_id = 'r-main' AND host_id = 'h1';
 
 -- malformed feeding events: the append fails, nothing is written

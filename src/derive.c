@@ -18,7 +18,8 @@
  *	  rollouts		  rollout_event RolloutOpened creates (state Opening, wave
  *					  0); rollout_event WaveAdvanced sets current_wave; effect
  *					  RecordRolloutTransition sets state (+ terminal_at /
- *					  superseded_at) and last_transition_event_log_seq
+ *					  superseded_at) and last_transition_event_log_seq; in
+ *					  seq order, see below
  *	  host_states	  effect RecordTransition upserts (rollout, host) -> to, at
  *
  * JSON null means the same as an absent key (seed README).  An event that
@@ -28,10 +29,54 @@
  * Events about an unknown rollout change nothing; they are recorded in
  * evlog.derived_skips (counted by evlog.derived_stats), not raised.
  *
- * Order independence: a transition or host state only replaces one with a
- * lower seq, so the result does not depend on the order in which concurrent
- * appenders' triggers run, nor on the order in which a rebuild applies the
- * events committed during its replay.
+ * Payload timestamps are RFC 3339 with an explicit offset or Z, parsed here
+ * (parse_rfc3339), never by timestamptz_in: that one reads the session's
+ * TimeZone and DateStyle and accepts now/today/infinity, so the row it gave
+ * would not be a function of the event.  Integral fields take integers only.
+ * evlog_derive_check() runs the same reading without writing, for
+ * evlog_enqueue, so what an append would refuse is refused at the call.
+ *
+ * Seq order.  Every table must equal a replay of the log in seq order,
+ * whatever order concurrent transactions, batches (whose seqs are all taken
+ * before their rows reach the trigger), rollbacks and a rebuild's catch-up
+ * apply events in.  Per table:
+ *
+ *	  probe_failures  rows are per event: no order to get wrong.
+ *	  host_states	  one row per (rollout, host) holding its highest-seq
+ *					  writer: the upsert only replaces a lower seq.
+ *	  rollouts		  in seq order, the lowest-seq RolloutOpened creates the
+ *					  row, a later one is a duplicate_open skip, a wave or
+ *					  transition below the opening meets no rollout (an
+ *					  unknown_rollout skip), and each field then holds its
+ *					  highest-seq writer above the opening.  That is a function
+ *					  of: the lowest-seq opening, each field's highest-seq
+ *					  writer whatever its seq, and the set of waves and
+ *					  transitions below the opening.  Those are kept per
+ *					  rollout in evlog.rollout_state (1.2): a min register, max
+ *					  registers and a set, each merged by a commutative,
+ *					  associative, idempotent operation, so the registers after
+ *					  any order of application of a set of events are the
+ *					  registers of that set.  The rollouts row and the
+ *					  rollout's skip rows are recomputed from the registers by
+ *					  the event that changed them (a field counts only if its
+ *					  writer is above the opening; when a lower opening takes
+ *					  over, the old one becomes a duplicate_open and the early
+ *					  events above the new one stop being skips).
+ *
+ * What makes the merge see every committed event: each rollout event first
+ * locks its rollout's register row with INSERT ... ON CONFLICT DO UPDATE,
+ * which creates it if absent (a missing row cannot be locked; two
+ * transactions creating it conflict on the primary key instead) and, under
+ * READ COMMITTED, waits for a transaction holding it and then proceeds on
+ * its committed version (or on nothing, if it rolled back).  So transactions
+ * touching one rollout merge in turn, each into the registers of every
+ * event committed before it, and the last to commit writes the function of
+ * all of them.  Under REPEATABLE READ or SERIALIZABLE the same conflict
+ * raises a serialization failure (40001) instead: retry.  The rebuild's
+ * staging copies use the same code, so its catch-up may apply the events
+ * committed during the replay after higher ones.  A database still at 1.1
+ * has no evlog.rollout_state: there the 1.1 rules apply (first committed
+ * opening wins) until ALTER EXTENSION evlog UPDATE.
  *
  * Writes go through SPI plans prepared once per backend and kept
  * (SPI_keepplan).  Every name in them is schema-qualified and every operator
@@ -52,7 +97,10 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -72,15 +120,21 @@ typedef enum DeriveStmt
 	ST_RO_EXISTS,
 	ST_HS_UPSERT,
 	ST_SKIP,
+	ST_RS_LOCK,
+	ST_RS_WRITE,
+	ST_RO_UPSERT,
+	ST_SKIP_UNDO,
 	ST_COUNT
 } DeriveStmt;
+
+#define MAX_ARGS 14
 
 typedef struct StmtDef
 {
 	int			view;			/* whose table %s names */
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[7];
+	Oid			argtypes[MAX_ARGS];
 } StmtDef;
 
 static const StmtDef stmt_defs[ST_COUNT] = {
@@ -114,7 +168,43 @@ static const StmtDef stmt_defs[ST_COUNT] = {
 	[ST_SKIP] = {0,
 		"INSERT INTO %s (event_log_seq, view, reason) VALUES ($1, $2, $3)",
 	3, {INT8OID, TEXTOID, TEXTOID}},
+	/* lock (creating if need be) a rollout's registers; see the header */
+	[ST_RS_LOCK] = {EVLOG_TABLE_ROLLOUT_STATE,
+		"INSERT INTO %s AS s (rollout_id) VALUES ($1)"
+		" ON CONFLICT (rollout_id) DO UPDATE SET rollout_id = EXCLUDED.rollout_id"
+		" RETURNING s.open_seq, s.channel, s.target_ref, s.opened_at, s.wave_seq, s.wave,"
+		" s.state_seq, s.state, s.terminal_seq, s.terminal_at, s.superseded_seq, s.superseded_at,"
+		" s.early_seqs",
+	1, {TEXTOID}},
+	[ST_RS_WRITE] = {EVLOG_TABLE_ROLLOUT_STATE,
+		"UPDATE %s s SET open_seq = $2, channel = $3, target_ref = $4, opened_at = $5,"
+		" wave_seq = $6, wave = $7, state_seq = $8, state = $9, terminal_seq = $10,"
+		" terminal_at = $11, superseded_seq = $12, superseded_at = $13, early_seqs = $14"
+		" WHERE s.rollout_id OPERATOR(pg_catalog.=) $1",
+		14, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID,
+	INT8OID, TEXTOID, INT8OID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID, INT8ARRAYOID}},
+	[ST_RO_UPSERT] = {EVLOG_VIEW_ROLLOUTS,
+		"INSERT INTO %s AS r (rollout_id, channel, target_ref, state, current_wave, opened_event_log_seq,"
+		" last_transition_event_log_seq, opened_at, terminal_at, superseded_at)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+		" ON CONFLICT (rollout_id) DO UPDATE SET channel = EXCLUDED.channel,"
+		" target_ref = EXCLUDED.target_ref, state = EXCLUDED.state,"
+		" current_wave = EXCLUDED.current_wave, opened_event_log_seq = EXCLUDED.opened_event_log_seq,"
+		" last_transition_event_log_seq = EXCLUDED.last_transition_event_log_seq,"
+		" opened_at = EXCLUDED.opened_at, terminal_at = EXCLUDED.terminal_at,"
+		" superseded_at = EXCLUDED.superseded_at",
+		10, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, INT8OID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}},
+	[ST_SKIP_UNDO] = {0,
+		"DELETE FROM %s s WHERE s.view OPERATOR(pg_catalog.=) 'rollouts'"
+		" AND s.event_log_seq OPERATOR(pg_catalog.=) ANY ($1)",
+	1, {INT8ARRAYOID}},
 };
+
+/* what a rule does with what it read from the event */
+#define DERIVE_LIVE		0		/* write the derived tables */
+#define DERIVE_STAGING	1		/* write the rebuild's staging copies */
+#define DERIVE_CHECK	2		/* only read and validate the payload */
 
 /* [staging][stmt]; kept plans live as long as the backend */
 static SPIPlanPtr plans[2][ST_COUNT];
@@ -161,6 +251,8 @@ evlog_builtin_table(int view, bool staging)
 			return staging ? "pg_temp.evlog_stage_rollouts" : "evlog.rollouts";
 		case EVLOG_VIEW_HOST_STATES:
 			return staging ? "pg_temp.evlog_stage_host_states" : "evlog.host_states";
+		case EVLOG_TABLE_ROLLOUT_STATE:
+			return staging ? "pg_temp.evlog_stage_rollout_state" : "evlog.rollout_state";
 	}
 	elog(ERROR, "unknown evlog view bit %d", view);
 	return NULL;				/* keep compiler quiet */
@@ -244,13 +336,15 @@ stage_pf_insert(Datum *values, bool *isnull)
 
 /* Run a kept plan; NULL Datums (PointerGetDatum(NULL)) become SQL NULLs. */
 static uint64
-run(DeriveStmt st, bool staging, Datum *values, bool *isnull)
+run(DeriveStmt st, int mode, Datum *values, bool *isnull)
 {
-	char		nulls[7];
+	char		nulls[MAX_ARGS];
 	int			nargs = stmt_defs[st].nargs;
 	int			rc;
 
-	if (staging && st == ST_PF_INSERT && stage_pf_rel != NULL)
+	if (mode == DERIVE_CHECK)
+		return 0;
+	if (mode == DERIVE_STAGING && st == ST_PF_INSERT && stage_pf_rel != NULL)
 	{
 		stage_pf_insert(values, isnull);
 		return 1;
@@ -258,7 +352,7 @@ run(DeriveStmt st, bool staging, Datum *values, bool *isnull)
 
 	for (int i = 0; i < nargs; i++)
 		nulls[i] = isnull[i] ? 'n' : ' ';
-	rc = SPI_execute_plan(get_plan(st, staging), values, nulls, false, 0);
+	rc = SPI_execute_plan(get_plan(st, mode == DERIVE_STAGING), values, nulls, false, 0);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	if (SPI_tuptable)
@@ -267,16 +361,18 @@ run(DeriveStmt st, bool staging, Datum *values, bool *isnull)
 }
 
 static void
-record_skip(const EvlogEventRow *ev, int view, const char *reason, bool staging)
+record_skip(int64 seq, int view, const char *reason, int mode)
 {
 	Datum		v[3];
 	bool		n[3] = {false, false, false};
 
-	v[0] = Int64GetDatum(ev->seq);
+	v[0] = Int64GetDatum(seq);
 	v[1] = CStringGetTextDatum(evlog_builtin_view_name(view));
 	v[2] = CStringGetTextDatum(reason);
-	run(ST_SKIP, staging, v, n);
+	run(ST_SKIP, mode, v, n);
 }
+
+static bool text_is(const text *t, const char *s);
 
 /* ---- reading the payload ---- */
 
@@ -300,12 +396,20 @@ static void malformed(const PayloadCtx *pc, int sqlstate, const char *field,
 static void
 malformed(const PayloadCtx *pc, int sqlstate, const char *field, const char *problem)
 {
+	/* an event checked before it has a seq (evlog_enqueue) is named by kind */
+	if (pc->ev->seq > 0)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("malformed %s for evlog.%s", pc->what, pc->view),
+				 errdetail("Event seq " INT64_FORMAT ": payload field \"%s\" %s.",
+						   pc->ev->seq, field, problem),
+				 errhint("Derived rows commit with their event, so an event they cannot be derived from is refused.")));
 	ereport(ERROR,
 			(errcode(sqlstate),
 			 errmsg("malformed %s for evlog.%s", pc->what, pc->view),
-			 errdetail("Event seq " INT64_FORMAT ": payload field \"%s\" %s.",
-					   pc->ev->seq, field, problem),
-			 errhint("Derived rows commit with their event, so an event they cannot be derived from is refused.")));
+			 errdetail("Event of kind %s (no seq yet): payload field \"%s\" %s.",
+					   text_to_cstring(pc->ev->kind), field, problem),
+			 errhint("evlog_append would refuse this event, so it is refused before it is queued.")));
 }
 
 /* The value of key in container, or NULL if absent or JSON null. */
@@ -347,6 +451,103 @@ get_text(const PayloadCtx *pc, JsonbContainer *c, const char *key, bool required
 	return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
 }
 
+/* n decimal digits at *p; false if any is not a digit */
+static bool
+read_digits(const char **p, const char *end, int n, int *result)
+{
+	int			v = 0;
+
+	if (end - *p < n)
+		return false;
+	for (int i = 0; i < n; i++)
+	{
+		char		c = (*p)[i];
+
+		if (c < '0' || c > '9')
+			return false;
+		v = v * 10 + (c - '0');
+	}
+	*p += n;
+	*result = v;
+	return true;
+}
+
+/*
+ * Parse an RFC 3339 date-time, YYYY-MM-DD(T|t| )hh:mm:ss[.frac](Z|z|+hh:mm|-hh:mm),
+ * into a TimestampTz.  Nothing here reads TimeZone or DateStyle, and there
+ * are no special values (now, today, infinity): the result is a function of
+ * the string alone, so a derived row is a function of its event.  Leap
+ * seconds (ss = 60) are refused rather than folded into the next minute;
+ * fractions finer than a microsecond are rounded as timestamptz_in does.
+ */
+static bool
+parse_rfc3339(const char *s, int len, TimestampTz *result)
+{
+	const char *p = s;
+	const char *end = s + len;
+	struct pg_tm tm;
+	fsec_t		fsec = 0;
+	int			tz = 0;
+	int			oh,
+				om;
+	Timestamp	ts;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!read_digits(&p, end, 4, &tm.tm_year) || p == end || *p++ != '-' ||
+		!read_digits(&p, end, 2, &tm.tm_mon) || p == end || *p++ != '-' ||
+		!read_digits(&p, end, 2, &tm.tm_mday) || p == end ||
+		(*p != 'T' && *p != 't' && *p != ' '))
+		return false;
+	p++;
+	if (!read_digits(&p, end, 2, &tm.tm_hour) || p == end || *p++ != ':' ||
+		!read_digits(&p, end, 2, &tm.tm_min) || p == end || *p++ != ':' ||
+		!read_digits(&p, end, 2, &tm.tm_sec))
+		return false;
+	if (p < end && *p == '.')
+	{
+		int			scale = 100000;
+		int			ndigits = 0;
+
+		for (p++; p < end && *p >= '0' && *p <= '9'; p++, ndigits++)
+		{
+			if (ndigits < 6)
+				fsec += (*p - '0') * scale;
+			else if (ndigits == 6 && *p >= '5')
+				fsec++;			/* round half up at the microsecond */
+			scale /= 10;
+		}
+		if (ndigits == 0)
+			return false;
+	}
+	if (p == end)
+		return false;			/* the offset is not optional */
+	if (*p == 'Z' || *p == 'z')
+		p++;
+	else if (*p == '+' || *p == '-')
+	{
+		int			sign = *p++ == '-' ? -1 : 1;
+
+		if (!read_digits(&p, end, 2, &oh) || p == end || *p++ != ':' ||
+			!read_digits(&p, end, 2, &om) || oh > 23 || om > 59)
+			return false;
+		/* tm2timestamp wants seconds west of Greenwich */
+		tz = -sign * (oh * SECS_PER_HOUR + om * SECS_PER_MINUTE);
+	}
+	else
+		return false;
+	if (p != end)
+		return false;
+
+	if (tm.tm_year < 1 || tm.tm_mon < 1 || tm.tm_mon > MONTHS_PER_YEAR ||
+		tm.tm_mday < 1 || tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] ||
+		tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
+		return false;
+	if (tm2timestamp(&tm, fsec, &tz, &ts) != 0 || !IS_VALID_TIMESTAMP(ts))
+		return false;
+	*result = ts;
+	return true;
+}
+
 /* A timestamp field; false if absent/null and not required. */
 static bool
 get_timestamp(const PayloadCtx *pc, JsonbContainer *c, const char *key, bool required,
@@ -354,10 +555,6 @@ get_timestamp(const PayloadCtx *pc, JsonbContainer *c, const char *key, bool req
 {
 	JsonbValue	buf;
 	JsonbValue *v = json_get(c, key, &buf);
-	MemoryContext oldcxt = CurrentMemoryContext;
-	char	   *str;
-	volatile bool ok = true;
-	Datum		d = (Datum) 0;
 
 	if (v == NULL)
 	{
@@ -367,35 +564,17 @@ get_timestamp(const PayloadCtx *pc, JsonbContainer *c, const char *key, bool req
 	}
 	if (v->type != jbvString)
 		malformed(pc, ERRCODE_INVALID_DATETIME_FORMAT, key, "is not a timestamp string");
-	str = pnstrdup(v->val.string.val, v->val.string.len);
-
-	/*
-	 * timestamptz_in's own error does not say which event or field; catch it
-	 * and raise ours.  Safe here: the transaction is aborting either way.
-	 */
-	PG_TRY();
-	{
-		d = DirectFunctionCall3(timestamptz_in, CStringGetDatum(str),
-								ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcxt);
-		FlushErrorState();
-		ok = false;
-	}
-	PG_END_TRY();
-	if (!ok)
+	if (!parse_rfc3339(v->val.string.val, v->val.string.len, result))
 		malformed(pc, ERRCODE_INVALID_DATETIME_FORMAT, key,
-				  psprintf("is not a timestamp: \"%s\"", str));
-	*result = DatumGetTimestampTz(d);
+				  psprintf("is not an RFC 3339 timestamp with an offset or Z: \"%s\"",
+						   pnstrdup(v->val.string.val, v->val.string.len)));
 	return true;
 }
 
 /* ---- the rules ---- */
 
 static void
-derive_probe_result(const EvlogEventRow *ev, JsonbContainer *root, bool staging)
+derive_probe_result(const EvlogEventRow *ev, JsonbContainer *root, int dmode)
 {
 	PayloadCtx	pc = {ev, "ProbeResult event", "probe_failures", root};
 	JsonbValue	buf,
@@ -460,7 +639,7 @@ derive_probe_result(const EvlogEventRow *ev, JsonbContainer *root, bool staging)
 				n[4] = false;
 				v[5] = PointerGetDatum(framework);
 				n[5] = framework == NULL;
-				run(ST_PF_INSERT, staging, v, n);
+				run(ST_PF_INSERT, dmode, v, n);
 			}
 		}
 	}
@@ -478,7 +657,7 @@ derive_probe_result(const EvlogEventRow *ev, JsonbContainer *root, bool staging)
 		{
 			n[4] = n[5] = true;
 			v[4] = v[5] = (Datum) 0;
-			run(ST_PF_INSERT, staging, v, n);
+			run(ST_PF_INSERT, dmode, v, n);
 		}
 	}
 }
@@ -497,74 +676,409 @@ event_rollout_id(const PayloadCtx *pc, const char *key)
 	return id;
 }
 
-static void
-derive_rollout_opened(const EvlogEventRow *ev, JsonbContainer *root, bool staging)
+/*
+ * One rollout event as the rollouts rules read it.
+ */
+typedef enum RolloutEventType
 {
-	PayloadCtx	pc = {ev, "RolloutOpened event", "rollouts", root};
-	Datum		v[5];
-	bool		n[5] = {false, false, false, false, false};
-	text	   *channel,
-			   *target_ref;
-	TimestampTz at;
+	RO_OPEN,
+	RO_WAVE,
+	RO_TRANSITION
+} RolloutEventType;
 
-	v[0] = PointerGetDatum(event_rollout_id(&pc, "rolloutId"));
-	channel = get_text(&pc, root, "channel", false, "channel");
-	target_ref = get_text(&pc, root, "targetRef", false, "targetRef");
-	if (!get_timestamp(&pc, root, "at", false, &at))
-		at = ev->ts;
-	v[1] = PointerGetDatum(channel);
-	n[1] = channel == NULL;
-	v[2] = PointerGetDatum(target_ref);
-	n[2] = target_ref == NULL;
-	v[3] = Int64GetDatum(ev->seq);
-	v[4] = TimestampTzGetDatum(at);
-	if (run(ST_RO_OPEN, staging, v, n) == 0)
-		record_skip(ev, EVLOG_VIEW_ROLLOUTS, "duplicate_open", staging);
+typedef struct RolloutEvent
+{
+	RolloutEventType type;
+	int64		seq;
+	text	   *rollout_id;
+	text	   *channel;		/* RO_OPEN */
+	text	   *target_ref;		/* RO_OPEN */
+	TimestampTz at;				/* RO_OPEN (opened_at), RO_TRANSITION */
+	int32		wave;			/* RO_WAVE */
+	text	   *to;				/* RO_TRANSITION */
+} RolloutEvent;
+
+/*
+ * A rollout's registers, one row of evlog.rollout_state (see the header):
+ * the lowest-seq opening, and for each field the seq and value of its
+ * highest-seq writer, whether or not that writer is above the opening; early
+ * holds, in ascending order, the seqs of waves and transitions below the
+ * opening (all of them while there is none), which are derived_skips rows.
+ */
+typedef struct RolloutRegs
+{
+	bool		has_open;
+	int64		open_seq;
+	text	   *channel;
+	text	   *target_ref;
+	TimestampTz opened_at;
+	bool		has_wave;
+	int64		wave_seq;
+	int32		wave;
+	bool		has_state;
+	int64		state_seq;
+	text	   *state;
+	bool		has_terminal;
+	int64		terminal_seq;
+	TimestampTz terminal_at;
+	bool		has_superseded;
+	int64		superseded_seq;
+	TimestampTz superseded_at;
+	int			nearly;
+	int64	   *early;
+} RolloutRegs;
+
+static bool
+rollout_state_exists(void)
+{
+	Oid			nsp = get_namespace_oid("evlog", true);
+
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid("rollout_state", nsp));
+}
+
+/* Lock the rollout's registers (creating an empty row) and read them. */
+static void
+lock_regs(text *rollout_id, int mode, RolloutRegs *r)
+{
+	Datum		v[1];
+	char		nulls[1] = {' '};
+	Datum		d[13];
+	bool		n[13];
+	int			rc;
+
+	v[0] = PointerGetDatum(rollout_id);
+	rc = SPI_execute_plan(get_plan(ST_RS_LOCK, mode == DERIVE_STAGING), v, nulls, false, 0);
+	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "evlog: locking the registers of a rollout failed: %s",
+			 SPI_result_code_string(rc));
+	for (int i = 0; i < 13; i++)
+	{
+		Datum		x = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &n[i]);
+
+		/* copy out of the tuple table, freed below */
+		d[i] = n[i] ? (Datum) 0 :
+			datumCopy(x, TupleDescAttr(SPI_tuptable->tupdesc, i)->attbyval,
+					  TupleDescAttr(SPI_tuptable->tupdesc, i)->attlen);
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	memset(r, 0, sizeof(*r));
+	r->has_open = !n[0];
+	r->open_seq = DatumGetInt64(d[0]);
+	r->channel = n[1] ? NULL : DatumGetTextPP(d[1]);
+	r->target_ref = n[2] ? NULL : DatumGetTextPP(d[2]);
+	r->opened_at = DatumGetTimestampTz(d[3]);
+	r->has_wave = !n[4];
+	r->wave_seq = DatumGetInt64(d[4]);
+	r->wave = DatumGetInt32(d[5]);
+	r->has_state = !n[6];
+	r->state_seq = DatumGetInt64(d[6]);
+	r->state = n[7] ? NULL : DatumGetTextPP(d[7]);
+	r->has_terminal = !n[8];
+	r->terminal_seq = DatumGetInt64(d[8]);
+	r->terminal_at = DatumGetTimestampTz(d[9]);
+	r->has_superseded = !n[10];
+	r->superseded_seq = DatumGetInt64(d[10]);
+	r->superseded_at = DatumGetTimestampTz(d[11]);
+	if (!n[12])
+	{
+		Datum	   *elems;
+		bool	   *enulls;
+
+		deconstruct_array(DatumGetArrayTypeP(d[12]), INT8OID, sizeof(int64),
+						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &enulls, &r->nearly);
+		r->early = palloc(sizeof(int64) * (r->nearly + 1));
+		for (int i = 0; i < r->nearly; i++)
+			r->early[i] = DatumGetInt64(elems[i]);
+	}
+	else
+		r->early = palloc(sizeof(int64));
+}
+
+static Datum
+int8_array(int64 *seqs, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * (n + 1));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(seqs[i]);
+	return PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64),
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 static void
-derive_wave_advanced(const EvlogEventRow *ev, JsonbContainer *root, bool staging)
+write_regs(text *rollout_id, const RolloutRegs *r, int mode)
+{
+	Datum		v[14];
+	bool		n[14];
+
+	v[0] = PointerGetDatum(rollout_id);
+	n[0] = false;
+	v[1] = Int64GetDatum(r->open_seq);
+	n[1] = !r->has_open;
+	v[2] = PointerGetDatum(r->channel);
+	n[2] = r->channel == NULL;
+	v[3] = PointerGetDatum(r->target_ref);
+	n[3] = r->target_ref == NULL;
+	v[4] = TimestampTzGetDatum(r->opened_at);
+	n[4] = !r->has_open;
+	v[5] = Int64GetDatum(r->wave_seq);
+	n[5] = !r->has_wave;
+	v[6] = Int32GetDatum(r->wave);
+	n[6] = !r->has_wave;
+	v[7] = Int64GetDatum(r->state_seq);
+	n[7] = !r->has_state;
+	v[8] = PointerGetDatum(r->state);
+	n[8] = !r->has_state;
+	v[9] = Int64GetDatum(r->terminal_seq);
+	n[9] = !r->has_terminal;
+	v[10] = TimestampTzGetDatum(r->terminal_at);
+	n[10] = !r->has_terminal;
+	v[11] = Int64GetDatum(r->superseded_seq);
+	n[11] = !r->has_superseded;
+	v[12] = TimestampTzGetDatum(r->superseded_at);
+	n[12] = !r->has_superseded;
+	v[13] = r->nearly > 0 ? int8_array(r->early, r->nearly) : (Datum) 0;
+	n[13] = r->nearly == 0;
+	run(ST_RS_WRITE, mode, v, n);
+}
+
+/*
+ * The evlog.rollouts row the registers stand for: a field's writer counts
+ * only if its seq is above the opening's, as in a replay in seq order, where
+ * it would have met no rollout (and been skipped) otherwise.
+ */
+static void
+write_rollout(text *rollout_id, const RolloutRegs *r, int mode)
+{
+	Datum		v[10];
+	bool		n[10] = {false, false, false, false, false, false, false, false, false, false};
+	bool		transitioned = r->has_state && r->state_seq > r->open_seq;
+
+	v[0] = PointerGetDatum(rollout_id);
+	v[1] = PointerGetDatum(r->channel);
+	n[1] = r->channel == NULL;
+	v[2] = PointerGetDatum(r->target_ref);
+	n[2] = r->target_ref == NULL;
+	v[3] = transitioned ? PointerGetDatum(r->state) : CStringGetTextDatum("Opening");
+	v[4] = Int32GetDatum(r->has_wave && r->wave_seq > r->open_seq ? r->wave : 0);
+	v[5] = Int64GetDatum(r->open_seq);
+	v[6] = Int64GetDatum(r->state_seq);
+	n[6] = !transitioned;
+	v[7] = TimestampTzGetDatum(r->opened_at);
+	v[8] = TimestampTzGetDatum(r->terminal_at);
+	n[8] = !(r->has_terminal && r->terminal_seq > r->open_seq);
+	v[9] = TimestampTzGetDatum(r->superseded_at);
+	n[9] = !(r->has_superseded && r->superseded_seq > r->open_seq);
+	run(ST_RO_UPSERT, mode, v, n);
+}
+
+/* A wave or transition below the opening (or with none yet) is skipped. */
+static void
+note_early(RolloutRegs *r, int64 seq, int mode)
+{
+	int			i;
+
+	if (r->has_open && seq > r->open_seq)
+		return;
+	for (i = 0; i < r->nearly && r->early[i] < seq; i++)
+		;
+	if (i < r->nearly && r->early[i] == seq)
+		return;					/* already applied */
+	r->early = repalloc(r->early, sizeof(int64) * (r->nearly + 1));
+	memmove(&r->early[i + 1], &r->early[i], sizeof(int64) * (r->nearly - i));
+	r->early[i] = seq;
+	r->nearly++;
+	record_skip(seq, EVLOG_VIEW_ROLLOUTS, "unknown_rollout", mode);
+}
+
+/*
+ * Apply one rollout event to its rollout's registers, then rewrite the
+ * rollout's row from them.  Runs holding the register row's lock.
+ */
+static void
+apply_rollout_event(const RolloutEvent *e, int mode)
+{
+	RolloutRegs r;
+
+	lock_regs(e->rollout_id, mode, &r);
+	switch (e->type)
+	{
+		case RO_OPEN:
+			if (r.has_open && e->seq >= r.open_seq)
+			{
+				if (e->seq > r.open_seq)
+					record_skip(e->seq, EVLOG_VIEW_ROLLOUTS, "duplicate_open", mode);
+				return;			/* registers and row unchanged */
+			}
+			/* the lowest-seq opening so far takes over */
+			if (r.has_open)
+				record_skip(r.open_seq, EVLOG_VIEW_ROLLOUTS, "duplicate_open", mode);
+			r.has_open = true;
+			r.open_seq = e->seq;
+			r.channel = e->channel;
+			r.target_ref = e->target_ref;
+			r.opened_at = e->at;
+			/* early waves and transitions above it now apply: not skips */
+			{
+				int			keep = 0;
+
+				while (keep < r.nearly && r.early[keep] < e->seq)
+					keep++;
+				if (keep < r.nearly)
+				{
+					Datum		v[1];
+					bool		n[1] = {false};
+
+					v[0] = int8_array(&r.early[keep], r.nearly - keep);
+					run(ST_SKIP_UNDO, mode, v, n);
+					r.nearly = keep;
+				}
+			}
+			break;
+		case RO_WAVE:
+			if (!r.has_wave || e->seq > r.wave_seq)
+			{
+				r.has_wave = true;
+				r.wave_seq = e->seq;
+				r.wave = e->wave;
+			}
+			note_early(&r, e->seq, mode);
+			break;
+		case RO_TRANSITION:
+			if (!r.has_state || e->seq > r.state_seq)
+			{
+				r.has_state = true;
+				r.state_seq = e->seq;
+				r.state = e->to;
+			}
+			if (text_is(e->to, "Terminal") && (!r.has_terminal || e->seq > r.terminal_seq))
+			{
+				r.has_terminal = true;
+				r.terminal_seq = e->seq;
+				r.terminal_at = e->at;
+			}
+			if (text_is(e->to, "Superseded") && (!r.has_superseded || e->seq > r.superseded_seq))
+			{
+				r.has_superseded = true;
+				r.superseded_seq = e->seq;
+				r.superseded_at = e->at;
+			}
+			note_early(&r, e->seq, mode);
+			break;
+	}
+	write_regs(e->rollout_id, &r, mode);
+	if (r.has_open)
+		write_rollout(e->rollout_id, &r, mode);
+}
+
+/*
+ * A database still at 1.1 has no evlog.rollout_state: the rules as 1.1 had
+ * them (first committed opening wins, transitions guarded by seq, waves
+ * not), until ALTER EXTENSION evlog UPDATE.
+ */
+static void
+apply_rollout_event_11(const RolloutEvent *e, int mode)
+{
+	Datum		v[5];
+	bool		n[5] = {false, false, false, false, false};
+
+	v[0] = PointerGetDatum(e->rollout_id);
+	switch (e->type)
+	{
+		case RO_OPEN:
+			v[1] = PointerGetDatum(e->channel);
+			n[1] = e->channel == NULL;
+			v[2] = PointerGetDatum(e->target_ref);
+			n[2] = e->target_ref == NULL;
+			v[3] = Int64GetDatum(e->seq);
+			v[4] = TimestampTzGetDatum(e->at);
+			if (run(ST_RO_OPEN, mode, v, n) == 0)
+				record_skip(e->seq, EVLOG_VIEW_ROLLOUTS, "duplicate_open", mode);
+			break;
+		case RO_WAVE:
+			v[1] = Int32GetDatum(e->wave);
+			if (run(ST_RO_WAVE, mode, v, n) == 0)
+				record_skip(e->seq, EVLOG_VIEW_ROLLOUTS, "unknown_rollout", mode);
+			break;
+		case RO_TRANSITION:
+			v[1] = PointerGetDatum(e->to);
+			v[2] = Int64GetDatum(e->seq);
+			v[3] = TimestampTzGetDatum(e->at);
+			if (run(ST_RO_TRANSITION, mode, v, n) == 0 &&
+				run(ST_RO_EXISTS, mode, v, n) == 0)
+				record_skip(e->seq, EVLOG_VIEW_ROLLOUTS, "unknown_rollout", mode);
+			break;
+	}
+}
+
+static void
+derive_rollout(const RolloutEvent *e, int mode)
+{
+	if (mode == DERIVE_CHECK)
+		return;
+	if (rollout_state_exists())
+		apply_rollout_event(e, mode);
+	else
+		apply_rollout_event_11(e, mode);
+}
+
+static void
+derive_rollout_opened(const EvlogEventRow *ev, JsonbContainer *root, int mode)
+{
+	PayloadCtx	pc = {ev, "RolloutOpened event", "rollouts", root};
+	RolloutEvent e = {RO_OPEN, ev->seq};
+
+	e.rollout_id = event_rollout_id(&pc, "rolloutId");
+	e.channel = get_text(&pc, root, "channel", false, "channel");
+	e.target_ref = get_text(&pc, root, "targetRef", false, "targetRef");
+	if (!get_timestamp(&pc, root, "at", false, &e.at))
+		e.at = ev->ts;
+	derive_rollout(&e, mode);
+}
+
+static void
+derive_wave_advanced(const EvlogEventRow *ev, JsonbContainer *root, int mode)
 {
 	PayloadCtx	pc = {ev, "WaveAdvanced event", "rollouts", root};
+	RolloutEvent e = {RO_WAVE, ev->seq};
 	JsonbValue	buf;
 	JsonbValue *wave;
-	Datum		v[2];
-	bool		n[2] = {false, false};
+	bool		overflow = false;
+	Numeric		num;
 
-	v[0] = PointerGetDatum(event_rollout_id(&pc, "rolloutId"));
+	e.rollout_id = event_rollout_id(&pc, "rolloutId");
 	wave = json_get(root, "toWave", &buf);
 	if (wave == NULL)
 		malformed(&pc, ERRCODE_INVALID_PARAMETER_VALUE, "toWave", "is missing");
 	if (wave->type != jbvNumeric)
 		malformed(&pc, ERRCODE_INVALID_PARAMETER_VALUE, "toWave", "is not a number");
-	v[1] = DirectFunctionCall1(numeric_int4, NumericGetDatum(wave->val.numeric));
-	if (run(ST_RO_WAVE, staging, v, n) == 0)
-		record_skip(ev, EVLOG_VIEW_ROLLOUTS, "unknown_rollout", staging);
+	num = wave->val.numeric;
+	/* numeric_int4 would round 1.5 to 2: an integral field takes integers only */
+	if (!DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(num),
+										  DirectFunctionCall2(numeric_trunc, NumericGetDatum(num),
+															  Int32GetDatum(0)))))
+		malformed(&pc, ERRCODE_INVALID_PARAMETER_VALUE, "toWave", "is not an integer");
+	e.wave = numeric_int4_opt_error(num, &overflow);
+	if (overflow)
+		malformed(&pc, ERRCODE_INVALID_PARAMETER_VALUE, "toWave", "is out of range for an integer");
+	derive_rollout(&e, mode);
 }
 
 static void
-derive_rollout_transition(const EvlogEventRow *ev, JsonbContainer *root, bool staging)
+derive_rollout_transition(const EvlogEventRow *ev, JsonbContainer *root, int mode)
 {
 	PayloadCtx	pc = {ev, "RecordRolloutTransition effect", "rollouts", root};
-	Datum		v[4];
-	bool		n[4] = {false, false, false, false};
-	TimestampTz at;
+	RolloutEvent e = {RO_TRANSITION, ev->seq};
 
-	v[0] = PointerGetDatum(event_rollout_id(&pc, "rolloutId"));
-	v[1] = PointerGetDatum(get_text(&pc, root, "to", true, "to"));
-	get_timestamp(&pc, root, "at", true, &at);
-	v[2] = Int64GetDatum(ev->seq);
-	v[3] = TimestampTzGetDatum(at);
-	if (run(ST_RO_TRANSITION, staging, v, n) == 0)
-	{
-		/* either unknown, or a transition with a higher seq already applied */
-		if (run(ST_RO_EXISTS, staging, v, n) == 0)
-			record_skip(ev, EVLOG_VIEW_ROLLOUTS, "unknown_rollout", staging);
-	}
+	e.rollout_id = event_rollout_id(&pc, "rolloutId");
+	e.to = get_text(&pc, root, "to", true, "to");
+	get_timestamp(&pc, root, "at", true, &e.at);
+	derive_rollout(&e, mode);
 }
 
 static void
-derive_host_transition(const EvlogEventRow *ev, JsonbContainer *root, bool staging)
+derive_host_transition(const EvlogEventRow *ev, JsonbContainer *root, int mode)
 {
 	PayloadCtx	pc = {ev, "RecordTransition effect", "host_states", root};
 	Datum		v[5];
@@ -584,7 +1098,7 @@ derive_host_transition(const EvlogEventRow *ev, JsonbContainer *root, bool stagi
 	get_timestamp(&pc, root, "at", true, &at);
 	v[3] = TimestampTzGetDatum(at);
 	v[4] = Int64GetDatum(ev->seq);
-	run(ST_HS_UPSERT, staging, v, n);
+	run(ST_HS_UPSERT, mode, v, n);
 }
 
 static bool
@@ -664,44 +1178,95 @@ evlog_kind_feeds_builtin(const text *kind)
 		text_is(kind, "effect");
 }
 
+/* Apply the built-in rules of the views in feeds to one event. */
+static void
+derive_builtin(const EvlogEventRow *ev, int feeds, int mode)
+{
+	Jsonb	   *payload = DatumGetJsonbP(ev->payload);
+	JsonbContainer *root = &payload->root;
+	JsonbValue	buf;
+	JsonbValue *tag;
+
+	if (!JsonContainerIsObject(root))
+		return;					/* append validates this; rows from elsewhere may not */
+	if (feeds & EVLOG_VIEW_PROBE_FAILURES)
+	{
+		tag = json_get(root, "kind", &buf);
+		if (jv_str_eq(tag, "ProbeResult"))
+			derive_probe_result(ev, root, mode);
+	}
+	else if (text_is(ev->kind, "rollout_event"))
+	{
+		tag = json_get(root, "kind", &buf);
+		if (jv_str_eq(tag, "RolloutOpened"))
+			derive_rollout_opened(ev, root, mode);
+		else if (jv_str_eq(tag, "WaveAdvanced"))
+			derive_wave_advanced(ev, root, mode);
+	}
+	else
+	{
+		tag = json_get(root, "effect", &buf);
+		if ((feeds & EVLOG_VIEW_ROLLOUTS) && jv_str_eq(tag, "RecordRolloutTransition"))
+			derive_rollout_transition(ev, root, mode);
+		else if ((feeds & EVLOG_VIEW_HOST_STATES) && jv_str_eq(tag, "RecordTransition"))
+			derive_host_transition(ev, root, mode);
+	}
+}
+
+/*
+ * The seq of the event whose built-in derived rows are being written right
+ * now (0: none).  The derived tables' evlog.derived_seq_check triggers take
+ * a row naming it as naming an existing event without looking: it is the
+ * event being appended, or one being derived again from the log.
+ */
+int64		evlog_derived_from_seq = 0;
+
 void
 evlog_derive_event(const EvlogEventRow *ev, const EvlogDeriveTarget *target)
 {
 	int			feeds = evlog_event_feeds(ev) & target->builtin;
 
-	if (feeds != 0)
+	if (feeds != 0 && target->staging)
+		derive_builtin(ev, feeds, DERIVE_STAGING);
+	else if (feeds != 0)
 	{
-		Jsonb	   *payload = DatumGetJsonbP(ev->payload);
-		JsonbContainer *root = &payload->root;
-		JsonbValue	buf;
-		JsonbValue *tag;
+		int64		save = evlog_derived_from_seq;
 
-		if (!JsonContainerIsObject(root))
-			return;				/* append validates this; rows from elsewhere may not */
-		if (feeds & EVLOG_VIEW_PROBE_FAILURES)
+		/* reset on error too, or a later statement could skip its check */
+		PG_TRY();
 		{
-			tag = json_get(root, "kind", &buf);
-			if (jv_str_eq(tag, "ProbeResult"))
-				derive_probe_result(ev, root, target->staging);
+			evlog_derived_from_seq = ev->seq;
+			derive_builtin(ev, feeds, DERIVE_LIVE);
 		}
-		else if (text_is(ev->kind, "rollout_event"))
+		PG_FINALLY();
 		{
-			tag = json_get(root, "kind", &buf);
-			if (jv_str_eq(tag, "RolloutOpened"))
-				derive_rollout_opened(ev, root, target->staging);
-			else if (jv_str_eq(tag, "WaveAdvanced"))
-				derive_wave_advanced(ev, root, target->staging);
+			evlog_derived_from_seq = save;
 		}
-		else
-		{
-			tag = json_get(root, "effect", &buf);
-			if ((feeds & EVLOG_VIEW_ROLLOUTS) && jv_str_eq(tag, "RecordRolloutTransition"))
-				derive_rollout_transition(ev, root, target->staging);
-			else if ((feeds & EVLOG_VIEW_HOST_STATES) && jv_str_eq(tag, "RecordTransition"))
-				derive_host_transition(ev, root, target->staging);
-		}
+		PG_END_TRY();
 	}
-
 	for (int i = 0; i < target->nuser; i++)
 		call_user_view(ev, &target->user[i]);
+}
+
+/*
+ * Read an event that is not in the log yet as the built-in rules would, and
+ * raise the error its append would raise for its payload; write nothing.
+ * For entry points that accept an event now and write it later
+ * (evlog_enqueue), so that what the log would refuse is refused at the call.
+ */
+void
+evlog_derive_check(const EvlogEvent *event)
+{
+	EvlogEventRow ev;
+
+	if (!evlog_kind_feeds_builtin(event->kind))
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.seq = 0;					/* none yet: errors name the kind */
+	ev.ts = event->ts;
+	ev.kind = event->kind;
+	ev.host_id = event->host_id;
+	ev.rollout_id = event->rollout_id;
+	ev.payload = JsonbPGetDatum(event->payload);
+	derive_builtin(&ev, evlog_event_feeds(&ev), DERIVE_CHECK);
 }

@@ -19,6 +19,9 @@
  * events that feed a derived table or when user views exist pay for it (the
  * fast path below).  User handlers run as their own owner (derive.c).
  *
+ * From 1.2 the derived tables carry evlog.derived_seq_check (below) where
+ * they had foreign keys to the log: every derived row names an event.
+ *
  * The user-view cache is rebuilt lazily after a relcache invalidation of
  * evlog.derived_views, which the statement trigger below sends whenever the
  * registry changes (including when pg_restore loads it with COPY), and
@@ -34,6 +37,7 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -48,6 +52,7 @@
 
 PG_FUNCTION_INFO_V1(evlog_derive_trigger);
 PG_FUNCTION_INFO_V1(evlog_derived_views_changed);
+PG_FUNCTION_INFO_V1(evlog_derived_seq_check);
 
 static MemoryContext views_cxt = NULL;
 static EvlogUserView *views = NULL;
@@ -242,5 +247,106 @@ evlog_derived_views_changed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("evlog.derived_views_changed() was not called by the trigger manager")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * AFTER INSERT OR UPDATE row trigger on the built-in derived tables (1.2):
+ * every seq column named in the trigger's arguments must be NULL or the seq
+ * of an event in evlog.event_log, which is what their foreign keys to the
+ * log checked until 1.1.  A foreign key to the partitioned log costs a
+ * query on the partitioned table per derived row, and makes every ATTACH
+ * lock every derived table.  Here the rows the derive rules write for the
+ * event being appended (or derived again) name that event and are not
+ * looked up (evlog_derived_from_seq); any other row is, as the log's owner.
+ * An event, once there, goes only with evlog_prune, which deletes the
+ * derived rows naming it under ACCESS EXCLUSIVE on the log.
+ */
+Datum
+evlog_derived_seq_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	static SPIPlanPtr plan = NULL;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	Trigger    *trigger;
+	bool		connected = false;
+	Oid			save_user;
+	int			save_sec;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("evlog.derived_seq_check() was not called by the trigger manager")));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("evlog.derived_seq_check() must be fired AFTER INSERT OR UPDATE FOR EACH ROW")));
+
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	desc = RelationGetDescr(trigdata->tg_relation);
+	trigger = trigdata->tg_trigger;
+	GetUserIdAndSecContext(&save_user, &save_sec);
+
+	for (int i = 0; i < trigger->tgnargs; i++)
+	{
+		int			attnum = SPI_fnumber(desc, trigger->tgargs[i]);
+		bool		isnull;
+		int64		seq;
+		Datum		arg[1];
+		int			rc;
+
+		if (attnum <= 0 || TupleDescAttr(desc, attnum - 1)->atttypid != INT8OID)
+			ereport(ERROR,
+					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					 errmsg("evlog.derived_seq_check(): \"%s\" is not a bigint column of \"%s\"",
+							trigger->tgargs[i], RelationGetRelationName(trigdata->tg_relation))));
+		seq = DatumGetInt64(heap_getattr(tuple, attnum, desc, &isnull));
+		if (isnull || seq == evlog_derived_from_seq)
+			continue;
+
+		if (!connected)
+		{
+			Relation	log = table_open(evlog_relid("event_log"), AccessShareLock);
+
+			/* as the log's owner, as a foreign key's check would be */
+			SetUserIdAndSecContext(log->rd_rel->relowner,
+								   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+			table_close(log, NoLock);
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			connected = true;
+		}
+		if (plan == NULL)
+		{
+			Oid			argtypes[1] = {INT8OID};
+			SPIPlanPtr	p = SPI_prepare("SELECT 1 FROM evlog.event_log e"
+										" WHERE e.seq OPERATOR(pg_catalog.=) $1", 1, argtypes);
+
+			if (p == NULL || SPI_keepplan(p) != 0)
+				elog(ERROR, "evlog: preparing the event lookup failed");
+			plan = p;
+		}
+		arg[0] = Int64GetDatum(seq);
+		rc = SPI_execute_plan(plan, arg, NULL, true, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "evlog: event lookup failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("insert or update on table \"%s\" names an event that is not in evlog.event_log",
+							RelationGetRelationName(trigdata->tg_relation)),
+					 errdetail("Column \"%s\" is " INT64_FORMAT ".", trigger->tgargs[i], seq),
+					 errhint("Derived rows are written by evlog from the events in the log.")));
+		SPI_freetuptable(SPI_tuptable);
+	}
+	if (connected)
+	{
+		SPI_finish();
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
 	return PointerGetDatum(NULL);
 }

@@ -285,6 +285,8 @@ enqueue_one(EvlogEvent *ev)
 	Size		size = evlog_entry_size(ev);
 	int64		ticket;
 
+	/* what evlog_append would refuse for its payload is refused now */
+	evlog_derive_check(ev);
 	register_callbacks();
 	ticket = nextval_internal(evlog_relid("enqueue_ticket_seq"), false);
 

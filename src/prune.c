@@ -37,8 +37,9 @@
  *		 for this part only; its length is reported at DEBUG1): derived
  *		 rows that came from pruned events are deleted: probe_failures,
  *		 host_states and derived_skips rows by their event_log_seq,
- *		 rollouts by opened_event_log_seq; the rollouts whose opening was
- *		 pruned are then re-derived from their remaining events (their
+ *		 rollouts by opened_event_log_seq (and, from 1.2, every rollout one
+ *		 of whose registers in evlog.rollout_state names a pruned event);
+ *		 those rollouts are then re-derived from their remaining events (their
  *		 transitions now meet an unknown rollout, exactly as evlog_rebuild
  *		 would find), so evlog_verify stays clean; rows of a user view's
  *		 target are deleted when the target has a bigint column
@@ -87,6 +88,7 @@
 #include "portability/instr_time.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -494,7 +496,7 @@ rederive_rollouts(Relation log, int64 cut, Datum pruned)
 	MemoryContext percxt;
 
 	/* events that name a rollout whose row was just deleted */
-	spi_exec_args(psprintf("SELECT e.seq FROM evlog.event_log e,"
+	spi_exec_args(psprintf("SELECT DISTINCT e.seq FROM evlog.event_log e,"
 			 " pg_catalog.unnest($1::pg_catalog.text[]) AS p(rollout_id)"
 			 " WHERE e.seq OPERATOR(pg_catalog.>) " INT64_FORMAT
 			 " AND e.kind OPERATOR(pg_catalog.=) ANY ('{rollout_event,effect}'::text[])"
@@ -680,6 +682,31 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 						  " SELECT pg_catalog.array_agg(rollout_id) FROM d", cut),
 				 SPI_OK_SELECT);
 		pruned = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (OidIsValid(get_relname_relid("rollout_state", get_rel_namespace(logid))))
+		{
+			Oid			argtypes[1] = {TEXTARRAYOID};
+			Datum		args[1] = {isnull ? PointerGetDatum(construct_empty_array(TEXTOID)) : pruned};
+
+			/*
+			 * 1.2: a rollout's registers hold the seqs of its opening and of
+			 * each field's last writer; when any of them is pruned, what the
+			 * remaining events give is not known from the registers alone
+			 * (the next-lowest opening, say), so the rollout is derived
+			 * again from its remaining events, like one whose opening went.
+			 * No temporary table: this runs as a restricted operation.
+			 */
+			spi_exec_args(psprintf("WITH d AS (DELETE FROM evlog.rollout_state s"
+								   " WHERE LEAST(s.open_seq, s.wave_seq, s.state_seq, s.terminal_seq,"
+								   " s.superseded_seq, s.early_seqs[1]) OPERATOR(pg_catalog.<=) " INT64_FORMAT
+								   " RETURNING s.rollout_id),"
+								   " r AS (DELETE FROM evlog.rollouts r USING d"
+								   " WHERE r.rollout_id OPERATOR(pg_catalog.=) d.rollout_id)"
+								   " SELECT pg_catalog.array_agg(DISTINCT x) FROM"
+								   " (SELECT d.rollout_id FROM d UNION ALL"
+								   "  SELECT pg_catalog.unnest($1::pg_catalog.text[])) u(x)", cut),
+						  argtypes, args, SPI_OK_SELECT);
+			pruned = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		}
 		if (!isnull)
 		{
 			log = table_open(logid, NoLock);

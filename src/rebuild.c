@@ -26,14 +26,17 @@
  * The lock is held until the caller's transaction ends, so appenders wait for
  * the catch-up and the swap: proportional to the events appended during the
  * replay plus one hash comparison of staging and table (and the rows that
- * actually differ), never for the replay itself.  The derive rules are order
- * independent for updates (see derive.c), so applying late-committed events
- * after the rest gives the seq-order result.
+ * actually differ), never for the replay itself.  The derive rules give the
+ * seq-order result whatever order events are applied in (derive.c, "Seq
+ * order"), so applying late-committed events after the rest is exact; the
+ * rollouts' registers (evlog.rollout_state, 1.2) are staged and swapped
+ * with the rollouts.
  *
  * User views cannot be redirected into staging (their handler writes where it
  * likes), so their rebuild holds the same lock for the whole replay.
  *
- * evlog_verify replays into staging under one snapshot and compares with the
+ * evlog_verify replays into staging under one snapshot (in seq order, or in
+ * descending seq order with replay_order 'reverse') and compares with the
  * real tables under that same snapshot (derived rows commit with their event,
  * so both sides describe the same log): it never blocks appenders.  For a
  * user view it rebuilds inside a subtransaction (holding the lock as a user
@@ -178,14 +181,15 @@ estimate_events(void)
 }
 
 /*
- * Derive every event with lo <= seq <= hi that snap shows, in seq order.
+ * Derive every event with lo <= seq <= hi that snap shows, in seq order
+ * (descending for BackwardScanDirection).
  * With gaps != NULL, records the seq ranges inside [lo, hi] that snap did
  * not show and sets *maxseq to the highest seq seen (unchanged if none).
  * Returns the number of events read.
  */
 static int64
-replay_range(Snapshot snap, int64 lo, int64 hi, const EvlogDeriveTarget *target,
-			 Progress *p, RangeList *gaps, int64 *maxseq)
+replay_range(Snapshot snap, int64 lo, int64 hi, ScanDirection dir,
+			 const EvlogDeriveTarget *target, Progress *p, RangeList *gaps, int64 *maxseq)
 {
 	Relation	rel = table_open(evlog_relid("event_log"), AccessShareLock);
 	TupleTableSlot *slot;
@@ -196,7 +200,8 @@ replay_range(Snapshot snap, int64 lo, int64 hi, const EvlogDeriveTarget *target,
 	int64		next_expected = lo;
 	bool		at_min = true;	/* nothing seen yet: lo itself may be missing */
 
-	scan = evlog_logscan_begin(rel, snap, lo, hi, ForwardScanDirection);
+	Assert(gaps == NULL || ScanDirectionIsForward(dir));
+	scan = evlog_logscan_begin(rel, snap, lo, hi, dir);
 
 	percxt = AllocSetContextCreate(CurrentMemoryContext, "evlog replay per event",
 								   ALLOCSET_DEFAULT_SIZES);
@@ -253,6 +258,15 @@ drop_if_exists(const char *relname)
 		spi_exec(psprintf("DROP TABLE pg_temp.%s", relname));
 }
 
+/* evlog.rollout_state exists from 1.2 on; derive.c falls back without it */
+static bool
+has_rollout_state(void)
+{
+	Oid			nsp = get_namespace_oid("evlog", true);
+
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid("rollout_state", nsp));
+}
+
 /* Fresh, empty staging tables for the built-in views in bits. */
 static void
 create_staging(int bits)
@@ -270,6 +284,11 @@ create_staging(int bits)
 	{
 		drop_if_exists("evlog_stage_rollouts");
 		spi_exec("CREATE TEMP TABLE evlog_stage_rollouts (LIKE evlog.rollouts INCLUDING INDEXES) ON COMMIT DROP");
+		if (has_rollout_state())
+		{
+			drop_if_exists("evlog_stage_rollout_state");
+			spi_exec("CREATE TEMP TABLE evlog_stage_rollout_state (LIKE evlog.rollout_state INCLUDING INDEXES) ON COMMIT DROP");
+		}
 	}
 	if (bits & EVLOG_VIEW_HOST_STATES)
 	{
@@ -289,6 +308,9 @@ view_columns(int view)
 			" last_transition_event_log_seq, opened_at, terminal_at, superseded_at";
 	if (view == EVLOG_VIEW_HOST_STATES)
 		return "rollout_id, host_id, state, since, event_log_seq";
+	if (view == EVLOG_TABLE_ROLLOUT_STATE)
+		return "rollout_id, open_seq, channel, target_ref, opened_at, wave_seq, wave, state_seq,"
+			" state, terminal_seq, terminal_at, superseded_seq, superseded_at, early_seqs";
 	return "event_log_seq, view, reason";
 }
 
@@ -392,7 +414,7 @@ rebuild_builtin(int bits, const char *label)
 			(errmsg("evlog_rebuild(%s): replaying at most " INT64_FORMAT " events", label, p.total)));
 
 	snap = RegisterSnapshot(GetLatestSnapshot());
-	replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, &target, &p, &gaps, &maxseq);
+	replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, ForwardScanDirection, &target, &p, &gaps, &maxseq);
 	UnregisterSnapshot(snap);
 	any = p.done > 0;
 
@@ -401,11 +423,11 @@ rebuild_builtin(int bits, const char *label)
 	LockRelationOid(evlog_relid("event_log"), ShareRowExclusiveLock);
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	for (int i = 0; i < gaps.n; i++)
-		delta += replay_range(snap, gaps.r[i].lo, gaps.r[i].hi, &target, &p, NULL, NULL);
+		delta += replay_range(snap, gaps.r[i].lo, gaps.r[i].hi, ForwardScanDirection, &target, &p, NULL, NULL);
 	if (any && maxseq < PG_INT64_MAX)
-		delta += replay_range(snap, maxseq + 1, PG_INT64_MAX, &target, &p, NULL, NULL);
+		delta += replay_range(snap, maxseq + 1, PG_INT64_MAX, ForwardScanDirection, &target, &p, NULL, NULL);
 	else if (!any)
-		delta += replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, &target, &p, NULL, NULL);
+		delta += replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, ForwardScanDirection, &target, &p, NULL, NULL);
 	UnregisterSnapshot(snap);
 	ereport(NOTICE,
 			(errmsg("evlog_rebuild(%s): " INT64_FORMAT " events committed during the replay applied; swapping",
@@ -422,6 +444,8 @@ rebuild_builtin(int bits, const char *label)
 		if (!(bits & view))
 			continue;
 		written += swap_view(view, "");
+		if (view == EVLOG_VIEW_ROLLOUTS && has_rollout_state())
+			(void) swap_view(EVLOG_TABLE_ROLLOUT_STATE, "");
 		where = psprintf("WHERE view OPERATOR(pg_catalog.=) %s",
 						 quote_literal_cstr(evlog_builtin_view_name(view)));
 		(void) swap_view(0, where);
@@ -484,7 +508,7 @@ count_target(const char *rel, Oid owner)
  * log's owner: its triggers and rules are that role's code.
  */
 static int64
-replay_user_view(EvlogUserView *uv, Progress *p)
+replay_user_view(EvlogUserView *uv, Progress *p, ScanDirection dir)
 {
 	EvlogDeriveTarget target = {0, false, 1, uv};
 	Snapshot	snap;
@@ -497,7 +521,7 @@ replay_user_view(EvlogUserView *uv, Progress *p)
 	evlog_as_user_end(&as);
 
 	snap = RegisterSnapshot(GetLatestSnapshot());
-	replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, &target, p, NULL, NULL);
+	replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, dir, &target, p, NULL, NULL);
 	UnregisterSnapshot(snap);
 
 	CommandCounterIncrement();
@@ -517,7 +541,7 @@ rebuild_user(EvlogUserView *uv)
 	ereport(NOTICE,
 			(errmsg("evlog_rebuild(%s): replaying at most " INT64_FORMAT " events (appends wait until commit)",
 					uv->name, p.total)));
-	written = replay_user_view(uv, &p);
+	written = replay_user_view(uv, &p, ForwardScanDirection);
 	ereport(NOTICE,
 			(errmsg("evlog_rebuild(%s): " INT64_FORMAT " rows written", uv->name, written)));
 	return written;
@@ -617,7 +641,7 @@ diff_query(const char *label, const char *cols, const char *expected,
 }
 
 static void
-verify_builtin(ReturnSetInfo *rsinfo, int bits, const char *label)
+verify_builtin(ReturnSetInfo *rsinfo, int bits, const char *label, ScanDirection dir)
 {
 	Progress	p = {label, "verify", 0, 0, GetCurrentTimestamp()};
 	EvlogDeriveTarget target = {bits, true, 0, NULL};
@@ -633,7 +657,7 @@ verify_builtin(ReturnSetInfo *rsinfo, int bits, const char *label)
 	 */
 	evlog_derive_staging_begin(bits);
 	PushActiveSnapshot(GetTransactionSnapshot());
-	replay_range(GetActiveSnapshot(), PG_INT64_MIN, PG_INT64_MAX, &target, &p, NULL, NULL);
+	replay_range(GetActiveSnapshot(), PG_INT64_MIN, PG_INT64_MAX, dir, &target, &p, NULL, NULL);
 	evlog_derive_staging_end();
 	CommandCounterIncrement();
 	UpdateActiveSnapshotCommandId();	/* see our own staging rows */
@@ -648,6 +672,10 @@ verify_builtin(ReturnSetInfo *rsinfo, int bits, const char *label)
 		name = evlog_builtin_view_name(view);
 		collect(rsinfo, diff_query(name, view_columns(view), evlog_builtin_table(view, true),
 								   evlog_builtin_table(view, false), ""));
+		if (view == EVLOG_VIEW_ROLLOUTS && has_rollout_state())
+			collect(rsinfo, diff_query("rollout_state", view_columns(EVLOG_TABLE_ROLLOUT_STATE),
+									   evlog_builtin_table(EVLOG_TABLE_ROLLOUT_STATE, true),
+									   evlog_builtin_table(EVLOG_TABLE_ROLLOUT_STATE, false), ""));
 		where = psprintf("WHERE view OPERATOR(pg_catalog.=) %s", quote_literal_cstr(name));
 		collect(rsinfo, diff_query("derived_skips", view_columns(0), evlog_builtin_table(0, true),
 								   evlog_builtin_table(0, false), where));
@@ -660,7 +688,7 @@ verify_builtin(ReturnSetInfo *rsinfo, int bits, const char *label)
  * subtransaction, compares with a copy of what was there, and rolls back.
  */
 static void
-verify_user(ReturnSetInfo *rsinfo, EvlogUserView *uv)
+verify_user(ReturnSetInfo *rsinfo, EvlogUserView *uv, ScanDirection dir)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -693,7 +721,7 @@ verify_user(ReturnSetInfo *rsinfo, EvlogUserView *uv)
 	spi_exec(psprintf("INSERT INTO pg_temp.evlog_verify_before SELECT * FROM %s", rel));
 	evlog_as_user_end(&as);
 
-	(void) replay_user_view(uv, &p);
+	(void) replay_user_view(uv, &p, dir);
 	CommandCounterIncrement();
 	sql = diff_query(name, "*", rel, "pg_temp.evlog_verify_before", "");
 	evlog_as_user_begin(owner, EVLOG_AS_SPI, &as);
@@ -714,9 +742,23 @@ evlog_verify(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	int			bits = evlog_builtin_view_from_name(name);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ScanDirection dir = ForwardScanDirection;
 	Relation	log;
 	EvlogAsUser as;
 
+	/* evlog_verify(view, replay_order) from 1.2 on */
+	if (PG_NARGS() > 1)
+	{
+		char	   *order = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+		if (strcmp(order, "reverse") == 0)
+			dir = BackwardScanDirection;
+		else if (strcmp(order, "seq") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown replay order \"%s\"", order),
+					 errhint("Use seq or reverse.")));
+	}
 	check_isolation();
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -731,7 +773,7 @@ evlog_verify(PG_FUNCTION_ARGS)
 		EvlogUserView *uv;
 		char	  **names;
 
-		verify_builtin(rsinfo, EVLOG_VIEW_ALL_BUILTIN, "all");
+		verify_builtin(rsinfo, EVLOG_VIEW_ALL_BUILTIN, "all", dir);
 		uv = evlog_user_views(&n);
 		names = palloc(sizeof(char *) * (n + 1));
 		for (int i = 0; i < n; i++)
@@ -741,13 +783,13 @@ evlog_verify(PG_FUNCTION_ARGS)
 			EvlogUserView *v = evlog_user_view_lookup(names[i]);
 
 			if (v != NULL)
-				verify_user(rsinfo, v);
+				verify_user(rsinfo, v, dir);
 		}
 	}
 	else if (bits != 0)
-		verify_builtin(rsinfo, bits, name);
+		verify_builtin(rsinfo, bits, name, dir);
 	else
-		verify_user(rsinfo, lookup_user_view_or_error(name));
+		verify_user(rsinfo, lookup_user_view_or_error(name), dir);
 
 	evlog_as_user_end(&as);
 	restore_activity();
