@@ -90,7 +90,7 @@
 PGDLLEXPORT void evlog_launcher_main(Datum main_arg);
 PGDLLEXPORT void evlog_writer_main(Datum main_arg);
 
-#define WRITER_IDLE_EXIT_MS		60000
+#define WRITER_TURN_MS			1000	/* see evlog.max_writers */
 #define BACKOFF_MIN_MS			100
 #define BACKOFF_MAX_MS			10000
 #define NONTRANSIENT_TRIES		2	/* whole-batch attempts before isolating */
@@ -138,21 +138,77 @@ evlog_bgworker_init(BackgroundWorker *bgw, const char *function, const char *typ
 	bgw->bgw_main_arg = ObjectIdGetDatum(dboid);
 }
 
-/* Start a writer for a database; false if no worker slot was free. */
-bool
-evlog_worker_start(Oid dboid)
+/* ---- launcher ---------------------------------------------------------- */
+
+/* A writer the launcher started and has not seen exit yet. */
+typedef struct RunningWriter
+{
+	Oid			dboid;
+	BackgroundWorkerHandle *handle;
+} RunningWriter;
+
+static List *running = NIL;		/* of RunningWriter, in TopMemoryContext */
+
+/*
+ * Start a writer for a database (recovery_pass: only the crash-accounting
+ * pass, then leave unless there is work); false if no background worker
+ * slot was free.  We are notified when it starts and stops.
+ */
+static bool
+start_writer(Oid dboid, bool recovery_pass)
 {
 	BackgroundWorker bgw;
 	BackgroundWorkerHandle *handle;
+	RunningWriter *w;
 
 	evlog_bgworker_init(&bgw, "evlog_writer_main", "evlog writer", dboid);
-	return RegisterDynamicBackgroundWorker(&bgw, &handle);
+	bgw.bgw_notify_pid = MyProcPid;
+	bgw.bgw_extra[0] = recovery_pass ? 1 : 0;
+	if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
+		return false;
+	w = MemoryContextAlloc(TopMemoryContext, sizeof(RunningWriter));
+	w->dboid = dboid;
+	w->handle = handle;
+	running = lappend(running, w);
+	return true;
 }
 
-/* ---- launcher ---------------------------------------------------------- */
+/* Forget the writers that have exited. */
+static void
+prune_running(void)
+{
+	ListCell   *lc;
 
+	foreach(lc, running)
+	{
+		RunningWriter *w = lfirst(lc);
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(w->handle, &pid) == BGWH_STOPPED)
+		{
+			running = foreach_delete_current(running, lc);
+			pfree(w->handle);
+			pfree(w);
+		}
+	}
+}
+
+static bool
+writer_running(Oid dboid)
+{
+	ListCell   *lc;
+
+	foreach(lc, running)
+	{
+		if (((RunningWriter *) lfirst(lc))->dboid == dboid)
+			return true;
+	}
+	return false;
+}
+
+/* Every database (all), or those a writer may connect to. */
 static List *
-connectable_databases(void)
+connectable_databases(bool all)
 {
 	List	   *dbs = NIL;
 	Relation	rel;
@@ -170,7 +226,7 @@ connectable_databases(void)
 		MemoryContext old;
 
 		/* templates are skipped: a writer there would block CREATE DATABASE */
-		if (!db->datallowconn || db->datistemplate)
+		if (!all && (!db->datallowconn || db->datistemplate))
 			continue;
 		old = MemoryContextSwitchTo(outer);
 		dbs = lappend_oid(dbs, db->oid);
@@ -182,22 +238,66 @@ connectable_databases(void)
 	return dbs;
 }
 
+/*
+ * Writers for queues that asked for one, longest waiting first, then the
+ * crash-accounting passes still to do (*recovery), as long as fewer than
+ * evlog.max_writers run.
+ */
+static void
+start_writers(List **recovery)
+{
+	Oid		   *wanted = palloc(sizeof(Oid) * evlog_queue_nslots());
+	int			n = evlog_queue_wanted(wanted);
+	List	   *exist = n > 0 ? connectable_databases(true) : NIL;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (!list_member_oid(exist, wanted[i]))
+		{
+			uint64		lost = evlog_queue_discard(wanted[i]);
+
+			ereport(WARNING,
+					(errmsg("evlog launcher: discarded " UINT64_FORMAT " queued events of dropped database %u",
+							lost, wanted[i])));
+			continue;
+		}
+		if (writer_running(wanted[i]))
+			continue;
+		if (list_length(running) >= evlog_max_writers ||
+			!start_writer(wanted[i], false))
+			break;
+	}
+	while (*recovery != NIL && list_length(running) < evlog_max_writers)
+	{
+		Oid			dboid = linitial_oid(*recovery);
+
+		if (!writer_running(dboid) && !start_writer(dboid, true))
+			break;
+		*recovery = list_delete_first(*recovery);
+	}
+	list_free(exist);
+	pfree(wanted);
+}
+
 void
 evlog_launcher_main(Datum main_arg)
 {
-	List	   *todo;
+	List	   *recovery;
 
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
-	todo = connectable_databases();
+	/*
+	 * Every database gets one crash-accounting pass per start (a writer that
+	 * reports what the last lifetime lost, then leaves); otherwise writers
+	 * run only where events are queued.
+	 */
+	evlog_queue_set_launcher(MyLatch);
+	recovery = connectable_databases(false);
 	while (!ShutdownRequestPending)
 	{
-		List	   *failed = NIL;
-		ListCell   *lc;
-
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
@@ -205,42 +305,29 @@ evlog_launcher_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		/* first round: every database; later, those that did not start */
-		foreach(lc, todo)
-		{
-			if (!evlog_worker_start(lfirst_oid(lc)))
-				failed = lappend_oid(failed, lfirst_oid(lc));
-		}
-		list_free(todo);
-		todo = failed;
+		prune_running();
+		start_writers(&recovery);
 
 		/* scheduled retention, when evlog.retention is set (retention.c) */
 		if (evlog_retention_due())
 		{
-			List	   *dbs = connectable_databases();
+			List	   *dbs = connectable_databases(false);
 
 			evlog_retention_start_round(dbs);
 			list_free(dbs);
 		}
 
-		/* watchdog: queues with entries and no writer */
-		for (int i = 0; i < evlog_queue_nslots(); i++)
-		{
-			EvlogQueueStats st;
-
-			evlog_queue_stats(i, &st);
-			if (OidIsValid(st.dboid) && st.worker_pid == 0 && st.pending > 0)
-				evlog_queue_ensure_worker(evlog_queue_slot(st.dboid, false));
-		}
-
+		/* woken by producers asking for a writer, and writers starting or exiting */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 1000L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+	evlog_queue_set_launcher(NULL);
 
 	/*
 	 * 1: restart me.  At server shutdown the postmaster does not; if someone
-	 * terminated just this process, the watchdog comes back in 5 s.
+	 * terminated just this process, it comes back in 5 s (and redoes the
+	 * crash-accounting passes, which find nothing new).
 	 */
 	proc_exit(1);
 }
@@ -626,22 +713,28 @@ last_ticket(void)
 }
 
 /*
- * First attach in this shared-memory lifetime: report what the last one
- * lost, then start a new epoch.  Later attaches just load the epoch.
+ * First attach in this shared-memory lifetime (the epoch began before the
+ * shared memory was created): report what the last lifetime lost, then
+ * start a new epoch.  Later attaches just load the epoch.
+ *
+ * The old epoch ends below the first ticket taken in this lifetime, which
+ * producers report until we have decided (evlog_queue_fix_boundary):
+ * events queued before this pass belong to the new epoch and are counted
+ * if a later crash loses them.
  */
 static void
 recover(void)
 {
-	bool		first = evlog_queue_needs_recovery(slot);
+	bool		first = false;
 	uint64		lost = 0;
-	int64		last = 0;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "evlog: crash accounting");
+	evlog_test_pause(EVLOG_PAUSE_WRITER_RECOVERY);
 	SPI_connect();
-	spi_exec("SELECT epoch_start_ticket, flushed_in_epoch, clean_shutdown"
+	spi_exec("SELECT epoch_start_ticket, flushed_in_epoch, clean_shutdown, epoch_started_at"
 			 " FROM evlog.queue_state FOR UPDATE", 0, NULL, NULL, NULL);
 	if (SPI_processed != 1)
 		ereport(ERROR,
@@ -651,63 +744,82 @@ recover(void)
 		HeapTuple	tup = SPI_copytuple(SPI_tuptable->vals[0]);
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		start_null;
+		bool		at_null;
 		bool		isnull;
 		int64		start = DatumGetInt64(SPI_getbinval(tup, desc, 1, &start_null));
 		int64		flushed = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 		bool		clean = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		TimestampTz at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &at_null));
 
+		first = at_null || at < evlog_queue_lifetime_start();
 		if (!first)
 		{
 			epoch_floor = start_null ? 0 : start;
+			evlog_queue_boundary_known(slot);
 		}
 		else
 		{
-			last = last_ticket();
-			if (!start_null)
-			{
-				int64		unaccounted = (last - start) - flushed -
-					(int64) evlog_queue_count_tickets(slot, start, last);
+			int64		boundary;
 
-				lost = unaccounted > 0 ? (uint64) unaccounted : 0;
+			while (!evlog_queue_fix_boundary(slot, last_ticket(), &boundary))
+			{
+				/* a producer is taking a ticket: it takes microseconds */
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 10L, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
 			}
+			if (!start_null && boundary - start - flushed > 0)
+				lost = (uint64) (boundary - start - flushed);
 			if (lost > 0)
 			{
-				write_gap("crash", start + 1, last, lost, false,
+				write_gap("crash", start + 1, boundary, lost, false,
 						  clean ? ", \"after_clean_shutdown\": true" : ", \"after_clean_shutdown\": false");
 				ereport(LOG,
 						(errmsg("evlog writer: up to " UINT64_FORMAT " queued events were lost (tickets " INT64_FORMAT " to " INT64_FORMAT "); recorded a gap",
-								lost, start + 1, last)));
+								lost, start + 1, boundary)));
 			}
 			{
 				Oid			types[1] = {INT8OID};
-				Datum		values[1] = {Int64GetDatum(last)};
+				Datum		values[1] = {Int64GetDatum(boundary)};
 
 				spi_exec("UPDATE evlog.queue_state SET epoch_start_ticket = $1,"
 						 " flushed_in_epoch = 0, clean_shutdown = false,"
 						 " epoch_started_at = pg_catalog.now()", 1, types, values, NULL);
 			}
-			epoch_floor = last;
+			epoch_floor = boundary;
 		}
 	}
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
-	if (first)
-		evlog_queue_set_recovered(slot, last, lost);
+	if (lost > 0)
+		evlog_queue_add_crash_lost(slot, lost);
 }
 
-/* Drained at shutdown: start a new epoch, marked clean. */
-static void
-mark_clean_shutdown(void)
+/*
+ * Drained at shutdown: close the queue and start a new epoch, marked clean.
+ * The epoch's start is read before closing, so every ticket a producer
+ * takes after closing is above it.  false if entries arrived meanwhile:
+ * drain them first.
+ */
+static bool
+close_and_mark_clean(void)
 {
+	int64		last;
+	bool		closed;
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
+	last = last_ticket();
+	closed = evlog_queue_close_if_drained(slot, last);
+	if (closed)
 	{
 		Oid			types[1] = {INT8OID};
-		Datum		values[1] = {Int64GetDatum(last_ticket())};
+		Datum		values[1] = {Int64GetDatum(last)};
 
 		spi_exec("UPDATE evlog.queue_state SET epoch_start_ticket = $1,"
 				 " flushed_in_epoch = 0, clean_shutdown = true,"
@@ -716,6 +828,7 @@ mark_clean_shutdown(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	return closed;
 }
 
 /* ---- writer main ------------------------------------------------------- */
@@ -724,6 +837,8 @@ void
 evlog_writer_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
+	bool		recovery_pass = MyBgworkerEntry->bgw_extra[0] != 0;
+	TimestampTz started = GetCurrentTimestamp();
 	TimestampTz idle_since;
 
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -733,8 +848,15 @@ evlog_writer_main(Datum main_arg)
 	pgstat_report_appname("evlog writer");
 
 	if (!extension_present())
+	{
+		uint64		n = evlog_queue_discard(dboid);
+
+		if (n > 0)
+			ereport(WARNING,
+					(errmsg("evlog writer: discarding " UINT64_FORMAT " queued events: the evlog extension was dropped", n)));
 		proc_exit(0);
-	slot = evlog_queue_slot_claim(dboid, true);
+	}
+	slot = evlog_queue_slot_claim(dboid);
 	if (slot == NULL)
 	{
 		ereport(LOG,
@@ -749,6 +871,8 @@ evlog_writer_main(Datum main_arg)
 									  ALLOCSET_DEFAULT_SIZES);
 	set_lock_timeout();
 	recover();
+	if (recovery_pass && evlog_queue_release_if_idle(slot))
+		proc_exit(0);
 
 	idle_since = GetCurrentTimestamp();
 	for (;;)
@@ -771,7 +895,17 @@ evlog_writer_main(Datum main_arg)
 
 			if (write_next_batch(&blocked_pid) || blocked_pid == 0)
 			{
-				idle_since = GetCurrentTimestamp();
+				TimestampTz now = GetCurrentTimestamp();
+
+				/*
+				 * Take turns when evlog.max_writers keeps other queues
+				 * waiting: the launcher starts a writer here again later.
+				 */
+				if (!draining &&
+					TimestampDifferenceExceeds(started, now, WRITER_TURN_MS) &&
+					evlog_queue_others_waiting(slot))
+					proc_exit(0);
+				idle_since = now;
 				continue;
 			}
 			/* uncommitted entries at the head: their producer marks them */
@@ -784,17 +918,35 @@ evlog_writer_main(Datum main_arg)
 		}
 		else if (draining)
 		{
-			mark_clean_shutdown();
-			proc_exit(0);
+			if (close_and_mark_clean())
+				proc_exit(0);
+			continue;
 		}
 		else if (sleep_ms < 0)
 		{
-			/* empty: exit after a while, so DROP DATABASE is not blocked */
+			/*
+			 * Empty.  Leave after evlog.writer_idle_timeout (at once when
+			 * another queue waits for a writer), so that an idle database
+			 * holds no connection (DROP DATABASE) and no queue; record
+			 * rolled-back tickets first.
+			 */
 			TimestampTz now = GetCurrentTimestamp();
+			bool		others = evlog_queue_others_waiting(slot);
 
-			if (TimestampDifferenceExceeds(idle_since, now, WRITER_IDLE_EXIT_MS))
+			if (others ||
+				TimestampDifferenceExceeds(idle_since, now, evlog_writer_idle_timeout_ms))
+			{
+				int			blocked_pid;
+
+				if (evlog_queue_has_unrecorded(slot))
+				{
+					(void) write_next_batch(&blocked_pid);
+					continue;
+				}
+				(void) evlog_queue_release_if_idle(slot);
 				proc_exit(0);
-			sleep_ms = WRITER_IDLE_EXIT_MS;
+			}
+			sleep_ms = evlog_writer_idle_timeout_ms;
 		}
 		else
 			idle_since = GetCurrentTimestamp();
