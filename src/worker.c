@@ -715,14 +715,15 @@ last_ticket(void)
 /*
  * First attach in this shared-memory lifetime (the epoch began before the
  * shared memory was created): report what the last lifetime lost, then
- * start a new epoch.  Later attaches just load the epoch.
+ * start a new epoch.  Later attaches just load the epoch.  Returns how
+ * many it reported lost.
  *
  * The old epoch ends below the first ticket taken in this lifetime, which
  * producers report until we have decided (evlog_queue_fix_boundary):
  * events queued before this pass belong to the new epoch and are counted
  * if a later crash loses them.
  */
-static void
+static uint64
 recover(void)
 {
 	bool		first = false;
@@ -796,6 +797,7 @@ recover(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 	if (lost > 0)
 		evlog_queue_add_crash_lost(slot, lost);
+	return lost;
 }
 
 /*
@@ -870,8 +872,12 @@ evlog_writer_main(Datum main_arg)
 	batch_cxt = AllocSetContextCreate(TopMemoryContext, "evlog batch",
 									  ALLOCSET_DEFAULT_SIZES);
 	set_lock_timeout();
-	recover();
-	if (recovery_pass && evlog_queue_release_if_idle(slot))
+	/*
+	 * A pass that found nothing to report leaves at once; one that did
+	 * keeps the queue (and its crash_lost in evlog.queue_status) until it
+	 * idles out.
+	 */
+	if (recover() == 0 && recovery_pass && evlog_queue_release_if_idle(slot))
 		proc_exit(0);
 
 	idle_since = GetCurrentTimestamp();

@@ -16,6 +16,7 @@ $node->init;
 # asked for, the ring is half full, or the server shuts down
 $node->append_conf('postgresql.conf', q{
 shared_preload_libraries = 'evlog'
+evlog.writer_idle_timeout = '1h'
 evlog.queue_size = '32MB'
 evlog.flush_interval = '1h'
 evlog.batch_size = 100000
