@@ -604,7 +604,7 @@ evlog_queue_push(EvlogQueueSlot *slot, uint32 generation, const char *data,
 					 errmsg("evlog queue was closed before this transaction's events were queued"),
 					 errdetail("The evlog writer of this database drained its queue and stopped (server shutdown, or the writer was terminated); %d enqueued events were not queued and will not be logged.",
 							   nentries),
-					 errhint("Run the transaction again once the server accepts connections.")));
+					 errhint("Run the transaction again: a new writer takes the queue over, or the server is shutting down.")));
 		}
 		if (queue_ctl->ring_size - (slot->head - slot->tail) >= len)
 		{
@@ -1174,24 +1174,29 @@ evlog_queue_release_if_idle(EvlogQueueSlot *slot)
 	return released;
 }
 
-/* Does another queue wait for a writer (which evlog.max_writers holds up)? */
+/*
+ * Does another queue wait for a writer while evlog.max_writers are busy?
+ * Then this writer should make way.
+ */
 bool
 evlog_queue_others_waiting(EvlogQueueSlot *slot)
 {
 	bool		waiting = false;
+	int			writers = 0;
 
-	for (int i = 0; i < queue_ctl->nslots && !waiting; i++)
+	for (int i = 0; i < queue_ctl->nslots; i++)
 	{
 		EvlogQueueSlot *s = &queue_ctl->slots[i];
 
-		if (s == slot)
-			continue;
 		LWLockAcquire(s->lock, LW_SHARED);
-		waiting = OidIsValid(s->dboid) && s->worker_pid == 0 &&
-			(s->writer_wanted_at != 0 || s->head != s->tail);
+		if (s->worker_pid != 0)
+			writers++;
+		else if (s != slot && OidIsValid(s->dboid) &&
+				 (s->writer_wanted_at != 0 || s->head != s->tail))
+			waiting = true;
 		LWLockRelease(s->lock);
 	}
-	return waiting;
+	return waiting && writers >= evlog_max_writers;
 }
 
 /* ---- launcher side ------------------------------------------------------ */

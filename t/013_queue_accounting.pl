@@ -172,10 +172,12 @@ like($locker->{stderr}, qr/evlog writer \(PID \d+\) that would make room waits f
 	'... saying why');
 cmp_ok(time - $t0, '<', 20, 'within seconds although evlog.enqueue_timeout = 0');
 $locker->quit;
-ok($node->poll_query_until('postgres', q{SELECT pending = 0 FROM evlog.queue_status WHERE database = current_database()}),
-	'once the lock is gone, the queue drains');
-is($node->safe_psql('postgres', q{SELECT count(*) FROM evlog.event_log WHERE host_id = 'fill'}), $filled,
-	'every filler event landed');
+# one more event and evlog_flush: the flush waits for everything queued before
+is($node->safe_psql('postgres', q{
+	SELECT evlog_enqueue('agent_event', now(), 'fill', NULL, '{}') > 0;
+	SELECT evlog_flush('60 s');
+	SELECT count(*) FROM evlog.event_log WHERE host_id = 'fill'}),
+	"t\nt\n" . ($filled + 1), 'once the lock is gone, every filler event lands');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM evlog.event_log WHERE host_id = 'locker'}), '0',
 	'the failed transaction logged nothing');
 
