@@ -24,6 +24,11 @@
  * evlog.enqueue_mode = call queues at once, COMMITTED: the event survives
  * the caller's rollback (an audit trail of attempts).
  *
+ * Either way the transaction joins its database's queue at its first
+ * enqueue and leaves it when it ends (queue.c): the queue is not given
+ * back while a ticket of ours may still be pushed, and a push into a queue
+ * its writer closed in the meantime fails the COMMIT (or the call).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

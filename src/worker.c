@@ -5,19 +5,26 @@
  *	  writer per database that uses evlog.
  *
  * Launcher ("evlog launcher", static, registered from _PG_init when evlog
- * is preloaded): connects to no database, reads pg_database (like
- * autovacuum's get_database_list) and starts a writer for every database
- * that accepts connections; a writer exits at once where the extension is
- * absent.  It then stays, as a watchdog: once a second it starts a writer
- * for any queue holding entries without one (a writer that exited on an
- * error, or idled out just as an entry arrived).  Backends also start a
- * writer themselves when they queue into a database that has none, so no
- * database name is configured anywhere.
+ * is preloaded): connects to no database and starts every writer, so that
+ * at most evlog.max_writers run at once.  A backend that queues into a
+ * database without a writer asks for one (queue.c sets the launcher's
+ * latch); the launcher starts writers for the queues that asked, longest
+ * waiting first, and for queues holding entries without a writer (one that
+ * exited on an error or made way for another).  At every start it also
+ * runs one crash-accounting pass per database (a writer with the
+ * recovery_pass flag, which leaves at once unless it finds a loss or work),
+ * within the same limit.  No database name is configured anywhere.
  *
  * Writers are registered BGW_NEVER_RESTART: a writer whose database was
- * dropped must not come back every few seconds; the watchdog restarts the
- * ones that have work.  A writer idle for WRITER_IDLE_EXIT_MS exits, so it
- * does not block DROP DATABASE for ever.
+ * dropped must not come back every few seconds; the launcher restarts the
+ * ones that have work, and discards the queue of a database that no longer
+ * exists.  A writer whose queue is empty for evlog.writer_idle_timeout
+ * gives the queue back (when no transaction holds tickets for it) and
+ * exits, so an idle database holds no connection that would make DROP
+ * DATABASE, CREATE DATABASE ... TEMPLATE or ALTER DATABASE ... RENAME wait,
+ * and no queue.  When other queues wait for a writer and evlog.max_writers
+ * are busy, a writer leaves as soon as its queue is empty, or after
+ * WRITER_TURN_MS of work.
  *
  * Writer loop: take up to evlog.batch_size entries, or wait until the
  * oldest has waited evlog.flush_interval (evlog_flush and a half-full ring
@@ -36,23 +43,31 @@
  * evlog.dead_letter with its error, the others land.
  *
  * Crash accounting (gap sentinels).  evlog.queue_state holds, per database,
- * an epoch: epoch_start_ticket (the ticket sequence's last value when the
- * epoch began) and flushed_in_epoch (entries with a ticket above it that
- * are accounted for: written, dead-lettered, dropped and recorded, or
- * rolled back), updated in the same transaction as every batch.  When a
- * writer first attaches to its queue after the shared memory was created
- * (server start, or crash restart), tickets allocated in the epoch and not
- * accounted for, minus those still queued, are lost:
+ * an epoch: epoch_start_ticket and flushed_in_epoch (entries with a ticket
+ * above it that are accounted for: written, dead-lettered, dropped and
+ * recorded, or rolled back), updated in the same transaction as every
+ * batch.  The first writer of a database in a shared-memory lifetime (the
+ * epoch began before the shared memory was created) reports what the last
+ * lifetime lost:
  *
- *	  lost <= (last_ticket - epoch_start_ticket) - flushed_in_epoch - queued
+ *	  lost <= (boundary - epoch_start_ticket) - flushed_in_epoch
  *
- * It is an upper bound: it also counts tickets of enqueues rolled back but
- * not yet recorded by the writer, of transactions cut off by the crash, and
- * the up to 32 values a sequence pre-logs.  A `gap` row gives the ticket
- * range and this count (exact = false), and a new epoch starts.  A clean
- * shutdown drains the queue and starts a new epoch, so a clean restart
- * reports nothing.  Drops under evlog.overflow = drop are recorded as they
- * happen, with an exact count (exact = true).
+ * where boundary is just below the first ticket taken in this lifetime
+ * (producers report their tickets until the pass has decided, queue.c), or
+ * the sequence's last value if none was taken.  Every old-lifetime ticket
+ * is at or below it and every new one above it, so events queued before
+ * the pass belong to the new epoch, which starts at boundary.  It is an
+ * upper bound: it also counts tickets of enqueues rolled back but not yet
+ * recorded by the writer, of transactions cut off by the crash, and the up
+ * to 32 values a sequence pre-logs.  A `gap` row gives the ticket range
+ * and this count (exact = false).
+ *
+ * At shutdown (or when terminated) the writer drains the queue, reads the
+ * sequence's last value, closes the queue if it is still empty (no
+ * producer of the old generation can push any more: their COMMIT fails)
+ * and starts a new epoch there, marked clean; so a clean restart reports
+ * nothing.  Drops under evlog.overflow = drop are recorded as they happen,
+ * with an exact count (exact = true).
  *
  *-------------------------------------------------------------------------
  */
