@@ -852,6 +852,9 @@ detach_worker(int code, Datum arg)
 	{
 		slot->worker_pid = 0;
 		slot->worker_latch = NULL;
+		/* leaving work behind (making way): queue up behind earlier askers */
+		if (slot->head != slot->tail || slot->drops_unrecorded > 0)
+			slot->writer_wanted_at = GetCurrentTimestamp();
 	}
 	LWLockRelease(slot->lock);
 }
