@@ -295,11 +295,23 @@ evlog_queue_slot_claim(Oid dboid)
 EvlogQueueSlot *
 evlog_queue_join(uint32 *generation, bool *report_tickets)
 {
-	EvlogQueueSlot *found;
+	EvlogQueueSlot *found = NULL;
 	int			nslots = queue_ctl->nslots;
 
-	LWLockAcquire(queue_ctl->lock, LW_EXCLUSIVE);
-	found = find_or_claim(MyDatabaseId);
+	/*
+	 * Usually the queue exists: a shared lock on the slot table suffices,
+	 * since claiming and releasing take it exclusively.
+	 */
+	LWLockAcquire(queue_ctl->lock, LW_SHARED);
+	for (int i = 0; i < nslots && !found; i++)
+		if (queue_ctl->slots[i].dboid == MyDatabaseId)
+			found = &queue_ctl->slots[i];
+	if (!found)
+	{
+		LWLockRelease(queue_ctl->lock);
+		LWLockAcquire(queue_ctl->lock, LW_EXCLUSIVE);
+		found = find_or_claim(MyDatabaseId);
+	}
 	if (found)
 	{
 		LWLockAcquire(found->lock, LW_EXCLUSIVE);
