@@ -16,6 +16,9 @@
  *     evlog_verify(view, replay_order) replays in reverse to expose
  *     order-dependent user-view handlers.  The derived tables' foreign keys
  *     to the partitioned log become evlog.derived_seq_check triggers.
+ *   - asynchronous append: evlog.queue_state's comments say where an epoch
+ *     now begins (queues and writers on first use, crash accounting that
+ *     counts events queued before the writer's first pass); no new objects.
  *
  * Script safety as in evlog--1.0.sql: schema-qualified names, plain CREATE
  * for new objects (CREATE OR REPLACE only for evlog's own functions and
@@ -593,3 +596,9 @@ COMMENT ON TRIGGER probe_failures_event_exists ON evlog.probe_failures IS 'event
 COMMENT ON TRIGGER rollouts_events_exist ON evlog.rollouts IS 'opened_event_log_seq and last_transition_event_log_seq name events in the log';
 COMMENT ON TRIGGER host_states_event_exists ON evlog.host_states IS 'event_log_seq names an event in the log';
 COMMENT ON TRIGGER derived_skips_event_exists ON evlog.derived_skips IS 'event_log_seq names an event in the log';
+
+-- ==== asynchronous append ====
+-- The C library (queue.c, worker.c) changed how an epoch begins; the
+-- table is unchanged, so a database still at 1.1 works with it too.
+COMMENT ON COLUMN evlog.queue_state.epoch_start_ticket IS 'tickets above this belong to the epoch: at a clean shutdown the last ticket handed out, after a crash-accounting pass the ticket below the first one of the new server lifetime (NULL: no epoch yet)';
+COMMENT ON COLUMN evlog.queue_state.epoch_started_at IS 'when the epoch began; an epoch begun before the current shared memory was created means the writer''s crash-accounting pass is still due';

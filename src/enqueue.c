@@ -24,6 +24,11 @@
  * evlog.enqueue_mode = call queues at once, COMMITTED: the event survives
  * the caller's rollback (an audit trail of attempts).
  *
+ * Either way the transaction joins its database's queue at its first
+ * enqueue and leaves it when it ends (queue.c): the queue is not given
+ * back while a ticket of ours may still be pushed, and a push into a queue
+ * its writer closed in the meantime fails the COMMIT (or the call).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -69,13 +74,26 @@ typedef struct PendingEnqueues
 
 static PendingEnqueues *pending = NULL;
 
+/*
+ * The queue this transaction joined at its first enqueue (it stays a
+ * holder until the transaction ends), the generation it may push into, and
+ * whether its tickets must be reported to the writer's crash accounting.
+ */
+static EvlogQueueSlot *xact_slot = NULL;
+static uint32 xact_generation;
+static bool xact_report_tickets;
+
 /* pushed at PRE_COMMIT, to be marked at COMMIT or ABORT */
 static bool block_pushed = false;
 static uint64 block_start;
 static uint64 block_end;
 
-/* end of the last entry this session got into the queue (evlog_flush) */
+/*
+ * End of the last entry this session got into the queue, and which claim
+ * of the queue it went into (evlog_flush)
+ */
 static uint64 last_queued_end = 0;
+static uint64 last_queued_claim = 0;
 
 static bool callbacks_registered = false;
 
@@ -157,7 +175,7 @@ abandon(PendingEnqueues *p, int from)
 	int			n = collect_tickets(p, from, p->buf.len, &tickets);
 
 	if (n > 0)
-		evlog_queue_add_abandoned(evlog_queue_slot(MyDatabaseId, true), tickets, n);
+		evlog_queue_add_abandoned(xact_slot, tickets, n);
 	pfree(tickets);
 }
 
@@ -201,7 +219,7 @@ static void
 push_pending(void)
 {
 	PendingEnqueues *p = pending;
-	EvlogQueueSlot *slot = evlog_queue_slot(MyDatabaseId, true);
+	EvlogQueueSlot *slot = xact_slot;
 	int64	   *tickets;
 	int			n = collect_tickets(p, 0, p->buf.len, &tickets);
 	int64		first = tickets[0];
@@ -214,10 +232,33 @@ push_pending(void)
 	}
 	pfree(tickets);
 
-	if (evlog_queue_push(slot, p->buf.data, p->buf.len, p->nentries, first, last,
-						 &block_start, &block_end))
+	evlog_test_pause(EVLOG_PAUSE_PRE_COMMIT_PUSH);
+	if (evlog_queue_push(slot, xact_generation, p->buf.data, p->buf.len,
+						 p->nentries, first, last, &block_start, &block_end))
 		block_pushed = true;
 	/* pushed or dropped and counted: either way no longer ours */
+	pending = NULL;
+}
+
+/* Remember how far this session queued, for evlog_flush. */
+static void
+note_queued(uint64 end)
+{
+	uint64		claim = evlog_queue_claim_of(xact_slot);
+
+	if (claim != last_queued_claim)
+		last_queued_end = 0;
+	last_queued_claim = claim;
+	last_queued_end = Max(last_queued_end, end);
+}
+
+static void
+leave_queue(void)
+{
+	if (xact_slot != NULL)
+		evlog_queue_leave(xact_slot);
+	xact_slot = NULL;
+	block_pushed = false;
 	pending = NULL;
 }
 
@@ -241,25 +282,20 @@ evlog_enqueue_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 			if (block_pushed)
 			{
-				evlog_queue_decide(evlog_queue_slot(MyDatabaseId, true),
-								   block_start, block_end, true);
-				last_queued_end = Max(last_queued_end, block_end);
+				evlog_queue_decide(xact_slot, block_start, block_end, true);
+				note_queued(block_end);
 			}
-			block_pushed = false;
-			pending = NULL;
+			leave_queue();
 			break;
 		case XACT_EVENT_ABORT:
 			if (block_pushed)
-				evlog_queue_decide(evlog_queue_slot(MyDatabaseId, true),
-								   block_start, block_end, false);
+				evlog_queue_decide(xact_slot, block_start, block_end, false);
 			else if (pending != NULL && pending->nentries > 0)
 				abandon(pending, 0);
-			block_pushed = false;
-			pending = NULL;
+			leave_queue();
 			break;
 		case XACT_EVENT_PREPARE:
-			block_pushed = false;
-			pending = NULL;
+			leave_queue();
 			break;
 		default:
 			break;
@@ -278,17 +314,42 @@ register_callbacks(void)
 
 /* ---- evlog_enqueue ----------------------------------------------------- */
 
+/* The next ticket, reported to the crash accounting while it asks. */
+static int64
+take_ticket(EvlogQueueSlot *slot)
+{
+	volatile int64 ticket = 0;
+
+	if (!xact_report_tickets)
+		return nextval_internal(evlog_relid("enqueue_ticket_seq"), false);
+
+	evlog_queue_ticket_begin(slot);
+	PG_TRY();
+	{
+		ticket = nextval_internal(evlog_relid("enqueue_ticket_seq"), false);
+	}
+	PG_FINALLY();
+	{
+		evlog_queue_ticket_end(slot, ticket);
+	}
+	PG_END_TRY();
+	return ticket;
+}
+
 static int64
 enqueue_one(EvlogEvent *ev)
 {
-	EvlogQueueSlot *slot = evlog_queue_slot(MyDatabaseId, true);
+	EvlogQueueSlot *slot;
 	Size		size = evlog_entry_size(ev);
 	int64		ticket;
 
 	/* what evlog_append would refuse for its payload is refused now */
 	evlog_derive_check(ev);
 	register_callbacks();
-	ticket = nextval_internal(evlog_relid("enqueue_ticket_seq"), false);
+	if (xact_slot == NULL)
+		xact_slot = evlog_queue_join(&xact_generation, &xact_report_tickets);
+	slot = xact_slot;
+	ticket = take_ticket(slot);
 
 	if (evlog_enqueue_mode == EVLOG_ENQUEUE_CALL)
 	{
@@ -306,8 +367,9 @@ enqueue_one(EvlogEvent *ev)
 			XLogFlush(XactLastRecEnd);
 		evlog_entry_write(buf, ev, ticket, GetTopTransactionIdIfAny(),
 						  EVLOG_ENTRY_COMMITTED);
-		if (evlog_queue_push(slot, buf, size, 1, ticket, ticket, &start, &end))
-			last_queued_end = Max(last_queued_end, end);
+		if (evlog_queue_push(slot, xact_generation, buf, size, 1, ticket,
+							 ticket, &start, &end))
+			note_queued(end);
 		pfree(buf);
 	}
 	else
@@ -374,8 +436,8 @@ evlog_flush(PG_FUNCTION_ARGS)
 	}
 	if (last_queued_end == 0)
 		PG_RETURN_BOOL(true);
-	PG_RETURN_BOOL(evlog_queue_wait_flushed(evlog_queue_slot(MyDatabaseId, true),
-											last_queued_end, timeout_ms));
+	PG_RETURN_BOOL(evlog_queue_wait_flushed(last_queued_claim, last_queued_end,
+											timeout_ms));
 }
 
 /* ---- evlog.queue_status ------------------------------------------------ */

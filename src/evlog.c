@@ -29,14 +29,17 @@ int			evlog_max_batch_entries = 100000;
 bool		evlog_track_inflight = true;
 bool		evlog_notify = true;
 int			evlog_partition_size = 1000000;
-int			evlog_max_databases = 4;
-int			evlog_queue_size_kb = 4096;
+int			evlog_max_databases = 32;
+int			evlog_queue_size_kb = 512;
 int			evlog_batch_size = 1000;
 int			evlog_flush_interval_ms = 100;
 int			evlog_enqueue_timeout_ms = 10000;
 int			evlog_flush_lock_timeout_ms = 5000;
 int			evlog_enqueue_mode = EVLOG_ENQUEUE_COMMIT;
 int			evlog_overflow = EVLOG_OVERFLOW_BLOCK;
+int			evlog_max_writers = 4;
+int			evlog_writer_idle_timeout_ms = 1000;
+int			evlog_test_pause_at = EVLOG_PAUSE_NONE;
 
 static const struct config_enum_entry enqueue_mode_options[] = {
 	{"commit", EVLOG_ENQUEUE_COMMIT, false},
@@ -47,6 +50,13 @@ static const struct config_enum_entry enqueue_mode_options[] = {
 static const struct config_enum_entry overflow_options[] = {
 	{"block", EVLOG_OVERFLOW_BLOCK, false},
 	{"drop", EVLOG_OVERFLOW_DROP, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry test_pause_options[] = {
+	{"none", EVLOG_PAUSE_NONE, false},
+	{"pre_commit_push", EVLOG_PAUSE_PRE_COMMIT_PUSH, false},
+	{"writer_recovery", EVLOG_PAUSE_WRITER_RECOVERY, false},
 	{NULL, 0, false}
 };
 
@@ -142,17 +152,17 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 	{
 		DefineCustomIntVariable("evlog.max_databases",
-								"Databases that can use evlog_enqueue at the same time (one queue each).",
-								"Needs shared_preload_libraries = 'evlog'.",
+								"Databases that can have events queued at the same time (one queue each).",
+								"A database holds a queue from its first enqueue until its writer has drained it. Needs shared_preload_libraries = 'evlog'.",
 								&evlog_max_databases,
-								4, 1, 1024,
+								32, 1, 1024,
 								PGC_POSTMASTER, 0,
 								NULL, NULL, NULL);
 		DefineCustomIntVariable("evlog.queue_size",
 								"Shared memory for each database's queue of enqueued events.",
 								"A full queue makes evlog_enqueue (or the COMMIT) wait, see evlog.enqueue_timeout.",
 								&evlog_queue_size_kb,
-								4096, 64, 1024 * 1024,
+								512, 64, 1024 * 1024,
 								PGC_POSTMASTER, GUC_UNIT_KB,
 								NULL, NULL, NULL);
 	}
@@ -179,11 +189,38 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("evlog.enqueue_timeout",
 							"Longest wait for room in a full queue before evlog_enqueue (or the COMMIT) fails.",
-							"0 waits indefinitely; statement_timeout and cancel still apply.",
+							"0 waits indefinitely; statement_timeout, cancel, and the check for a writer waiting on a lock of the waiting transaction still apply.",
 							&evlog_enqueue_timeout_ms,
 							10000, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("evlog.max_writers",
+							"Most evlog writers (background workers) running at once.",
+							"Each takes one of max_worker_processes; queues beyond it wait their turn.",
+							&evlog_max_writers,
+							4, 1, 1024,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("evlog.writer_idle_timeout",
+							"How long a writer with an empty queue stays before it exits and gives its queue up.",
+							"Keep it well below 5 s: DROP DATABASE waits that long for other connections.",
+							&evlog_writer_idle_timeout_ms,
+							1000, 1, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/*
+	 * Test-only pauses at the places where the queue's races are; a paused
+	 * process waits for pg_advisory_lock(1163283527) of its database.
+	 * SUSET: it stalls commits.
+	 */
+	DefineCustomEnumVariable("evlog.test_pause_at",
+							 "Test only: pause at a point of the asynchronous append until pg_advisory_lock(1163283527) is free.",
+							 NULL,
+							 &evlog_test_pause_at,
+							 EVLOG_PAUSE_NONE, test_pause_options,
+							 PGC_SUSET, GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
 	DefineCustomEnumVariable("evlog.enqueue_mode",
 							 "When evlog_enqueue queues its event: at commit of the caller's transaction, or at the call.",
 							 "commit: a rolled-back transaction logs nothing.  call: the event is queued at once and survives a rollback.",

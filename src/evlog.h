@@ -26,8 +26,8 @@
  *	  watermark.c   the replicated safe-seq watermark for subscribers and
  *	                hot standbys
  *	  batch.c       SQL entry points evlog_append_batch(...)
- *	  queue.c       shared-memory queues (one ring per database), enqueue
- *	                side, evlog.queue_status
+ *	  queue.c       shared-memory queues (one ring per database using one
+ *	                at the moment), enqueue side, evlog.queue_status
  *	  enqueue.c     SQL entry points evlog_enqueue/evlog_flush, commit-time
  *	                queuing (transaction callbacks)
  *	  worker.c      launcher and per-database writer background workers
@@ -95,6 +95,24 @@ extern int	evlog_enqueue_timeout_ms;
 extern int	evlog_flush_lock_timeout_ms;
 extern int	evlog_enqueue_mode;
 extern int	evlog_overflow;
+extern int	evlog_max_writers;
+extern int	evlog_writer_idle_timeout_ms;
+extern int	evlog_test_pause_at;
+
+/*
+ * Test-only pauses (evlog.test_pause_at, superuser): the paused process
+ * waits for the SQL advisory lock pg_advisory_lock(EVLOG_TEST_PAUSE_KEY) in
+ * its database, so a test holds that lock, watches the wait in pg_locks,
+ * and releases it.
+ */
+#define EVLOG_TEST_PAUSE_KEY		1163283527	/* "EVLG" */
+typedef enum EvlogTestPause
+{
+	EVLOG_PAUSE_NONE,
+	EVLOG_PAUSE_PRE_COMMIT_PUSH,	/* producer, before its PRE_COMMIT push */
+	EVLOG_PAUSE_WRITER_RECOVERY		/* writer, before crash accounting */
+} EvlogTestPause;
+extern void evlog_test_pause(EvlogTestPause at);
 
 typedef enum EvlogEnqueueMode
 {
@@ -397,8 +415,7 @@ typedef struct EvlogUnrecorded
 extern void evlog_queue_init(void);
 extern bool evlog_queue_enabled(void);
 extern int	evlog_queue_nslots(void);
-extern EvlogQueueSlot *evlog_queue_slot(Oid dboid, bool create);
-extern EvlogQueueSlot *evlog_queue_slot_claim(Oid dboid, bool create);
+extern EvlogQueueSlot *evlog_queue_slot_claim(Oid dboid);
 extern int	evlog_queue_slot_index(EvlogQueueSlot *slot);
 extern Size evlog_entry_size(EvlogEvent *ev);
 extern void evlog_entry_write(char *dst, EvlogEvent *ev, int64 ticket,
@@ -406,16 +423,21 @@ extern void evlog_entry_write(char *dst, EvlogEvent *ev, int64 ticket,
 extern void evlog_entry_decode(char *src, EvlogEvent *ev);
 
 /* producer side */
-extern void evlog_queue_ensure_worker(EvlogQueueSlot *slot);
-extern bool evlog_queue_push(EvlogQueueSlot *slot, const char *data, Size len,
-							 int nentries, int64 first_ticket,
-							 int64 last_ticket, uint64 *start, uint64 *end);
+extern EvlogQueueSlot *evlog_queue_join(uint32 *generation, bool *report_tickets);
+extern void evlog_queue_leave(EvlogQueueSlot *slot);
+extern uint64 evlog_queue_claim_of(EvlogQueueSlot *slot);
+extern void evlog_queue_ticket_begin(EvlogQueueSlot *slot);
+extern void evlog_queue_ticket_end(EvlogQueueSlot *slot, int64 ticket);
+extern void evlog_queue_want_writer(EvlogQueueSlot *slot);
+extern bool evlog_queue_push(EvlogQueueSlot *slot, uint32 generation,
+							 const char *data, Size len, int nentries,
+							 int64 first_ticket, int64 last_ticket,
+							 uint64 *start, uint64 *end);
 extern void evlog_queue_decide(EvlogQueueSlot *slot, uint64 start, uint64 end,
 							   bool committed);
 extern void evlog_queue_add_abandoned(EvlogQueueSlot *slot, int64 *tickets,
 									  int n);
-extern bool evlog_queue_wait_flushed(EvlogQueueSlot *slot, uint64 pos,
-									 long timeout_ms);
+extern bool evlog_queue_wait_flushed(uint64 claim, uint64 pos, long timeout_ms);
 
 /* worker side */
 extern bool evlog_queue_attach_worker(EvlogQueueSlot *slot);
@@ -432,18 +454,27 @@ extern void evlog_queue_return_unrecorded(EvlogQueueSlot *slot,
 										  EvlogUnrecorded *u);
 extern void evlog_queue_note_error(EvlogQueueSlot *slot, const char *msg,
 								   bool retry);
-extern bool evlog_queue_needs_recovery(EvlogQueueSlot *slot);
-extern void evlog_queue_set_recovered(EvlogQueueSlot *slot, int64 floor,
-									  uint64 lost);
-extern uint64 evlog_queue_count_tickets(EvlogQueueSlot *slot, int64 above,
-										int64 upto);
+extern bool evlog_queue_fix_boundary(EvlogQueueSlot *slot, int64 last,
+									 int64 *boundary);
+extern void evlog_queue_boundary_known(EvlogQueueSlot *slot);
+extern void evlog_queue_add_crash_lost(EvlogQueueSlot *slot, uint64 lost);
+extern TimestampTz evlog_queue_lifetime_start(void);
+extern bool evlog_queue_has_unrecorded(EvlogQueueSlot *slot);
+extern bool evlog_queue_close_if_drained(EvlogQueueSlot *slot, int64 floor);
+extern bool evlog_queue_release_if_idle(EvlogQueueSlot *slot);
+extern bool evlog_queue_others_waiting(EvlogQueueSlot *slot);
 extern void evlog_queue_stats(int index, EvlogQueueStats *stats);
+
+/* launcher side */
+struct Latch;
+extern void evlog_queue_set_launcher(struct Latch *latch);
+extern int	evlog_queue_wanted(Oid *dbs);
+extern uint64 evlog_queue_discard(Oid dboid);
 
 /* worker.c */
 struct BackgroundWorker;
 extern void evlog_bgworker_init(struct BackgroundWorker *bgw, const char *function,
 								const char *type, Oid dboid);
 extern void evlog_worker_register_launcher(void);
-extern bool evlog_worker_start(Oid dboid);
 
 #endif							/* EVLOG_H */

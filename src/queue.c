@@ -9,7 +9,23 @@
  * requested in shmem_request_hook and created in shmem_startup_hook: a
  * control struct, evlog.max_databases slots, and one ring of
  * evlog.queue_size bytes per slot.  A slot is claimed by the first backend
- * (or worker) of a database that needs it and kept until the server stops.
+ * (or writer) of a database that needs it, and released by its writer once
+ * it is drained and no transaction holds tickets for it: a database costs a
+ * queue only while it has events in flight.
+ *
+ * Why one ring per database rather than one shared ring: a writer is bound
+ * to its database, and a shared ring's tail could only move as fast as the
+ * slowest (or failing) database's writer, so one database's lock timeout
+ * would stall every other database's enqueues.
+ *
+ * Holders and generations.  A transaction that enqueues joins the slot
+ * (holders++) until it ends, so a slot is never released under a ticket
+ * that may still be pushed.  When the writer closes a drained queue (at
+ * shutdown, or when it is terminated) it bumps the generation under the
+ * slot lock in the same critical section that saw the ring empty: a
+ * producer that joined an earlier generation can no longer push, and its
+ * COMMIT fails instead of being acknowledged for an entry nobody will
+ * write.
  *
  * Ring positions are 64-bit byte counts that only grow: head is where the
  * next entry goes, tail is the start of the oldest entry not yet written to
@@ -39,11 +55,16 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/condition_variable.h"
+#include "storage/lock.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/proc.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
 #include "evlog.h"
@@ -54,12 +75,25 @@ struct EvlogQueueSlot
 	Oid			dboid;			/* InvalidOid: free */
 	char	   *ring;
 
+	uint64		claim;			/* which claim of the slot (0: free) */
+	uint32		generation;		/* bumped when the writer closes the queue */
+	int			holders;		/* transactions joined, see above */
+
 	/* the writer */
 	int			worker_pid;
 	Latch	   *worker_latch;
-	TimestampTz worker_requested_at;
-	bool		recovered;		/* crash accounting done in this lifetime */
+	TimestampTz writer_wanted_at;	/* asked the launcher for one (0: no) */
 	int64		ticket_floor;	/* tickets <= this belong to an old epoch */
+
+	/*
+	 * Until the writer's first crash-accounting pass of this shared-memory
+	 * lifetime has fixed where the old epoch ends, producers report the
+	 * tickets they take: taking counts those between asking the sequence
+	 * and reporting, min_new_ticket is the lowest reported (0: none).
+	 */
+	bool		boundary_fixed;
+	int			taking;
+	int64		min_new_ticket;
 
 	/* positions */
 	uint64		head;
@@ -93,15 +127,15 @@ typedef struct EvlogQueueControl
 	LWLock	   *lock;			/* slot table */
 	int			nslots;
 	Size		ring_size;
+	uint64		next_claim;
+	TimestampTz lifetime_start; /* when this shared memory was created */
+	Latch	   *launcher_latch;	/* set to ask for a writer */
 	EvlogQueueSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } EvlogQueueControl;
 
 static EvlogQueueControl *queue_ctl = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-/* this backend's slot, once looked up */
-static EvlogQueueSlot *my_slot = NULL;
 
 static Size
 ring_size(void)
@@ -149,6 +183,9 @@ evlog_shmem_startup(void)
 		queue_ctl->lock = &locks[0].lock;
 		queue_ctl->nslots = evlog_max_databases;
 		queue_ctl->ring_size = ring_size();
+		queue_ctl->next_claim = 1;
+		queue_ctl->lifetime_start = GetCurrentTimestamp();
+		queue_ctl->launcher_latch = NULL;
 		for (int i = 0; i < queue_ctl->nslots; i++)
 		{
 			EvlogQueueSlot *slot = &queue_ctl->slots[i];
@@ -195,11 +232,15 @@ static void
 reset_slot(EvlogQueueSlot *slot, Oid dboid)
 {
 	slot->dboid = dboid;
+	slot->claim = OidIsValid(dboid) ? queue_ctl->next_claim++ : 0;
+	slot->holders = 0;
 	slot->worker_pid = 0;
 	slot->worker_latch = NULL;
-	slot->worker_requested_at = 0;
-	slot->recovered = false;
-	slot->ticket_floor = PG_INT64_MAX;
+	slot->writer_wanted_at = 0;
+	slot->ticket_floor = 0;
+	slot->boundary_fixed = false;
+	slot->taking = 0;
+	slot->min_new_ticket = 0;
 	slot->head = slot->tail = slot->pending = slot->flush_request = 0;
 	slot->drops_unrecorded = slot->abandoned = 0;
 	slot->drop_first = slot->drop_last = 0;
@@ -210,52 +251,118 @@ reset_slot(EvlogQueueSlot *slot, Oid dboid)
 }
 
 /*
- * The queue of a database; with create, claim a free slot for it if it has
- * none, and error if every slot is taken.  Returns NULL only without create.
+ * The slot of a database, claiming a free one if it has none; NULL if every
+ * slot is in use.  Called with the slot table lock held exclusively.
  */
-EvlogQueueSlot *
-evlog_queue_slot(Oid dboid, bool create)
-{
-	EvlogQueueSlot *found = evlog_queue_slot_claim(dboid, create);
-
-	if (!found && create)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("every evlog queue is in use by another database"),
-				 errdetail("evlog.max_databases is %d.", queue_ctl->nslots),
-				 errhint("Raise evlog.max_databases (needs a restart).")));
-	return found;
-}
-
-/* As evlog_queue_slot, but NULL instead of an error when all are taken. */
-EvlogQueueSlot *
-evlog_queue_slot_claim(Oid dboid, bool create)
+static EvlogQueueSlot *
+find_or_claim(Oid dboid)
 {
 	EvlogQueueSlot *found = NULL;
 
-	if (dboid == MyDatabaseId && my_slot != NULL)
-		return my_slot;
-
-	LWLockAcquire(queue_ctl->lock, create ? LW_EXCLUSIVE : LW_SHARED);
 	for (int i = 0; i < queue_ctl->nslots && !found; i++)
 		if (queue_ctl->slots[i].dboid == dboid)
 			found = &queue_ctl->slots[i];
-	if (!found && create)
+	for (int i = 0; i < queue_ctl->nslots && !found; i++)
+		if (!OidIsValid(queue_ctl->slots[i].dboid))
+		{
+			found = &queue_ctl->slots[i];
+			LWLockAcquire(found->lock, LW_EXCLUSIVE);
+			reset_slot(found, dboid);
+			LWLockRelease(found->lock);
+		}
+	return found;
+}
+
+/* The writer's way in: the database's slot, claimed if need be, or NULL. */
+EvlogQueueSlot *
+evlog_queue_slot_claim(Oid dboid)
+{
+	EvlogQueueSlot *found;
+
+	LWLockAcquire(queue_ctl->lock, LW_EXCLUSIVE);
+	found = find_or_claim(dboid);
+	LWLockRelease(queue_ctl->lock);
+	return found;
+}
+
+/*
+ * Join this database's queue for the rest of the transaction (the caller
+ * leaves it with evlog_queue_leave when the transaction ends): the slot is
+ * not released while we may still push into it.  *generation is the
+ * generation we may push into; *report_tickets says whether the tickets we
+ * take must be reported (evlog_queue_ticket_begin/end).
+ */
+EvlogQueueSlot *
+evlog_queue_join(uint32 *generation, bool *report_tickets)
+{
+	EvlogQueueSlot *found = NULL;
+	int			nslots = queue_ctl->nslots;
+
+	/*
+	 * Usually the queue exists: a shared lock on the slot table suffices,
+	 * since claiming and releasing take it exclusively.
+	 */
+	LWLockAcquire(queue_ctl->lock, LW_SHARED);
+	for (int i = 0; i < nslots && !found; i++)
+		if (queue_ctl->slots[i].dboid == MyDatabaseId)
+			found = &queue_ctl->slots[i];
+	if (!found)
 	{
-		for (int i = 0; i < queue_ctl->nslots && !found; i++)
-			if (!OidIsValid(queue_ctl->slots[i].dboid))
-			{
-				found = &queue_ctl->slots[i];
-				LWLockAcquire(found->lock, LW_EXCLUSIVE);
-				reset_slot(found, dboid);
-				LWLockRelease(found->lock);
-			}
+		LWLockRelease(queue_ctl->lock);
+		LWLockAcquire(queue_ctl->lock, LW_EXCLUSIVE);
+		found = find_or_claim(MyDatabaseId);
+	}
+	if (found)
+	{
+		LWLockAcquire(found->lock, LW_EXCLUSIVE);
+		found->holders++;
+		*generation = found->generation;
+		*report_tickets = !found->boundary_fixed;
+		LWLockRelease(found->lock);
 	}
 	LWLockRelease(queue_ctl->lock);
 
-	if (found && dboid == MyDatabaseId)
-		my_slot = found;
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("every evlog queue is in use by another database"),
+				 errdetail("evlog.max_databases is %d; a database holds a queue only while it has events queued or a transaction that enqueued is open.",
+						   nslots),
+				 errhint("Retry once other databases' queues have drained, or raise evlog.max_databases (needs a restart).")));
 	return found;
+}
+
+void
+evlog_queue_leave(EvlogQueueSlot *slot)
+{
+	LWLockAcquire(slot->lock, LW_EXCLUSIVE);
+	Assert(slot->holders > 0);
+	slot->holders--;
+	LWLockRelease(slot->lock);
+}
+
+/*
+ * Around taking a ticket while the old epoch's end is not fixed yet: the
+ * writer's first crash-accounting pass must know the lowest ticket of this
+ * lifetime, and must not decide while one is being taken.  ticket 0: the
+ * sequence failed.
+ */
+void
+evlog_queue_ticket_begin(EvlogQueueSlot *slot)
+{
+	LWLockAcquire(slot->lock, LW_EXCLUSIVE);
+	slot->taking++;
+	LWLockRelease(slot->lock);
+}
+
+void
+evlog_queue_ticket_end(EvlogQueueSlot *slot, int64 ticket)
+{
+	LWLockAcquire(slot->lock, LW_EXCLUSIVE);
+	slot->taking--;
+	if (ticket > 0 && (slot->min_new_ticket == 0 || ticket < slot->min_new_ticket))
+		slot->min_new_ticket = ticket;
+	LWLockRelease(slot->lock);
 }
 
 /* ---- the ring ---------------------------------------------------------- */
@@ -394,30 +501,67 @@ evlog_entry_decode(char *src, EvlogEvent *ev)
 /* ---- producer side ----------------------------------------------------- */
 
 /*
- * Make sure a writer runs for this queue: register one when none is
- * attached and none was asked for in the last few seconds.
+ * Ask the launcher for a writer for this queue (it starts writers, so that
+ * their number stays within evlog.max_writers).
  */
 void
-evlog_queue_ensure_worker(EvlogQueueSlot *slot)
+evlog_queue_want_writer(EvlogQueueSlot *slot)
 {
-	TimestampTz now = GetCurrentTimestamp();
-	bool		start = false;
+	Latch	   *launcher = NULL;
 
 	LWLockAcquire(slot->lock, LW_EXCLUSIVE);
-	if (slot->worker_pid == 0 &&
-		(slot->worker_requested_at == 0 ||
-		 TimestampDifferenceExceeds(slot->worker_requested_at, now, 5000)))
+	if (slot->worker_pid == 0 && slot->writer_wanted_at == 0)
 	{
-		slot->worker_requested_at = now;
-		start = true;
+		slot->writer_wanted_at = GetCurrentTimestamp();
+		launcher = queue_ctl->launcher_latch;
 	}
 	LWLockRelease(slot->lock);
-	if (start && !evlog_worker_start(slot->dboid))
-		ereport(WARNING,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start the evlog writer for this database"),
-				 errdetail("Queued events stay queued until a writer starts."),
-				 errhint("Raise max_worker_processes.")));
+	if (launcher)
+		SetLatch(launcher);
+}
+
+/*
+ * Is the writer of the queue waiting, directly or through other waiting
+ * backends, for a lock this backend holds?  Then waiting for it to make
+ * room is a deadlock that PostgreSQL's detector cannot see (we wait on a
+ * condition variable, not a lock).  Follows pg_blocking_pids() from the
+ * writer, visiting a bounded number of backends.
+ */
+static bool
+writer_waits_for_us(int writer_pid)
+{
+	int			todo[64];
+	int			ntodo = 0;
+	int			visited = 0;
+
+	if (writer_pid == 0)
+		return false;
+	todo[ntodo++] = writer_pid;
+	while (ntodo > 0 && visited < 64)
+	{
+		int			pid = todo[--ntodo];
+		ArrayType  *arr;
+		Datum	   *elems;
+		int			nelems;
+
+		visited++;
+		arr = DatumGetArrayTypeP(DirectFunctionCall1(pg_blocking_pids,
+													 Int32GetDatum(pid)));
+		deconstruct_array(arr, INT4OID, sizeof(int32), true, TYPALIGN_INT,
+						  &elems, NULL, &nelems);
+		for (int i = 0; i < nelems; i++)
+		{
+			int			blocker = DatumGetInt32(elems[i]);
+
+			if (blocker == MyProcPid)
+				return true;
+			if (ntodo < lengthof(todo))
+				todo[ntodo++] = blocker;
+		}
+		pfree(elems);
+		pfree(arr);
+	}
+	return false;
 }
 
 static bool
@@ -438,12 +582,13 @@ wake_worthy(EvlogQueueSlot *slot, uint64 start)
  * crash-accounting epoch (see worker.c); only used when dropping.
  */
 bool
-evlog_queue_push(EvlogQueueSlot *slot, const char *data, Size len,
-				 int nentries, int64 first_ticket, int64 last_ticket,
-				 uint64 *start, uint64 *end)
+evlog_queue_push(EvlogQueueSlot *slot, uint32 generation, const char *data,
+				 Size len, int nentries, int64 first_ticket,
+				 int64 last_ticket, uint64 *start, uint64 *end)
 {
 	TimestampTz deadline = 0;
 	TimestampTz stmt_deadline = 0;
+	TimestampTz next_check = 0;
 	bool		sleeping = false;
 
 	if (len > queue_ctl->ring_size)
@@ -459,8 +604,21 @@ evlog_queue_push(EvlogQueueSlot *slot, const char *data, Size len,
 		Latch	   *latch;
 		bool		wake = false;
 		long		remaining = -1;
+		int			writer_pid;
 
 		LWLockAcquire(slot->lock, LW_EXCLUSIVE);
+		if (slot->generation != generation)
+		{
+			LWLockRelease(slot->lock);
+			if (sleeping)
+				ConditionVariableCancelSleep();
+			ereport(ERROR,
+					(errcode(ERRCODE_OPERATOR_INTERVENTION),
+					 errmsg("evlog queue was closed before this transaction's events were queued"),
+					 errdetail("The evlog writer of this database drained its queue and stopped (server shutdown, or the writer was terminated); %d enqueued events were not queued and will not be logged.",
+							   nentries),
+					 errhint("Run the transaction again: a new writer takes the queue over, or the server is shutting down.")));
+		}
 		if (queue_ctl->ring_size - (slot->head - slot->tail) >= len)
 		{
 			*start = slot->head;
@@ -476,7 +634,7 @@ evlog_queue_push(EvlogQueueSlot *slot, const char *data, Size len,
 			if (sleeping)
 				ConditionVariableCancelSleep();
 			if (latch == NULL)
-				evlog_queue_ensure_worker(slot);
+				evlog_queue_want_writer(slot);
 			else if (wake)
 				SetLatch(latch);
 			return true;
@@ -496,16 +654,39 @@ evlog_queue_push(EvlogQueueSlot *slot, const char *data, Size len,
 				ConditionVariableCancelSleep();
 			if (latch)
 				SetLatch(latch);
+			else
+				evlog_queue_want_writer(slot);
 			return false;
 		}
 		latch = slot->worker_latch;
+		writer_pid = slot->worker_pid;
 		LWLockRelease(slot->lock);
 
 		/* full: have the worker flush now, then wait for room */
 		if (latch)
 			SetLatch(latch);
 		else
-			evlog_queue_ensure_worker(slot);
+			evlog_queue_want_writer(slot);
+
+		/*
+		 * A writer blocked by a lock we hold never makes room: fail like
+		 * the deadlock detector would, checking as often as it would.
+		 */
+		if (sleeping && GetCurrentTimestamp() >= next_check)
+		{
+			next_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 DeadlockTimeout);
+			if (writer_waits_for_us(writer_pid))
+			{
+				ConditionVariableCancelSleep();
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_DEADLOCK_DETECTED),
+						 errmsg("deadlock detected"),
+						 errdetail("This transaction waits for room in the evlog queue, and the evlog writer (PID %d) that would make room waits for a lock this transaction holds; %d events were not queued.",
+								   writer_pid, nentries),
+						 errhint("Do not hold locks on evlog.event_log or on event_ids the queued events use while enqueuing into a full queue.")));
+			}
+		}
 
 		if (!sleeping)
 		{
@@ -552,6 +733,8 @@ evlog_queue_push(EvlogQueueSlot *slot, const char *data, Size len,
 						 errhint("Check evlog.queue_status for the writer's last error, or raise evlog.queue_size or evlog.enqueue_timeout.")));
 			}
 		}
+		if (remaining < 0 || remaining > DeadlockTimeout)
+			remaining = DeadlockTimeout;
 		(void) ConditionVariableTimedSleep(&slot->space_cv, remaining,
 										   PG_WAIT_EXTENSION);
 	}
@@ -604,8 +787,9 @@ evlog_queue_add_abandoned(EvlogQueueSlot *slot, int64 *tickets, int n)
  * passed it).  false on timeout (timeout_ms < 0: none).
  */
 bool
-evlog_queue_wait_flushed(EvlogQueueSlot *slot, uint64 pos, long timeout_ms)
+evlog_queue_wait_flushed(uint64 claim, uint64 pos, long timeout_ms)
 {
+	EvlogQueueSlot *slot = NULL;
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   timeout_ms);
 	bool		done = false;
@@ -616,8 +800,25 @@ evlog_queue_wait_flushed(EvlogQueueSlot *slot, uint64 pos, long timeout_ms)
 		Latch	   *latch;
 		long		remaining = -1;
 
+		/*
+		 * A queue is released only once drained: if ours is gone (or was
+		 * claimed again since), everything we queued into it was written.
+		 */
+		if (slot == NULL)
+		{
+			LWLockAcquire(queue_ctl->lock, LW_SHARED);
+			for (int i = 0; i < queue_ctl->nslots && !slot; i++)
+				if (queue_ctl->slots[i].claim == claim)
+					slot = &queue_ctl->slots[i];
+			LWLockRelease(queue_ctl->lock);
+			if (slot == NULL)
+			{
+				done = true;
+				break;
+			}
+		}
 		LWLockAcquire(slot->lock, LW_EXCLUSIVE);
-		done = slot->tail >= pos;
+		done = slot->claim != claim || slot->tail >= pos;
 		if (!done && slot->flush_request < pos)
 			slot->flush_request = pos;
 		latch = slot->worker_latch;
@@ -627,7 +828,7 @@ evlog_queue_wait_flushed(EvlogQueueSlot *slot, uint64 pos, long timeout_ms)
 		if (latch)
 			SetLatch(latch);
 		else
-			evlog_queue_ensure_worker(slot);
+			evlog_queue_want_writer(slot);
 
 		if (!sleeping)
 		{
@@ -641,7 +842,7 @@ evlog_queue_wait_flushed(EvlogQueueSlot *slot, uint64 pos, long timeout_ms)
 			if (remaining <= 0)
 				break;
 		}
-		/* wake up now and then: a worker may have been started meanwhile */
+		/* wake up now and then: a writer may have been started meanwhile */
 		if (remaining < 0 || remaining > 1000)
 			remaining = 1000;
 		(void) ConditionVariableTimedSleep(&slot->flushed_cv, remaining,
@@ -664,7 +865,9 @@ detach_worker(int code, Datum arg)
 	{
 		slot->worker_pid = 0;
 		slot->worker_latch = NULL;
-		slot->worker_requested_at = 0;
+		/* leaving work behind (making way): queue up behind earlier askers */
+		if (slot->head != slot->tail || slot->drops_unrecorded > 0)
+			slot->writer_wanted_at = GetCurrentTimestamp();
 	}
 	LWLockRelease(slot->lock);
 }
@@ -683,7 +886,7 @@ evlog_queue_attach_worker(EvlogQueueSlot *slot)
 	{
 		slot->worker_pid = MyProcPid;
 		slot->worker_latch = MyLatch;
-		slot->worker_requested_at = 0;
+		slot->writer_wanted_at = 0;
 		ok = true;
 	}
 	LWLockRelease(slot->lock);
@@ -877,46 +1080,224 @@ evlog_queue_note_error(EvlogQueueSlot *slot, const char *msg, bool retry)
 	LWLockRelease(slot->lock);
 }
 
+/*
+ * First crash-accounting pass of this lifetime: last is the ticket
+ * sequence's last value, read after the pass locked evlog.queue_state.
+ * Fix where the old epoch ends: below the lowest ticket taken in this
+ * lifetime, or at last if none was.  false while a producer is between
+ * taking a ticket and reporting it (it may be lower than any reported):
+ * read last again and retry.
+ */
 bool
-evlog_queue_needs_recovery(EvlogQueueSlot *slot)
+evlog_queue_fix_boundary(EvlogQueueSlot *slot, int64 last, int64 *boundary)
 {
-	bool		r;
+	bool		ok;
 
-	LWLockAcquire(slot->lock, LW_SHARED);
-	r = !slot->recovered;
+	LWLockAcquire(slot->lock, LW_EXCLUSIVE);
+	ok = slot->taking == 0;
+	if (ok)
+	{
+		*boundary = slot->min_new_ticket > 0 ? slot->min_new_ticket - 1 : last;
+		slot->boundary_fixed = true;
+	}
 	LWLockRelease(slot->lock);
-	return r;
+	return ok;
 }
 
-/* Crash accounting is done: tickets <= floor belong to the old epoch. */
+/* Later claims of this lifetime: tickets need no reporting any more. */
 void
-evlog_queue_set_recovered(EvlogQueueSlot *slot, int64 floor, uint64 lost)
+evlog_queue_boundary_known(EvlogQueueSlot *slot)
 {
 	LWLockAcquire(slot->lock, LW_EXCLUSIVE);
-	slot->recovered = true;
-	slot->ticket_floor = floor;
+	slot->boundary_fixed = true;
+	LWLockRelease(slot->lock);
+}
+
+void
+evlog_queue_add_crash_lost(EvlogQueueSlot *slot, uint64 lost)
+{
+	LWLockAcquire(slot->lock, LW_EXCLUSIVE);
 	slot->crash_lost += lost;
 	LWLockRelease(slot->lock);
 }
 
-/* Entries queued (not rolled back) with above < ticket <= upto. */
+TimestampTz
+evlog_queue_lifetime_start(void)
+{
+	return queue_ctl->lifetime_start;
+}
+
+/* Abandoned tickets or drops the writer has yet to record. */
+bool
+evlog_queue_has_unrecorded(EvlogQueueSlot *slot)
+{
+	bool		r;
+
+	LWLockAcquire(slot->lock, LW_SHARED);
+	r = slot->abandoned > 0 || slot->drops_unrecorded > 0;
+	LWLockRelease(slot->lock);
+	return r;
+}
+
+/*
+ * Close the queue if it is drained: from now on producers that joined
+ * before cannot push (see the file header).  floor is the ticket
+ * sequence's last value read before this call: the new epoch's start.
+ * Tickets taken after that read by producers of the old generation are
+ * counted if rolled back (they are above the floor); those at or below it
+ * are not, as they belong to the epoch being closed.
+ */
+bool
+evlog_queue_close_if_drained(EvlogQueueSlot *slot, int64 floor)
+{
+	bool		closed = false;
+
+	LWLockAcquire(slot->lock, LW_EXCLUSIVE);
+	if (slot->head == slot->tail && slot->drops_unrecorded == 0)
+	{
+		slot->generation++;
+		slot->ticket_floor = floor;
+		slot->abandoned = 0;
+		closed = true;
+	}
+	LWLockRelease(slot->lock);
+	return closed;
+}
+
+/*
+ * Give the slot up if nothing is queued, nothing is left to record and no
+ * transaction holds tickets for it; then detach the writer too.
+ */
+bool
+evlog_queue_release_if_idle(EvlogQueueSlot *slot)
+{
+	bool		released = false;
+
+	LWLockAcquire(queue_ctl->lock, LW_EXCLUSIVE);
+	LWLockAcquire(slot->lock, LW_EXCLUSIVE);
+	if (slot->head == slot->tail && slot->holders == 0 && slot->taking == 0 &&
+		slot->drops_unrecorded == 0 && slot->abandoned == 0 &&
+		slot->worker_pid == MyProcPid)
+	{
+		reset_slot(slot, InvalidOid);
+		released = true;
+	}
+	LWLockRelease(slot->lock);
+	LWLockRelease(queue_ctl->lock);
+	if (released)
+	{
+		ConditionVariableBroadcast(&slot->flushed_cv);
+		ConditionVariableBroadcast(&slot->space_cv);
+	}
+	return released;
+}
+
+/*
+ * Does another queue wait for a writer while evlog.max_writers are busy?
+ * Then this writer should make way.
+ */
+bool
+evlog_queue_others_waiting(EvlogQueueSlot *slot)
+{
+	bool		waiting = false;
+	int			writers = 0;
+
+	for (int i = 0; i < queue_ctl->nslots; i++)
+	{
+		EvlogQueueSlot *s = &queue_ctl->slots[i];
+
+		LWLockAcquire(s->lock, LW_SHARED);
+		if (s->worker_pid != 0)
+			writers++;
+		else if (s != slot && OidIsValid(s->dboid) &&
+				 (s->writer_wanted_at != 0 || s->head != s->tail))
+			waiting = true;
+		LWLockRelease(s->lock);
+	}
+	return waiting && writers >= evlog_max_writers;
+}
+
+/* ---- launcher side ------------------------------------------------------ */
+
+void
+evlog_queue_set_launcher(Latch *latch)
+{
+	LWLockAcquire(queue_ctl->lock, LW_EXCLUSIVE);
+	queue_ctl->launcher_latch = latch;
+	LWLockRelease(queue_ctl->lock);
+}
+
+/*
+ * Databases whose queue needs a writer and has none, longest waiting first,
+ * into dbs (evlog_queue_nslots() entries); returns how many.
+ */
+int
+evlog_queue_wanted(Oid *dbs)
+{
+	TimestampTz *since = palloc(sizeof(TimestampTz) * queue_ctl->nslots);
+	int			n = 0;
+
+	for (int i = 0; i < queue_ctl->nslots; i++)
+	{
+		EvlogQueueSlot *s = &queue_ctl->slots[i];
+		TimestampTz at = 0;
+		Oid			dboid;
+
+		LWLockAcquire(s->lock, LW_SHARED);
+		dboid = s->dboid;
+		if (OidIsValid(dboid) && s->worker_pid == 0)
+		{
+			if (s->writer_wanted_at != 0)
+				at = s->writer_wanted_at;
+			else if (s->head != s->tail || s->drops_unrecorded > 0)
+				at = 1;			/* work and nobody asked: a writer left */
+		}
+		LWLockRelease(s->lock);
+		if (at == 0)
+			continue;
+		/* insertion sort: there are at most evlog.max_databases */
+		{
+			int			j = n;
+
+			while (j > 0 && since[j - 1] > at)
+			{
+				since[j] = since[j - 1];
+				dbs[j] = dbs[j - 1];
+				j--;
+			}
+			since[j] = at;
+			dbs[j] = dboid;
+			n++;
+		}
+	}
+	pfree(since);
+	return n;
+}
+
+/*
+ * The database of a claimed slot is gone (dropped with events still queued
+ * and no writer connected): nothing can write them any more.  Returns how
+ * many were discarded.
+ */
 uint64
-evlog_queue_count_tickets(EvlogQueueSlot *slot, int64 above, int64 upto)
+evlog_queue_discard(Oid dboid)
 {
 	uint64		n = 0;
 
-	LWLockAcquire(slot->lock, LW_SHARED);
-	for (uint64 pos = slot->tail; pos < slot->head;)
+	LWLockAcquire(queue_ctl->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < queue_ctl->nslots; i++)
 	{
-		EvlogQueueEntry hdr;
+		EvlogQueueSlot *s = &queue_ctl->slots[i];
 
-		read_header(slot, pos, &hdr);
-		if (hdr.state != EVLOG_ENTRY_ABORTED &&
-			hdr.ticket > above && hdr.ticket <= upto)
-			n++;
-		pos += hdr.len;
+		LWLockAcquire(s->lock, LW_EXCLUSIVE);
+		if (s->dboid == dboid && s->worker_pid == 0)
+		{
+			n += s->pending;
+			reset_slot(s, InvalidOid);
+		}
+		LWLockRelease(s->lock);
 	}
-	LWLockRelease(slot->lock);
+	LWLockRelease(queue_ctl->lock);
 	return n;
 }
 
@@ -942,4 +1323,32 @@ evlog_queue_stats(int index, EvlogQueueStats *stats)
 	stats->worker_pid = slot->worker_pid;
 	strlcpy(stats->last_error, slot->last_error, sizeof(stats->last_error));
 	LWLockRelease(slot->lock);
+}
+
+uint64
+evlog_queue_claim_of(EvlogQueueSlot *slot)
+{
+	uint64		claim;
+
+	LWLockAcquire(slot->lock, LW_SHARED);
+	claim = slot->claim;
+	LWLockRelease(slot->lock);
+	return claim;
+}
+
+/*
+ * evlog.test_pause_at: wait here until the advisory lock
+ * pg_advisory_lock(EVLOG_TEST_PAUSE_KEY) of this database is free.  Inside
+ * a transaction; a lock wait is interruptible and visible in pg_locks.
+ */
+void
+evlog_test_pause(EvlogTestPause at)
+{
+	LOCKTAG		tag;
+
+	if (evlog_test_pause_at != at)
+		return;
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, EVLOG_TEST_PAUSE_KEY, 1);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	LockRelease(&tag, ExclusiveLock, false);
 }

@@ -5,19 +5,26 @@
  *	  writer per database that uses evlog.
  *
  * Launcher ("evlog launcher", static, registered from _PG_init when evlog
- * is preloaded): connects to no database, reads pg_database (like
- * autovacuum's get_database_list) and starts a writer for every database
- * that accepts connections; a writer exits at once where the extension is
- * absent.  It then stays, as a watchdog: once a second it starts a writer
- * for any queue holding entries without one (a writer that exited on an
- * error, or idled out just as an entry arrived).  Backends also start a
- * writer themselves when they queue into a database that has none, so no
- * database name is configured anywhere.
+ * is preloaded): connects to no database and starts every writer, so that
+ * at most evlog.max_writers run at once.  A backend that queues into a
+ * database without a writer asks for one (queue.c sets the launcher's
+ * latch); the launcher starts writers for the queues that asked, longest
+ * waiting first, and for queues holding entries without a writer (one that
+ * exited on an error or made way for another).  At every start it also
+ * runs one crash-accounting pass per database (a writer with the
+ * recovery_pass flag, which leaves at once unless it finds a loss or work),
+ * within the same limit.  No database name is configured anywhere.
  *
  * Writers are registered BGW_NEVER_RESTART: a writer whose database was
- * dropped must not come back every few seconds; the watchdog restarts the
- * ones that have work.  A writer idle for WRITER_IDLE_EXIT_MS exits, so it
- * does not block DROP DATABASE for ever.
+ * dropped must not come back every few seconds; the launcher restarts the
+ * ones that have work, and discards the queue of a database that no longer
+ * exists.  A writer whose queue is empty for evlog.writer_idle_timeout
+ * gives the queue back (when no transaction holds tickets for it) and
+ * exits, so an idle database holds no connection that would make DROP
+ * DATABASE, CREATE DATABASE ... TEMPLATE or ALTER DATABASE ... RENAME wait,
+ * and no queue.  When other queues wait for a writer and evlog.max_writers
+ * are busy, a writer leaves as soon as its queue is empty, or after
+ * WRITER_TURN_MS of work.
  *
  * Writer loop: take up to evlog.batch_size entries, or wait until the
  * oldest has waited evlog.flush_interval (evlog_flush and a half-full ring
@@ -36,23 +43,31 @@
  * evlog.dead_letter with its error, the others land.
  *
  * Crash accounting (gap sentinels).  evlog.queue_state holds, per database,
- * an epoch: epoch_start_ticket (the ticket sequence's last value when the
- * epoch began) and flushed_in_epoch (entries with a ticket above it that
- * are accounted for: written, dead-lettered, dropped and recorded, or
- * rolled back), updated in the same transaction as every batch.  When a
- * writer first attaches to its queue after the shared memory was created
- * (server start, or crash restart), tickets allocated in the epoch and not
- * accounted for, minus those still queued, are lost:
+ * an epoch: epoch_start_ticket and flushed_in_epoch (entries with a ticket
+ * above it that are accounted for: written, dead-lettered, dropped and
+ * recorded, or rolled back), updated in the same transaction as every
+ * batch.  The first writer of a database in a shared-memory lifetime (the
+ * epoch began before the shared memory was created) reports what the last
+ * lifetime lost:
  *
- *	  lost <= (last_ticket - epoch_start_ticket) - flushed_in_epoch - queued
+ *	  lost <= (boundary - epoch_start_ticket) - flushed_in_epoch
  *
- * It is an upper bound: it also counts tickets of enqueues rolled back but
- * not yet recorded by the writer, of transactions cut off by the crash, and
- * the up to 32 values a sequence pre-logs.  A `gap` row gives the ticket
- * range and this count (exact = false), and a new epoch starts.  A clean
- * shutdown drains the queue and starts a new epoch, so a clean restart
- * reports nothing.  Drops under evlog.overflow = drop are recorded as they
- * happen, with an exact count (exact = true).
+ * where boundary is just below the first ticket taken in this lifetime
+ * (producers report their tickets until the pass has decided, queue.c), or
+ * the sequence's last value if none was taken.  Every old-lifetime ticket
+ * is at or below it and every new one above it, so events queued before
+ * the pass belong to the new epoch, which starts at boundary.  It is an
+ * upper bound: it also counts tickets of enqueues rolled back but not yet
+ * recorded by the writer, of transactions cut off by the crash, and the up
+ * to 32 values a sequence pre-logs.  A `gap` row gives the ticket range
+ * and this count (exact = false).
+ *
+ * At shutdown (or when terminated) the writer drains the queue, reads the
+ * sequence's last value, closes the queue if it is still empty (no
+ * producer of the old generation can push any more: their COMMIT fails)
+ * and starts a new epoch there, marked clean; so a clean restart reports
+ * nothing.  Drops under evlog.overflow = drop are recorded as they happen,
+ * with an exact count (exact = true).
  *
  *-------------------------------------------------------------------------
  */
@@ -91,7 +106,7 @@
 PGDLLEXPORT void evlog_launcher_main(Datum main_arg);
 PGDLLEXPORT void evlog_writer_main(Datum main_arg);
 
-#define WRITER_IDLE_EXIT_MS		60000
+#define WRITER_TURN_MS			1000	/* see evlog.max_writers */
 #define BACKOFF_MIN_MS			100
 #define BACKOFF_MAX_MS			10000
 #define NONTRANSIENT_TRIES		2	/* whole-batch attempts before isolating */
@@ -139,21 +154,77 @@ evlog_bgworker_init(BackgroundWorker *bgw, const char *function, const char *typ
 	bgw->bgw_main_arg = ObjectIdGetDatum(dboid);
 }
 
-/* Start a writer for a database; false if no worker slot was free. */
-bool
-evlog_worker_start(Oid dboid)
+/* ---- launcher ---------------------------------------------------------- */
+
+/* A writer the launcher started and has not seen exit yet. */
+typedef struct RunningWriter
+{
+	Oid			dboid;
+	BackgroundWorkerHandle *handle;
+} RunningWriter;
+
+static List *running = NIL;		/* of RunningWriter, in TopMemoryContext */
+
+/*
+ * Start a writer for a database (recovery_pass: only the crash-accounting
+ * pass, then leave unless there is work); false if no background worker
+ * slot was free.  We are notified when it starts and stops.
+ */
+static bool
+start_writer(Oid dboid, bool recovery_pass)
 {
 	BackgroundWorker bgw;
 	BackgroundWorkerHandle *handle;
+	RunningWriter *w;
 
 	evlog_bgworker_init(&bgw, "evlog_writer_main", "evlog writer", dboid);
-	return RegisterDynamicBackgroundWorker(&bgw, &handle);
+	bgw.bgw_notify_pid = MyProcPid;
+	bgw.bgw_extra[0] = recovery_pass ? 1 : 0;
+	if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
+		return false;
+	w = MemoryContextAlloc(TopMemoryContext, sizeof(RunningWriter));
+	w->dboid = dboid;
+	w->handle = handle;
+	running = lappend(running, w);
+	return true;
 }
 
-/* ---- launcher ---------------------------------------------------------- */
+/* Forget the writers that have exited. */
+static void
+prune_running(void)
+{
+	ListCell   *lc;
 
+	foreach(lc, running)
+	{
+		RunningWriter *w = lfirst(lc);
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(w->handle, &pid) == BGWH_STOPPED)
+		{
+			running = foreach_delete_current(running, lc);
+			pfree(w->handle);
+			pfree(w);
+		}
+	}
+}
+
+static bool
+writer_running(Oid dboid)
+{
+	ListCell   *lc;
+
+	foreach(lc, running)
+	{
+		if (((RunningWriter *) lfirst(lc))->dboid == dboid)
+			return true;
+	}
+	return false;
+}
+
+/* Every database (all), or those a writer may connect to. */
 static List *
-connectable_databases(void)
+connectable_databases(bool all)
 {
 	List	   *dbs = NIL;
 	Relation	rel;
@@ -171,7 +242,7 @@ connectable_databases(void)
 		MemoryContext old;
 
 		/* templates are skipped: a writer there would block CREATE DATABASE */
-		if (!db->datallowconn || db->datistemplate)
+		if (!all && (!db->datallowconn || db->datistemplate))
 			continue;
 		old = MemoryContextSwitchTo(outer);
 		dbs = lappend_oid(dbs, db->oid);
@@ -183,22 +254,66 @@ connectable_databases(void)
 	return dbs;
 }
 
+/*
+ * Writers for queues that asked for one, longest waiting first, then the
+ * crash-accounting passes still to do (*recovery), as long as fewer than
+ * evlog.max_writers run.
+ */
+static void
+start_writers(List **recovery)
+{
+	Oid		   *wanted = palloc(sizeof(Oid) * evlog_queue_nslots());
+	int			n = evlog_queue_wanted(wanted);
+	List	   *exist = n > 0 ? connectable_databases(true) : NIL;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (!list_member_oid(exist, wanted[i]))
+		{
+			uint64		lost = evlog_queue_discard(wanted[i]);
+
+			ereport(WARNING,
+					(errmsg("evlog launcher: discarded " UINT64_FORMAT " queued events of dropped database %u",
+							lost, wanted[i])));
+			continue;
+		}
+		if (writer_running(wanted[i]))
+			continue;
+		if (list_length(running) >= evlog_max_writers ||
+			!start_writer(wanted[i], false))
+			break;
+	}
+	while (*recovery != NIL && list_length(running) < evlog_max_writers)
+	{
+		Oid			dboid = linitial_oid(*recovery);
+
+		if (!writer_running(dboid) && !start_writer(dboid, true))
+			break;
+		*recovery = list_delete_first(*recovery);
+	}
+	list_free(exist);
+	pfree(wanted);
+}
+
 void
 evlog_launcher_main(Datum main_arg)
 {
-	List	   *todo;
+	List	   *recovery;
 
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
-	todo = connectable_databases();
+	/*
+	 * Every database gets one crash-accounting pass per start (a writer that
+	 * reports what the last lifetime lost, then leaves); otherwise writers
+	 * run only where events are queued.
+	 */
+	evlog_queue_set_launcher(MyLatch);
+	recovery = connectable_databases(false);
 	while (!ShutdownRequestPending)
 	{
-		List	   *failed = NIL;
-		ListCell   *lc;
-
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
@@ -206,42 +321,29 @@ evlog_launcher_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		/* first round: every database; later, those that did not start */
-		foreach(lc, todo)
-		{
-			if (!evlog_worker_start(lfirst_oid(lc)))
-				failed = lappend_oid(failed, lfirst_oid(lc));
-		}
-		list_free(todo);
-		todo = failed;
+		prune_running();
+		start_writers(&recovery);
 
 		/* scheduled retention, when evlog.retention is set (retention.c) */
 		if (evlog_retention_due())
 		{
-			List	   *dbs = connectable_databases();
+			List	   *dbs = connectable_databases(false);
 
 			evlog_retention_start_round(dbs);
 			list_free(dbs);
 		}
 
-		/* watchdog: queues with entries and no writer */
-		for (int i = 0; i < evlog_queue_nslots(); i++)
-		{
-			EvlogQueueStats st;
-
-			evlog_queue_stats(i, &st);
-			if (OidIsValid(st.dboid) && st.worker_pid == 0 && st.pending > 0)
-				evlog_queue_ensure_worker(evlog_queue_slot(st.dboid, false));
-		}
-
+		/* woken by producers asking for a writer, and writers starting or exiting */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 1000L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+	evlog_queue_set_launcher(NULL);
 
 	/*
 	 * 1: restart me.  At server shutdown the postmaster does not; if someone
-	 * terminated just this process, the watchdog comes back in 5 s.
+	 * terminated just this process, it comes back in 5 s (and redoes the
+	 * crash-accounting passes, which find nothing new).
 	 */
 	proc_exit(1);
 }
@@ -641,22 +743,29 @@ last_ticket(void)
 }
 
 /*
- * First attach in this shared-memory lifetime: report what the last one
- * lost, then start a new epoch.  Later attaches just load the epoch.
+ * First attach in this shared-memory lifetime (the epoch began before the
+ * shared memory was created): report what the last lifetime lost, then
+ * start a new epoch.  Later attaches just load the epoch.  Returns how
+ * many it reported lost.
+ *
+ * The old epoch ends below the first ticket taken in this lifetime, which
+ * producers report until we have decided (evlog_queue_fix_boundary):
+ * events queued before this pass belong to the new epoch and are counted
+ * if a later crash loses them.
  */
-static void
+static uint64
 recover(void)
 {
-	bool		first = evlog_queue_needs_recovery(slot);
+	bool		first = false;
 	uint64		lost = 0;
-	int64		last = 0;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "evlog: crash accounting");
+	evlog_test_pause(EVLOG_PAUSE_WRITER_RECOVERY);
 	SPI_connect();
-	spi_exec("SELECT epoch_start_ticket, flushed_in_epoch, clean_shutdown"
+	spi_exec("SELECT epoch_start_ticket, flushed_in_epoch, clean_shutdown, epoch_started_at"
 			 " FROM evlog.queue_state FOR UPDATE", 0, NULL, NULL, NULL);
 	if (SPI_processed != 1)
 		ereport(ERROR,
@@ -666,63 +775,83 @@ recover(void)
 		HeapTuple	tup = SPI_copytuple(SPI_tuptable->vals[0]);
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		start_null;
+		bool		at_null;
 		bool		isnull;
 		int64		start = DatumGetInt64(SPI_getbinval(tup, desc, 1, &start_null));
 		int64		flushed = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 		bool		clean = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		TimestampTz at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &at_null));
 
+		first = at_null || at < evlog_queue_lifetime_start();
 		if (!first)
 		{
 			epoch_floor = start_null ? 0 : start;
+			evlog_queue_boundary_known(slot);
 		}
 		else
 		{
-			last = last_ticket();
-			if (!start_null)
-			{
-				int64		unaccounted = (last - start) - flushed -
-					(int64) evlog_queue_count_tickets(slot, start, last);
+			int64		boundary;
 
-				lost = unaccounted > 0 ? (uint64) unaccounted : 0;
+			while (!evlog_queue_fix_boundary(slot, last_ticket(), &boundary))
+			{
+				/* a producer is taking a ticket: it takes microseconds */
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 10L, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
 			}
+			if (!start_null && boundary - start - flushed > 0)
+				lost = (uint64) (boundary - start - flushed);
 			if (lost > 0)
 			{
-				write_gap("crash", start + 1, last, lost, false,
+				write_gap("crash", start + 1, boundary, lost, false,
 						  clean ? ", \"after_clean_shutdown\": true" : ", \"after_clean_shutdown\": false");
 				ereport(LOG,
 						(errmsg("evlog writer: up to " UINT64_FORMAT " queued events were lost (tickets " INT64_FORMAT " to " INT64_FORMAT "); recorded a gap",
-								lost, start + 1, last)));
+								lost, start + 1, boundary)));
 			}
 			{
 				Oid			types[1] = {INT8OID};
-				Datum		values[1] = {Int64GetDatum(last)};
+				Datum		values[1] = {Int64GetDatum(boundary)};
 
 				spi_exec("UPDATE evlog.queue_state SET epoch_start_ticket = $1,"
 						 " flushed_in_epoch = 0, clean_shutdown = false,"
 						 " epoch_started_at = pg_catalog.now()", 1, types, values, NULL);
 			}
-			epoch_floor = last;
+			epoch_floor = boundary;
 		}
 	}
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
-	if (first)
-		evlog_queue_set_recovered(slot, last, lost);
+	if (lost > 0)
+		evlog_queue_add_crash_lost(slot, lost);
+	return lost;
 }
 
-/* Drained at shutdown: start a new epoch, marked clean. */
-static void
-mark_clean_shutdown(void)
+/*
+ * Drained at shutdown: close the queue and start a new epoch, marked clean.
+ * The epoch's start is read before closing, so every ticket a producer
+ * takes after closing is above it.  false if entries arrived meanwhile:
+ * drain them first.
+ */
+static bool
+close_and_mark_clean(void)
 {
+	int64		last;
+	bool		closed;
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
+	last = last_ticket();
+	closed = evlog_queue_close_if_drained(slot, last);
+	if (closed)
 	{
 		Oid			types[1] = {INT8OID};
-		Datum		values[1] = {Int64GetDatum(last_ticket())};
+		Datum		values[1] = {Int64GetDatum(last)};
 
 		spi_exec("UPDATE evlog.queue_state SET epoch_start_ticket = $1,"
 				 " flushed_in_epoch = 0, clean_shutdown = true,"
@@ -731,6 +860,7 @@ mark_clean_shutdown(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	return closed;
 }
 
 /* ---- writer main ------------------------------------------------------- */
@@ -739,6 +869,8 @@ void
 evlog_writer_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
+	bool		recovery_pass = MyBgworkerEntry->bgw_extra[0] != 0;
+	TimestampTz started = GetCurrentTimestamp();
 	TimestampTz idle_since;
 
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -748,8 +880,15 @@ evlog_writer_main(Datum main_arg)
 	pgstat_report_appname("evlog writer");
 
 	if (!extension_present())
+	{
+		uint64		n = evlog_queue_discard(dboid);
+
+		if (n > 0)
+			ereport(WARNING,
+					(errmsg("evlog writer: discarding " UINT64_FORMAT " queued events: the evlog extension was dropped", n)));
 		proc_exit(0);
-	slot = evlog_queue_slot_claim(dboid, true);
+	}
+	slot = evlog_queue_slot_claim(dboid);
 	if (slot == NULL)
 	{
 		ereport(LOG,
@@ -763,7 +902,13 @@ evlog_writer_main(Datum main_arg)
 	batch_cxt = AllocSetContextCreate(TopMemoryContext, "evlog batch",
 									  ALLOCSET_DEFAULT_SIZES);
 	set_lock_timeout();
-	recover();
+	/*
+	 * A pass that found nothing to report leaves at once; one that did
+	 * keeps the queue (and its crash_lost in evlog.queue_status) until it
+	 * idles out.
+	 */
+	if (recover() == 0 && recovery_pass && evlog_queue_release_if_idle(slot))
+		proc_exit(0);
 
 	idle_since = GetCurrentTimestamp();
 	for (;;)
@@ -786,7 +931,17 @@ evlog_writer_main(Datum main_arg)
 
 			if (write_next_batch(&blocked_pid) || blocked_pid == 0)
 			{
-				idle_since = GetCurrentTimestamp();
+				TimestampTz now = GetCurrentTimestamp();
+
+				/*
+				 * Take turns when evlog.max_writers keeps other queues
+				 * waiting: the launcher starts a writer here again later.
+				 */
+				if (!draining &&
+					TimestampDifferenceExceeds(started, now, WRITER_TURN_MS) &&
+					evlog_queue_others_waiting(slot))
+					proc_exit(0);
+				idle_since = now;
 				continue;
 			}
 			/* uncommitted entries at the head: their producer marks them */
@@ -799,17 +954,35 @@ evlog_writer_main(Datum main_arg)
 		}
 		else if (draining)
 		{
-			mark_clean_shutdown();
-			proc_exit(0);
+			if (close_and_mark_clean())
+				proc_exit(0);
+			continue;
 		}
 		else if (sleep_ms < 0)
 		{
-			/* empty: exit after a while, so DROP DATABASE is not blocked */
+			/*
+			 * Empty.  Leave after evlog.writer_idle_timeout (at once when
+			 * another queue waits for a writer), so that an idle database
+			 * holds no connection (DROP DATABASE) and no queue; record
+			 * rolled-back tickets first.
+			 */
 			TimestampTz now = GetCurrentTimestamp();
+			bool		others = evlog_queue_others_waiting(slot);
 
-			if (TimestampDifferenceExceeds(idle_since, now, WRITER_IDLE_EXIT_MS))
+			if (others ||
+				TimestampDifferenceExceeds(idle_since, now, evlog_writer_idle_timeout_ms))
+			{
+				int			blocked_pid;
+
+				if (evlog_queue_has_unrecorded(slot))
+				{
+					(void) write_next_batch(&blocked_pid);
+					continue;
+				}
+				(void) evlog_queue_release_if_idle(slot);
 				proc_exit(0);
-			sleep_ms = WRITER_IDLE_EXIT_MS;
+			}
+			sleep_ms = evlog_writer_idle_timeout_ms;
 		}
 		else
 			idle_since = GetCurrentTimestamp();

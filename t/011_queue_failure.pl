@@ -16,6 +16,7 @@ my $node = PostgreSQL::Test::Cluster->new('queue_failure');
 $node->init;
 $node->append_conf('postgresql.conf', q{
 shared_preload_libraries = 'evlog'
+evlog.writer_idle_timeout = '1h'
 evlog.queue_size = '64kB'
 evlog.flush_interval = '20ms'
 evlog.flush_lock_timeout = '100ms'

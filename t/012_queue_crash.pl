@@ -14,6 +14,7 @@ my $node = PostgreSQL::Test::Cluster->new('queue_crash');
 $node->init;
 $node->append_conf('postgresql.conf', q{
 shared_preload_libraries = 'evlog'
+evlog.writer_idle_timeout = '1h'
 evlog.flush_interval = '1h'
 evlog.batch_size = 100000
 restart_after_crash = on

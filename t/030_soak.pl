@@ -23,6 +23,7 @@ my $node = PostgreSQL::Test::Cluster->new('soak');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'evlog'
+evlog.writer_idle_timeout = '1h'
 max_connections = 40
 evlog.flush_interval = '50ms'
 log_min_messages = warning

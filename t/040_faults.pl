@@ -20,6 +20,7 @@ my $node = PostgreSQL::Test::Cluster->new('faults');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'evlog'
+evlog.writer_idle_timeout = '1h'
 restart_after_crash = on
 evlog.queue_size = '256kB'
 evlog.flush_interval = '20ms'
