@@ -229,6 +229,51 @@ SELECT count(*) FROM evlog_consumer_next('billing');
 SELECT evlog_consumer_drop('billing') AS dropped;
 RESET ROLE;
 
+-- 10. a handler (or a target's trigger) runs a plain SET: the setting
+-- must not outlive the call, or the caller's session (a superuser's, a
+-- background worker's) goes on with the search_path the handler chose and
+-- resolves its next now() to the attacker's function
+TRUNCATE public.m_ran;
+SET ROLE evlog_mallory;
+CREATE TABLE public.m_target3 (event_log_seq bigint);
+CREATE FUNCTION public.m_set_handler(e evlog.event_log) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.m_target3 VALUES (e.seq);
+    PERFORM pg_catalog.set_config('search_path', 'public, pg_catalog', false);
+    PERFORM pg_catalog.set_config('statement_timeout', '1234', false);
+END $$;
+CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM public.m_evil('now() on a search_path a handler set');
+    RETURN pg_catalog.now();
+END $$;
+CREATE FUNCTION public.m_set_trig() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'public, pg_catalog', false);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER m_set_trig BEFORE DELETE ON public.m_target3
+    FOR EACH STATEMENT EXECUTE FUNCTION public.m_set_trig();
+RESET ROLE;
+SELECT evlog_register_view('m_view3', 'public.m_set_handler(evlog.event_log)', 'public.m_target3', false);
+SHOW search_path;
+SELECT evlog_append('agent_event', '2026-05-01', 'h', NULL, '{"kind":"X"}') > 0 AS appended;
+SHOW search_path;
+SHOW statement_timeout;
+SELECT now() IS NOT NULL AS called_now;
+SELECT * FROM attack_result;
+RESET search_path;
+RESET statement_timeout;
+TRUNCATE public.m_ran;
+-- rebuild empties the target as its owner: its trigger's SET is undone too
+SELECT evlog_rebuild('m_view3') > 0 AS rebuilt;
+SHOW search_path;
+SELECT now() IS NOT NULL AS called_now;
+SELECT * FROM attack_result;
+RESET search_path;
+SELECT evlog_unregister_view('m_view3');
+DROP FUNCTION public.now();
+
 \c contrib_regression
 DROP DATABASE evlog_hardobj WITH (FORCE);
 DROP TABLESPACE evlog_hardobj_ts;

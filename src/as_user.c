@@ -21,7 +21,14 @@
  *		operator, function or cast from a caller's schema can be picked up),
  *		default_tablespace = '' and default_table_access_method = heap (a
  *		caller's SET cannot place evlog's partitions); the nest level is
- *		closed at the end, or by the transaction's abort on error.
+ *		closed at the end, or by the transaction's abort on error;
+ *	  - at the end, undo every setting changed inside the section, not only
+ *		the pinned ones: a plain SET (or set_config(..., false)) run by a
+ *		handler or a target's trigger would otherwise outlive the section
+ *		and the caller's transaction, and the next statement of the caller
+ *		(a superuser's session, a background worker) would run with the
+ *		search_path that code chose.  AtEOXact_GUC(false, ...), as
+ *		index_build and ExecRefreshMatView do.
  *
  * The rule for callers: a user-owned object (a view's target, a handler) is
  * only ever touched as that object's owner, never as the log's owner.
@@ -74,7 +81,8 @@ evlog_as_user_begin(Oid user, int flags, EvlogAsUser *as)
 void
 evlog_as_user_end(EvlogAsUser *as)
 {
-	AtEOXact_GUC(true, as->nestlevel);
+	/* false: roll back every change made at this level, a plain SET too */
+	AtEOXact_GUC(false, as->nestlevel);
 	if (as->spi)
 		SPI_finish();
 	SetUserIdAndSecContext(as->save_user, as->save_sec);
