@@ -93,8 +93,42 @@ ALTER TABLE evlog.consumers ALTER COLUMN owner SET DEFAULT CURRENT_USER::pg_cata
                             ALTER COLUMN owner SET NOT NULL;
 COMMENT ON COLUMN evlog.consumers.owner IS
     'role that created the consumer: only it, its members and superusers can read through it, acknowledge or drop it';
-CREATE INDEX consumers_owner_idx ON evlog.consumers (owner);
-COMMENT ON INDEX evlog.consumers_owner_idx IS 'counting a role''s consumers (at most 100 each)';
+-- names are per owner: a role cannot take a name another role will want
+-- (nor learn, from "already exists", which names other roles use)
+ALTER TABLE evlog.consumers DROP CONSTRAINT consumers_pkey,
+                            ADD CONSTRAINT consumers_pkey PRIMARY KEY (owner, name);
+COMMENT ON INDEX evlog.consumers_pkey IS
+    'one consumer of a name per role; also counts a role''s consumers (at most 100 each)';
+
+-- The consumer a name means for the caller: its own, else the one consumer
+-- of that name it can see (a role it is a member of); NULL if none.
+CREATE FUNCTION evlog.consumer_owner(consumer text) RETURNS pg_catalog.regrole
+LANGUAGE plpgsql STABLE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owners pg_catalog.regrole[];
+BEGIN
+    SELECT pg_catalog.array_agg(c.owner ORDER BY c.owner::pg_catalog.oid) INTO owners
+      FROM evlog.consumers c WHERE c.name OPERATOR(pg_catalog.=) consumer;
+    IF owners IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF CURRENT_USER::pg_catalog.regrole OPERATOR(pg_catalog.=) ANY (owners) THEN
+        RETURN CURRENT_USER::pg_catalog.regrole;
+    END IF;
+    IF pg_catalog.cardinality(owners) OPERATOR(pg_catalog.>) 1 THEN
+        RAISE EXCEPTION 'consumer name "%" is ambiguous', consumer
+            USING ERRCODE = 'ambiguous_parameter',
+                  DETAIL = pg_catalog.format('Roles %s each have a consumer of that name.',
+                                             pg_catalog.array_to_string(owners::pg_catalog.text[], ', ')),
+                  HINT = 'SET ROLE to the role whose consumer you mean.';
+    END IF;
+    RETURN owners[1];
+END
+$$;
+COMMENT ON FUNCTION evlog.consumer_owner(text) IS
+    'owner of the consumer a name means for the caller: its own, else the only one it can see';
 
 ALTER TABLE evlog.consumers ENABLE ROW LEVEL SECURITY;
 CREATE POLICY consumers_own ON evlog.consumers
@@ -170,7 +204,8 @@ DECLARE
     pos bigint;
 BEGIN
     SELECT c.position INTO pos FROM evlog.consumers c
-     WHERE c.name OPERATOR(pg_catalog.=) evlog_consumer_next.name;
+     WHERE c.name OPERATOR(pg_catalog.=) evlog_consumer_next.name
+       AND c.owner OPERATOR(pg_catalog.=) evlog.consumer_owner(evlog_consumer_next.name);
     IF NOT FOUND THEN
         RAISE EXCEPTION 'consumer "%" does not exist', name
             USING ERRCODE = 'undefined_object',
@@ -199,6 +234,7 @@ BEGIN
     UPDATE evlog.consumers c
        SET position = pg_catalog.int8larger(c.position, seq), acked_at = pg_catalog.now()
      WHERE c.name OPERATOR(pg_catalog.=) evlog_consumer_ack.name
+       AND c.owner OPERATOR(pg_catalog.=) evlog.consumer_owner(evlog_consumer_ack.name)
     RETURNING c.position INTO pos;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'consumer "%" does not exist', name
@@ -206,6 +242,19 @@ BEGIN
                   HINT = 'A consumer is visible only to the role that created it.';
     END IF;
     RETURN pos;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.evlog_consumer_drop(name text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM evlog.consumers c
+     WHERE c.name OPERATOR(pg_catalog.=) evlog_consumer_drop.name
+       AND c.owner OPERATOR(pg_catalog.=) evlog.consumer_owner(evlog_consumer_drop.name);
+    RETURN FOUND;
 END
 $$;
 

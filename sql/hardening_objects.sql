@@ -274,6 +274,33 @@ RESET search_path;
 SELECT evlog_unregister_view('m_view3');
 DROP FUNCTION public.now();
 
+-- 11. consumer names are per role: a reader cannot take the name another
+-- role's application will create, nor learn that another role uses a name
+DROP ROLE IF EXISTS evlog_squat;
+CREATE ROLE evlog_squat;
+SELECT evlog_grant_reader('evlog_squat');
+GRANT SELECT ON evlog.event_log TO evlog_billing;
+SET ROLE evlog_squat;
+SELECT evlog_consumer_create('invoices', 5);
+SET ROLE evlog_billing;
+SELECT evlog_consumer_create('invoices');
+SELECT evlog_consumer_create('invoices');
+SELECT evlog_consumer_ack('invoices', 3) AS acked;
+SELECT count(*) AS read FROM evlog_consumer_next('invoices', 2);
+SELECT name, position, owner FROM evlog.consumer_lag;
+SET ROLE evlog_squat;
+SELECT name, position, owner FROM evlog.consumer_lag;
+SELECT evlog_consumer_drop('invoices') AS dropped;
+SELECT evlog_consumer_drop('invoices') AS dropped_twice;
+SET ROLE evlog_billing;
+SELECT name, position, owner FROM evlog.consumers;
+SET ROLE evlog_squat;
+SELECT evlog_consumer_create('invoices', 7);
+RESET ROLE;
+-- a superuser sees both: the name is ambiguous unless it is its own
+SELECT count(*) FROM evlog_consumer_next('invoices');
+SELECT name, position, owner FROM evlog.consumers WHERE name = 'invoices' ORDER BY owner::text;
+
 \c contrib_regression
 DROP DATABASE evlog_hardobj WITH (FORCE);
 DROP TABLESPACE evlog_hardobj_ts;
@@ -281,3 +308,4 @@ DROP ROLE evlog_mallory;
 DROP ROLE evlog_boss;
 DROP ROLE evlog_billing;
 DROP ROLE evlog_snoop;
+DROP ROLE evlog_squat;
