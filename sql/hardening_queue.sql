@@ -61,7 +61,49 @@ RESET ROLE;
 COMMIT;
 SELECT evlog_flush('60s') AS flushed;
 
+-- the writer runs as a superuser with its database's settings, which the
+-- database's owner (here not a superuser) chooses: its own SQL must not
+-- pick up an operator from a search_path that owner set
+\c contrib_regression
+\set VERBOSITY terse
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS evlog_hq_dbo;
+DROP ROLE IF EXISTS evlog_hq_dbo;
+CREATE ROLE evlog_hq_dbo;
+CREATE DATABASE evlog_hq_dbo OWNER evlog_hq_dbo;
+SET ROLE evlog_hq_dbo;
+ALTER DATABASE evlog_hq_dbo SET search_path = public, pg_catalog;
+RESET ROLE;
+\c evlog_hq_dbo
+\set VERBOSITY terse
+CREATE EXTENSION evlog;
+SELECT evlog_grant_writer('evlog_hq_dbo');
+SET ROLE evlog_hq_dbo;
+CREATE TABLE public.dbo_ran (who name);
+GRANT INSERT ON public.dbo_ran TO PUBLIC;
+CREATE FUNCTION public.dbo_plus(a bigint, b bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.dbo_ran VALUES (current_user);
+    BEGIN
+        ALTER ROLE evlog_hq_dbo SUPERUSER;
+    EXCEPTION WHEN insufficient_privilege THEN NULL;
+    END;
+    RETURN a OPERATOR(pg_catalog.+) b;
+END $$;
+CREATE OPERATOR public.+ (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = public.dbo_plus);
+SELECT evlog_enqueue('agent_event', '2026-05-16 01:00:00+00', NULL, NULL, '{"n": 1}') IS NOT NULL AS queued;
+SELECT evlog_flush('60s') AS flushed;
+SELECT evlog_enqueue('agent_event', '2026-05-16 01:00:00+00', NULL, NULL, '{"n": 2}') IS NOT NULL AS queued;
+SELECT evlog_flush('60s') AS flushed;
+RESET ROLE;
+SELECT count(*) AS events FROM evlog.event_log;
+SELECT flushed_in_epoch > 0 AS accounted FROM evlog.queue_state;
+SELECT who AS operator_ran_as FROM public.dbo_ran;
+SELECT rolsuper AS dbo_is_superuser FROM pg_roles WHERE rolname = 'evlog_hq_dbo';
+
 \c contrib_regression
 DROP DATABASE evlog_hq_other WITH (FORCE);
 DROP DATABASE evlog_hq WITH (FORCE);
+DROP DATABASE evlog_hq_dbo WITH (FORCE);
 DROP ROLE evlog_hq_reader;
+DROP ROLE evlog_hq_dbo;

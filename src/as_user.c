@@ -87,3 +87,17 @@ evlog_as_user_end(EvlogAsUser *as)
 		SPI_finish();
 	SetUserIdAndSecContext(as->save_user, as->save_sec);
 }
+
+/*
+ * A background worker connected to a database (the queue writer, the
+ * retention and partition workers) runs as a superuser or the log's owner
+ * with that database's settings: ALTER DATABASE ... SET, which the
+ * database's owner, not necessarily a superuser, controls.  Its own SQL
+ * must not depend on them: search_path is pinned for the worker's life,
+ * above any source a configuration reload could bring back.
+ */
+void
+evlog_worker_pin_settings(void)
+{
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+}

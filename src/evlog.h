@@ -80,6 +80,7 @@ typedef struct EvlogAsUser
 } EvlogAsUser;
 extern void evlog_as_user_begin(Oid user, int flags, EvlogAsUser *as);
 extern void evlog_as_user_end(EvlogAsUser *as);
+extern void evlog_worker_pin_settings(void);
 
 /* GUCs (evlog.c) */
 extern int	evlog_max_payload_bytes;

@@ -627,6 +627,7 @@ evlog_partition_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), owner, 0);
+	evlog_worker_pin_settings();
 
 	snprintf(size, sizeof(size), "%d", job.size);
 	SetConfigOption("evlog.partition_size", size, PGC_SUSET, PGC_S_OVERRIDE);

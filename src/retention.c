@@ -141,6 +141,7 @@ evlog_retention_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
+	evlog_worker_pin_settings();
 	pgstat_report_appname("evlog retention");
 
 	SetCurrentStatementStartTimestamp();

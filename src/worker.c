@@ -596,7 +596,7 @@ try_batch(EvlogBatch *batch, bool isolate)
 			Datum		values[1] = {Int64GetDatum((int64) accounted)};
 
 			SPI_connect();
-			spi_exec("UPDATE evlog.queue_state SET flushed_in_epoch = flushed_in_epoch + $1",
+			spi_exec("UPDATE evlog.queue_state SET flushed_in_epoch = flushed_in_epoch OPERATOR(pg_catalog.+) $1",
 					 1, types, values, NULL);
 			SPI_finish();
 		}
@@ -877,6 +877,7 @@ evlog_writer_main(Datum main_arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	evlog_worker_pin_settings();
 	pgstat_report_appname("evlog writer");
 
 	if (!extension_present())
