@@ -6,7 +6,8 @@
  *   - security boundary: a registered handler or target cannot be dropped
  *     (event trigger evlog_guard_drop); named consumers have an owner and
  *     row-level security, their functions run with the caller's rights,
- *     at most 100 per role with 1-to-63-character names; evlog.queue_status
+ *     at most 100 per role with 1-to-63-character names, a name per role;
+ *     the views over the log read with the caller's rights; evlog.queue_status
  *     shows a role its own database's queue only, errors to superusers.
  *   - input limits: chain_export's ts over the whole timestamptz range; DDL guard event trigger; dead letters name who enqueued them (evlog.my_dead_letters); evlog_create_partitions' comment
  *   - derived tables in seq order: evlog.rollout_state keeps each rollout's
@@ -35,8 +36,10 @@
  *   - evlog.guard_drop: a registered handler or target cannot be dropped;
  *   - named consumers belong to the role that created them (owner column,
  *     row-level security), their functions run with the caller's rights, a
- *     role holds at most 100 of them, names are 1 to 63 characters, and a
- *     position never moves back (for its owner either);
+ *     role holds at most 100 of them, names are 1 to 63 characters and
+ *     unique per role (not across roles), and a position never moves back
+ *     (for its owner either);
+ *   - chain_export, chain_status, gaps, derived_stats: security_invoker;
  *   - evlog.queue_status (C): comments say what a role sees.
  */
 
@@ -281,7 +284,7 @@ BEGIN
     EXECUTE pg_catalog.format('GRANT SELECT ON evlog.event_log, evlog.kinds, evlog.probe_failures, '
                               'evlog.rollouts, evlog.host_states, evlog.derived_skips, evlog.derived_stats TO %s', role);
     EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %s', '@extschema@', role);
-    EXECUTE pg_catalog.format('GRANT SELECT ON evlog.inflight, evlog.consumer_lag, evlog.queue_status, evlog.gaps TO %s', role);
+    EXECUTE pg_catalog.format('GRANT SELECT ON evlog.inflight, evlog.consumer_lag, evlog.queue_status, evlog.gaps, evlog.watermark TO %s', role);
     EXECUTE pg_catalog.format('GRANT SELECT ON evlog.chain, evlog.chain_anchor, evlog.chain_status, evlog.chain_export TO %s', role);
     -- its own consumers only (row-level security)
     EXECUTE pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON evlog.consumers TO %s', role);
@@ -316,6 +319,14 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Views over the log read with the caller's rights: a role whose SELECT on
+-- evlog.event_log was revoked reads no event through them (chain_export
+-- carries every payload).
+ALTER VIEW evlog.chain_export SET (security_invoker = true);
+ALTER VIEW evlog.chain_status SET (security_invoker = true);
+ALTER VIEW evlog.gaps SET (security_invoker = true);
+ALTER VIEW evlog.derived_stats SET (security_invoker = true);
 
 COMMENT ON VIEW evlog.queue_status IS
     'the queue of this database (a superuser: of every database using evlog_enqueue): size and use, counters since server start, the writer';

@@ -301,6 +301,19 @@ RESET ROLE;
 SELECT count(*) FROM evlog_consumer_next('invoices');
 SELECT name, position, owner FROM evlog.consumers WHERE name = 'invoices' ORDER BY owner::text;
 
+-- 12. the views over the log read with the caller's rights: without its
+-- SELECT on the log a role reads no event through them
+SELECT evlog_seal() >= 0 AS sealed;
+REVOKE SELECT ON evlog.event_log FROM evlog_snoop;
+SET ROLE evlog_snoop;
+SELECT count(*) FROM evlog.chain_export WHERE NOT anchor;
+SELECT count(*) FROM evlog.gaps;
+SELECT events_behind FROM evlog.chain_status;
+RESET ROLE;
+SET ROLE evlog_billing;
+SELECT count(*) > 0 AS billing_reads_export FROM evlog.chain_export WHERE NOT anchor;
+RESET ROLE;
+
 \c contrib_regression
 DROP DATABASE evlog_hardobj WITH (FORCE);
 DROP TABLESPACE evlog_hardobj_ts;
