@@ -446,8 +446,9 @@ COMMENT ON EVENT TRIGGER evlog_ddl_guard IS
 -- such a ts could not be read back into the chain's microseconds.  Years 1
 -- to 9999 print as before; the others as an ISO 8601 expanded year (sign,
 -- at least six digits, astronomical numbering: +000000 is 1 BC), which
--- tools/verify_chain.py reads.  The chain's encoding is unchanged.
-CREATE OR REPLACE VIEW evlog.chain_export AS
+-- tools/verify_chain.py reads.  The chain's encoding is unchanged.  Read with the
+-- caller's rights, as the security section set it (a replace resets it).
+CREATE OR REPLACE VIEW evlog.chain_export WITH (security_invoker = true) AS
 SELECT a.seq, true AS anchor,
        pg_catalog.json_build_object('anchor_seq', a.seq, 'hash', pg_catalog.encode(a.hash, 'hex'))::text AS line
   FROM evlog.chain_anchor a
