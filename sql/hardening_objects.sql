@@ -314,6 +314,27 @@ SET ROLE evlog_billing;
 SELECT count(*) > 0 AS billing_reads_export FROM evlog.chain_export WHERE NOT anchor;
 RESET ROLE;
 
+-- 13. a payload that stores small and prints huge: the chain hashes
+-- payload::text, readers and pg_dump receive it; a writer must not be able
+-- to store an event that no one can print (evlog_seal would fail on it for
+-- ever).  The limit bounds the numbers' text forms too.
+SET evlog.max_payload_bytes = '8kB';
+SET ROLE evlog_mallory;
+SELECT evlog_append('agent_event', '2026-06-01', 'h', NULL, '{"n": 1e100000}');
+SELECT evlog_append('agent_event', '2026-06-01', 'h', NULL, '{"n": 1e-10000}'::jsonb);
+SELECT evlog_append('agent_event', '2026-06-01', 'h', NULL,
+                    ('{"n": [1, {"m": [' || repeat('1e1000,', 9) || '1e1000]}]}')::jsonb);
+SELECT evlog_append_batch('[{"kind": "agent_event", "ts": "2026-06-01", "payload": {"n": 1e100000}}]'::jsonb);
+SELECT evlog_append_batch(ARRAY['agent_event'], ARRAY['2026-06-01'::timestamptz], NULL, NULL,
+                          ARRAY['{"n": 1e100000}'::jsonb], NULL);
+-- ordinary numbers still go in
+SELECT evlog_append('agent_event', '2026-06-01', 'h', NULL,
+                    '{"n": 12345678901234567890.5, "m": -1.5e3, "z": 0, "f": 0.000001}') > 0 AS appended;
+RESET ROLE;
+RESET evlog.max_payload_bytes;
+SELECT max(length(payload::text)) < 8192 AS every_payload_prints_small FROM evlog.event_log;
+SELECT evlog_seal() >= 0 AS sealed;
+
 \c contrib_regression
 DROP DATABASE evlog_hardobj WITH (FORCE);
 DROP TABLESPACE evlog_hardobj_ts;
