@@ -335,6 +335,28 @@ RESET evlog.max_payload_bytes;
 SELECT max(length(payload::text)) < 8192 AS every_payload_prints_small FROM evlog.event_log;
 SELECT evlog_seal() >= 0 AS sealed;
 
+-- 14. a writer's session settings do not decide derived rows: a time
+-- without a zone is read in UTC whatever the appender's TimeZone and
+-- DateStyle, and a time relative to the moment it is read is refused, so
+-- that a replay finds the same rows and evlog_verify stays clean
+SET ROLE evlog_mallory;
+SET TimeZone = 'Pacific/Kiritimati';
+SET DateStyle = 'SQL, DMY';
+SELECT evlog_append('agent_event', '2026-06-02', 'h', NULL,
+  '{"kind":"ProbeResult","probeName":"zoneless","mode":"enforce","status":"fail","observedAt":"2026-01-02 00:00:00"}') > 0 AS appended;
+SELECT evlog_append('agent_event', '2026-06-02', 'h', NULL,
+  '{"kind":"ProbeResult","probeName":"dmy","mode":"enforce","status":"fail","observedAt":"03/04/2026 05:06"}') > 0 AS appended;
+SELECT evlog_append('agent_event', '2026-06-02', 'h', NULL,
+  '{"kind":"ProbeResult","probeName":"relative","mode":"enforce","status":"fail","observedAt":"now"}');
+SELECT evlog_append('agent_event', '2026-06-02', 'h', NULL,
+  '{"kind":"ProbeResult","probeName":"relative","mode":"enforce","status":"fail","observedAt":"Tomorrow 10:00"}');
+RESET TimeZone;
+RESET DateStyle;
+RESET ROLE;
+SELECT probe_name, observed_at AT TIME ZONE 'UTC' AS observed_utc FROM evlog.probe_failures
+ WHERE probe_name IN ('zoneless', 'dmy', 'relative') ORDER BY 1;
+SELECT view, difference FROM evlog_verify('probe_failures');
+
 \c contrib_regression
 DROP DATABASE evlog_hardobj WITH (FORCE);
 DROP TABLESPACE evlog_hardobj_ts;
