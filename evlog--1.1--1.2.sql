@@ -320,6 +320,55 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION @extschema@.evlog_register_view(name text, handler regprocedure, target regclass,
+                                                populate boolean DEFAULT true)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p pg_catalog.pg_proc;
+BEGIN
+    SELECT * INTO p FROM pg_catalog.pg_proc WHERE oid OPERATOR(pg_catalog.=) handler;
+    IF p.pronargs OPERATOR(pg_catalog.<>) 1
+       OR p.proargtypes[0] OPERATOR(pg_catalog.<>) 'evlog.event_log'::pg_catalog.regtype
+       OR p.prorettype OPERATOR(pg_catalog.<>) 'pg_catalog.void'::pg_catalog.regtype
+       OR p.proretset OR p.prokind OPERATOR(pg_catalog.<>) 'f' THEN
+        RAISE EXCEPTION 'handler % has the wrong signature', handler
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A derived-view handler is a function taking one evlog.event_log row and returning void.',
+                  HINT = 'CREATE FUNCTION my_handler(e evlog.event_log) RETURNS void ...';
+    END IF;
+    -- the handler runs in appending sessions: a search_path of its own that
+    -- does not end with pg_temp would find an appender's temporary tables
+    -- first (the append refuses to call such a handler: src/derive.c)
+    IF EXISTS (SELECT FROM pg_catalog.unnest(p.proconfig) AS c(setting)
+                WHERE c.setting OPERATOR(pg_catalog.~~) 'search_path=%'
+                  AND pg_catalog.btrim(pg_catalog.regexp_replace(pg_catalog.substr(c.setting, 13), '^.*,', ''), ' "')
+                      OPERATOR(pg_catalog.<>) 'pg_temp') THEN
+        RAISE EXCEPTION 'handler % sets a search_path that does not end with pg_temp', handler
+            USING ERRCODE = 'invalid_function_definition',
+                  DETAIL = 'The handler runs in the appending session, whose temporary tables such a search_path finds first.',
+                  HINT = 'ALTER FUNCTION ... SET search_path = ..., pg_temp; or drop the SET clause and name tables with their schema.';
+    END IF;
+    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$'
+       OR name OPERATOR(pg_catalog.=) ANY (ARRAY['probe_failures', 'rollouts', 'host_states', 'all']) THEN
+        RAISE EXCEPTION 'invalid or reserved view name %', pg_catalog.quote_nullable(name)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A view name is 1 to 63 lower-case letters, digits or underscores, starting with a letter, and not probe_failures, rollouts, host_states or all.';
+    END IF;
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) target)
+       NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', target USING ERRCODE = 'wrong_object_type';
+    END IF;
+    INSERT INTO evlog.derived_views (name, handler, target)
+    VALUES (evlog_register_view.name, evlog_register_view.handler, evlog_register_view.target);
+    IF populate THEN
+        RETURN @extschema@.evlog_rebuild(evlog_register_view.name);
+    END IF;
+    RETURN 0;
+END
+$$;
 -- Views over the log read with the caller's rights: a role whose SELECT on
 -- evlog.event_log was revoked reads no event through them (chain_export
 -- carries every payload).

@@ -357,6 +357,42 @@ SELECT probe_name, observed_at AT TIME ZONE 'UTC' AS observed_utc FROM evlog.pro
  WHERE probe_name IN ('zoneless', 'dmy', 'relative') ORDER BY 1;
 SELECT view, difference FROM evlog_verify('probe_failures');
 
+-- 15. a handler runs in the appending session: one whose own search_path
+-- does not end with pg_temp finds an appender's temporary table before its
+-- own, and that table's trigger runs as the handler's owner (here a
+-- superuser).  Such a handler is refused at registration and at the append.
+TRUNCATE public.m_ran;
+CREATE TABLE public.boss_t2 (seq bigint);
+CREATE FUNCTION public.boss_h2(e evlog.event_log) RETURNS void LANGUAGE plpgsql
+  SET search_path = public AS $$ BEGIN INSERT INTO boss_t2 VALUES (e.seq); END $$;
+ALTER FUNCTION public.boss_h2(evlog.event_log) OWNER TO evlog_boss;
+SELECT evlog_register_view('boss_view2', 'public.boss_h2(evlog.event_log)', 'public.boss_t2', false);
+ALTER FUNCTION public.boss_h2(evlog.event_log) SET search_path = public, pg_temp;
+SELECT evlog_register_view('boss_view2', 'public.boss_h2(evlog.event_log)', 'public.boss_t2', false);
+-- its owner changes the clause after registration
+ALTER FUNCTION public.boss_h2(evlog.event_log) SET search_path = public;
+SET ROLE evlog_mallory;
+CREATE FUNCTION public.m_temp_trig() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM public.m_evil('trigger on an appender''s temporary table');
+    RETURN NULL;
+END $$;
+CREATE TEMP TABLE boss_t2 (seq bigint);
+CREATE TRIGGER m_temp_trig BEFORE INSERT ON pg_temp.boss_t2
+    FOR EACH ROW EXECUTE FUNCTION public.m_temp_trig();
+SELECT evlog_append('agent_event', '2026-06-03', 'h', NULL, '{"kind":"X"}') > 0 AS appended;
+RESET ROLE;
+SELECT * FROM attack_result;
+-- with pg_temp last, the handler's own table is found and appends go on
+ALTER FUNCTION public.boss_h2(evlog.event_log) SET search_path = public, pg_temp;
+SET ROLE evlog_mallory;
+SELECT evlog_append('agent_event', '2026-06-03', 'h', NULL, '{"kind":"X"}') > 0 AS appended;
+DROP TABLE pg_temp.boss_t2;
+RESET ROLE;
+SELECT count(*) AS handler_rows FROM public.boss_t2;
+SELECT * FROM attack_result;
+SELECT evlog_unregister_view('boss_view2');
+
 \c contrib_regression
 DROP DATABASE evlog_hardobj WITH (FORCE);
 DROP TABLESPACE evlog_hardobj_ts;

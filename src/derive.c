@@ -99,6 +99,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/regproc.h"
 #include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
@@ -1122,6 +1123,14 @@ call_user_view(const EvlogEventRow *ev, EvlogUserView *uv)
 	LOCAL_FCINFO(fcinfo, 1);
 	EvlogAsUser as;
 
+	if (uv->unsafe_path)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+				 errmsg("handler %s of evlog view \"%s\" sets a search_path that does not end with pg_temp",
+						format_procedure(uv->handler), uv->name),
+				 errdetail("The handler runs in the appending session, whose temporary tables such a search_path finds first."),
+				 errhint("ALTER FUNCTION %s SET search_path = ..., pg_temp; or drop the SET clause and name tables with their schema.",
+						 format_procedure(uv->handler))));
 	evlog_as_user_begin(uv->handler_owner, 0, &as);
 	InitFunctionCallInfoData(*fcinfo, &uv->flinfo, 1, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = heap_copy_tuple_as_datum(ev->tuple, ev->tupdesc);

@@ -36,11 +36,13 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_proc.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -73,6 +75,54 @@ static void
 views_proc_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	views_valid = false;
+}
+
+/*
+ * Does the handler carry a SET search_path clause whose last schema is not
+ * pg_temp?  A handler runs in the appending session, and a search_path that
+ * does not name pg_temp searches that session's temporary schema first for
+ * tables: an appender's temporary table would stand in for the handler's
+ * own, and its triggers would run as the handler's owner.
+ */
+static bool
+handler_path_unsafe(Oid handler)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
+	Datum		config;
+	bool		isnull;
+	bool		unsafe = false;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	config = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proconfig, &isnull);
+	if (!isnull)
+	{
+		Datum	   *items;
+		int			n;
+
+		deconstruct_array(DatumGetArrayTypeP(config), TEXTOID, -1, false, TYPALIGN_INT,
+						  &items, NULL, &n);
+		for (int i = 0; i < n; i++)
+		{
+			char	   *item = TextDatumGetCString(items[i]);
+			char	   *last;
+			char	   *end;
+
+			if (strncmp(item, "search_path=", 12) != 0)
+				continue;
+			last = strrchr(item + 12, ',');
+			last = last ? last + 1 : item + 12;
+			while (*last == ' ' || *last == '"')
+				last++;
+			end = last + strlen(last);
+			while (end > last && (end[-1] == ' ' || end[-1] == '"'))
+				end--;
+			if (end - last != 7 || strncmp(last, "pg_temp", 7) != 0)
+				unsafe = true;
+		}
+	}
+	ReleaseSysCache(tup);
+	return unsafe;
 }
 
 /* (Re)load the registry.  Caller is connected to SPI. */
@@ -125,6 +175,7 @@ load_views(void)
 		uv->handler = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
 		uv->handler_owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
 		uv->target = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+		uv->unsafe_path = handler_path_unsafe(uv->handler);
 		fmgr_info_cxt(uv->handler, &uv->flinfo, views_cxt);
 	}
 	MemoryContextSwitchTo(oldcxt);

@@ -243,6 +243,7 @@ typedef struct EvlogUserView
 	Oid			handler;
 	Oid			handler_owner;
 	Oid			target;
+	bool		unsafe_path;	/* handler SETs a search_path not ending in pg_temp */
 	FmgrInfo	flinfo;
 } EvlogUserView;
 
