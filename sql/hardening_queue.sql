@@ -100,6 +100,15 @@ SELECT count(*) AS events FROM evlog.event_log;
 SELECT flushed_in_epoch > 0 AS accounted FROM evlog.queue_state;
 SELECT who AS operator_ran_as FROM public.dbo_ran;
 SELECT rolsuper AS dbo_is_superuser FROM pg_roles WHERE rolname = 'evlog_hq_dbo';
+-- a handler's own search_path clause still applies in the writer
+CREATE TABLE public.hq_target (seq bigint);
+CREATE FUNCTION public.hq_handler(e evlog.event_log) RETURNS void LANGUAGE plpgsql
+  SET search_path = public, pg_temp AS $$ BEGIN INSERT INTO hq_target VALUES (e.seq); END $$;
+SELECT evlog_register_view('hq_view', 'public.hq_handler(evlog.event_log)', 'public.hq_target', false);
+SELECT evlog_enqueue('agent_event', '2026-05-16 01:00:00+00', NULL, NULL, '{"n": 3}') IS NOT NULL AS queued;
+SELECT evlog_flush('60s') AS flushed;
+SELECT count(*) AS handler_rows FROM public.hq_target;
+SELECT count(*) AS dead_lettered FROM evlog.dead_letter;
 
 \c contrib_regression
 DROP DATABASE evlog_hq_other WITH (FORCE);

@@ -93,11 +93,13 @@ evlog_as_user_end(EvlogAsUser *as)
  * retention and partition workers) runs as a superuser or the log's owner
  * with that database's settings: ALTER DATABASE ... SET, which the
  * database's owner, not necessarily a superuser, controls.  Its own SQL
- * must not depend on them: search_path is pinned for the worker's life,
- * above any source a configuration reload could bring back.
+ * must not depend on them: search_path is pinned for the worker's life, as
+ * a session setting (above the database's, which a configuration reload
+ * does not bring back; not above a function's own SET clause, which a
+ * handler called by the queue writer may carry).
  */
 void
 evlog_worker_pin_settings(void)
 {
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 }
