@@ -39,6 +39,9 @@
  *     role holds at most 100 of them, names are 1 to 63 characters and
  *     unique per role (not across roles), and a position never moves back
  *     (for its owner either);
+ *   - evlog_register_view refuses a handler whose SET search_path does
+ *     not end with pg_temp (it runs in appending sessions; the append
+ *     refuses to call one too: src/derive.c);
  *   - chain_export, chain_status, gaps, derived_stats: security_invoker;
  *   - evlog.queue_status (C): comments say what a role sees.
  */
