@@ -317,7 +317,8 @@ RESET ROLE;
 -- 13. a payload that stores small and prints huge: the chain hashes
 -- payload::text, readers and pg_dump receive it; a writer must not be able
 -- to store an event that no one can print (evlog_seal would fail on it for
--- ever).  The limit bounds the numbers' text forms too.
+-- ever).  Numbers are bounded (at most 1000 digits each side of the
+-- point) and the payload's printed size is held to the limit.
 SET evlog.max_payload_bytes = '8kB';
 SET ROLE evlog_mallory;
 SELECT evlog_append('agent_event', '2026-06-01', 'h', NULL, '{"n": 1e100000}');
@@ -335,10 +336,11 @@ RESET evlog.max_payload_bytes;
 SELECT max(length(payload::text)) < 8192 AS every_payload_prints_small FROM evlog.event_log;
 SELECT evlog_seal() >= 0 AS sealed;
 
--- 14. a writer's session settings do not decide derived rows: a time
--- without a zone is read in UTC whatever the appender's TimeZone and
--- DateStyle, and a time relative to the moment it is read is refused, so
--- that a replay finds the same rows and evlog_verify stays clean
+-- 14. a writer's session settings do not decide derived rows: only RFC 3339
+-- times with an offset or Z are read (parsed by evlog, not by the session's
+-- TimeZone and DateStyle); a time without a zone, a DateStyle-dependent
+-- one and a time relative to the moment it is read are refused, so that a
+-- replay finds the same rows and evlog_verify stays clean
 SET ROLE evlog_mallory;
 SET TimeZone = 'Pacific/Kiritimati';
 SET DateStyle = 'SQL, DMY';
