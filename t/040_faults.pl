@@ -65,11 +65,13 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM evlog_verify('all')}), '0
 	'derived tables consistent after the crash');
 
 # --- 2. cancel while waiting for room in a full queue
-# hold the log so the writer cannot flush, then fill the 256 kB queue
+# hold the log so the writer cannot flush (SHARE blocks its inserts, not the
+# enqueuers' read of the log for an event_id already there), then fill the
+# 256 kB queue
 my ($locker, $lout, $lerr) = $bg->(
-	q{BEGIN; LOCK TABLE evlog.event_log IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT});
+	q{BEGIN; LOCK TABLE evlog.event_log IN SHARE MODE; SELECT pg_sleep(60); COMMIT});
 ok($node->poll_query_until('postgres',
-	q{SELECT count(*) = 1 FROM pg_locks WHERE relation = 'evlog.event_log'::regclass AND mode = 'AccessExclusiveLock' AND granted}),
+	q{SELECT count(*) = 1 FROM pg_locks WHERE relation = 'evlog.event_log'::regclass AND mode = 'ShareLock' AND granted}),
 	'log locked: the writer cannot flush');
 my $filled = $node->safe_psql('postgres', q{
 	SET evlog.enqueue_timeout = '200ms';
@@ -101,7 +103,7 @@ $waiter->finish;
 like($$werr, qr/canceling statement due to user request/, 'the waiting caller is cancelled with an error');
 is($node->safe_psql('postgres', 'SELECT accepted FROM evlog.queue_status'), $accepted_before,
 	'the cancelled event was not accepted');
-$node->safe_psql('postgres', q{SELECT pg_cancel_backend(pid) FROM pg_locks WHERE relation = 'evlog.event_log'::regclass AND mode = 'AccessExclusiveLock'});
+$node->safe_psql('postgres', q{SELECT pg_cancel_backend(pid) FROM pg_locks WHERE relation = 'evlog.event_log'::regclass AND mode = 'ShareLock'});
 $locker->finish;
 ok($node->poll_query_until('postgres', q{SELECT pending = 0 FROM evlog.queue_status}), 'queue drained once the lock is gone');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM evlog.event_log WHERE event_id = 'cancelled-1'}), '0',
