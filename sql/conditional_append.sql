@@ -3,10 +3,10 @@
 -- stream head.  The API and its errors (SQLSTATE EV001 with the actual head
 -- in the detail), no seq spent on a mismatch, event_id retries, batches of
 -- one and several streams, the enqueue refusal, stream reads by index,
--- grants.  Concurrency is specs/conditional_append.spec's.
+-- grants.  Concurrency is specs/conditional_concurrent.spec's.
 --
-CREATE EXTENSION IF NOT EXISTS evlog;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS evlog;
 
 -- runs a statement, shows its SQLSTATE and detail instead of failing
 CREATE FUNCTION pg_temp.try(stmt text) RETURNS text
@@ -31,8 +31,8 @@ SELECT evlog_append('effect', '2026-05-16 01:00:01+00', 'occ-h1', 'occ-r1', '{"n
                     expected_stream => 'rollout', expected_seq => :base + 1) - :base AS r1_second;
 -- a stale expectation: EV001, the actual head in the detail, nothing written, no seq spent
 SELECT evlog_last_seq() AS before \gset
-SELECT replace(pg_temp.try(format($$SELECT evlog_append('effect', now(), 'occ-h1', 'occ-r1', '{}', 'rollout', %s)$$, :base + 1)),
-               (:base + 2)::text, 'HEAD') AS stale;
+SELECT regexp_replace(regexp_replace(pg_temp.try(format($$SELECT evlog_append('effect', now(), 'occ-h1', 'occ-r1', '{}', 'rollout', %s)$$, :base + 1)),
+               '\m' || (:base + 2) || '\M', 'HEAD'), '\m' || (:base + 1) || '\M', 'SEEN') AS stale;
 SELECT pg_temp.try($$SELECT evlog_append('effect', now(), 'occ-h1', 'occ-r1', '{}', 'rollout', 0)$$) LIKE 'EV001: rollout stream "occ-r1" is not at the expected seq%' AS empty_expected_refused;
 SELECT evlog_last_seq() = :before AS no_seq_spent,
        (SELECT count(*) FROM evlog.event_log WHERE rollout_id = 'occ-r1') AS r1_events;
@@ -40,8 +40,8 @@ SELECT evlog_last_seq() = :before AS no_seq_spent,
 -- the host stream: occ-h1 has the two events above
 SELECT evlog_stream_head('host', 'occ-h1') - :base AS h1_head;
 SELECT evlog_append('effect', '2026-05-16 01:00:02+00', 'occ-h1', NULL, '{}', 'host', :base + 2) - :base AS h1_third;
-SELECT replace(pg_temp.try(format($$SELECT evlog_append('effect', now(), 'occ-h1', 'occ-r9', '{}', 'host', %s)$$, :base + 2)),
-               (:base + 3)::text, 'HEAD') AS host_stale;
+SELECT regexp_replace(regexp_replace(pg_temp.try(format($$SELECT evlog_append('effect', now(), 'occ-h1', 'occ-r9', '{}', 'host', %s)$$, :base + 2)),
+               '\m' || (:base + 3) || '\M', 'HEAD'), '\m' || (:base + 2) || '\M', 'SEEN') AS host_stale;
 -- the rollout stream is untouched by a host-stream append
 SELECT evlog_stream_head('rollout', 'occ-r1') - :base AS r1_head_still;
 
