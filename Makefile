@@ -22,19 +22,21 @@ OBJS = \
 	src/queue.o \
 	src/enqueue.o \
 	src/worker.o \
-	src/as_user.o
+	src/as_user.o \
+	src/stream.o
 
 DATA = evlog--1.0.sql evlog--1.0--1.1.sql evlog--1.1--1.2.sql
 
 # pg_regress suites live in sql/ + expected/, isolation specs in specs/,
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.
 REGRESS = core_append core_validation core_query core_privileges read_consumers derived \
-	derived_rebuild chain batch hardening_search_path prune hardening_objects input_limits derived_order
+	derived_rebuild chain batch hardening_search_path prune hardening_objects input_limits derived_order \
+	conditional_append
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
 # suites that need evlog in shared_preload_libraries: scripts/test.sh runs
 # them in a second pg_regress with test/evlog_preload.conf
 REGRESS_PRELOAD = queue_enqueue hardening_queue enqueue_limits derived_check
-ISOLATION = read_late_commit batch_concurrent rebuild_concurrent derived_concurrent chain_concurrent
+ISOLATION = read_late_commit batch_concurrent rebuild_concurrent derived_concurrent conditional_concurrent chain_concurrent
 TAP_TESTS = 1
 
 # Our own files are held to -Wall -Wextra; `make WERROR=1` turns warnings

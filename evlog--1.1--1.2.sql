@@ -20,6 +20,10 @@
  *   - asynchronous append: evlog.queue_state's comments say where an epoch
  *     now begins (queues and writers on first use, crash accounting that
  *     counts events queued before the writer's first pass); no new objects.
+ *   - conditional append: evlog_append / evlog_append_batch overloads with
+ *     expected_stream + expected_seq (SQLSTATE EV001 on a moved stream),
+ *     index (host_id, seq), evlog_stream_head, evlog_stream_read; the
+ *     evlog_enqueue overload refuses an expectation.
  *
  * Script safety as in evlog--1.0.sql: schema-qualified names, plain CREATE
  * for new objects (CREATE OR REPLACE only for evlog's own functions and
@@ -441,7 +445,13 @@ BEGIN
         '%1$I.evlog_append_batch(text[], timestamptz[], text[], text[], jsonb[], text[]), '
         '%1$I.evlog_enqueue(text, timestamptz, text, text, text, text), '
         '%1$I.evlog_enqueue(text, timestamptz, text, text, jsonb, text), '
-        '%1$I.evlog_flush(interval) TO %2$s',
+        '%1$I.evlog_flush(interval), '
+        '%1$I.evlog_append(text, timestamptz, text, text, text, text, bigint, text), '
+        '%1$I.evlog_append(text, timestamptz, text, text, jsonb, text, bigint, text), '
+        '%1$I.evlog_append_batch(text[], timestamptz[], text[], text[], jsonb[], text[], bigint[], text[]), '
+        '%1$I.evlog_enqueue(text, timestamptz, text, text, jsonb, text, bigint, text), '
+        '%1$I.evlog_stream_head(text, text), '
+        '%1$I.evlog_stream_read(text, text, bigint, integer) TO %2$s',
         '@extschema@', role);
     EXECUTE pg_catalog.format('GRANT SELECT ON evlog.my_dead_letters TO %s', role);
 END
@@ -715,3 +725,176 @@ COMMENT ON TRIGGER derived_skips_event_exists ON evlog.derived_skips IS 'event_l
 -- table is unchanged, so a database still at 1.1 works with it too.
 COMMENT ON COLUMN evlog.queue_state.epoch_start_ticket IS 'tickets above this belong to the epoch: at a clean shutdown the last ticket handed out, after a crash-accounting pass the ticket below the first one of the new server lifetime (NULL: no epoch yet)';
 COMMENT ON COLUMN evlog.queue_state.epoch_started_at IS 'when the epoch began; an epoch begun before the current shared memory was created means the writer''s crash-accounting pass is still due';
+
+-- ==== conditional append ====
+/*
+ * Optimistic concurrency on streams: the events of one rollout_id, or of
+ * one host_id (src/stream.c, README "Conditional appends").  An append can
+ * expect a stream's latest seq (0: the stream is empty) and is refused with
+ * SQLSTATE EV001, nothing written and no seq spent, if the stream moved.
+ * New overloads rather than new defaulted parameters on the existing
+ * functions: adding a parameter would mean DROP + CREATE (grants and
+ * dependants lost), and since the new parameters have no default and come
+ * before event_id, every existing call still resolves to the old functions.
+ */
+
+-- The host stream's head, read by seq (the (host_id, ts) index orders by
+-- ts).  On the partitioned parent: every partition gets its copy, and so do
+-- the partitions evlog_create_partitions makes later.
+CREATE INDEX event_log_host_seq_idx ON evlog.event_log (host_id, seq);
+COMMENT ON INDEX evlog.event_log_host_seq_idx IS
+    'a host''s stream in seq order: its head for conditional appends, evlog_stream_head and evlog_stream_read';
+
+CREATE FUNCTION @extschema@.evlog_append(
+    kind text, ts timestamptz, host_id text, rollout_id text,
+    payload text, expected_stream text, expected_seq bigint,
+    event_id text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'evlog_append_expected_text'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_append(text, timestamptz, text, text, text, text, bigint, text) IS
+    'conditional append (payload as JSON text): appends only if the stream expected_stream (''rollout'' or ''host'') of the event has expected_seq as its latest seq (0: empty; NULL: no check), else SQLSTATE EV001 with the latest seq in the detail; an event_id already appended returns its seq unchecked';
+
+CREATE FUNCTION @extschema@.evlog_append(
+    kind text, ts timestamptz, host_id text, rollout_id text,
+    payload jsonb, expected_stream text, expected_seq bigint,
+    event_id text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'evlog_append_expected_jsonb'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_append(text, timestamptz, text, text, jsonb, text, bigint, text) IS
+    'conditional append (payload as jsonb): see evlog_append(text, timestamptz, text, text, text, text, bigint, text)';
+
+CREATE FUNCTION @extschema@.evlog_append_batch(
+    kinds text[], ts timestamptz[], host_ids text[], rollout_ids text[],
+    payloads jsonb[], expected_streams text[], expected_seqs bigint[],
+    event_ids text[] DEFAULT NULL)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'evlog_append_batch_expected_arrays'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_append_batch(text[], timestamptz[], text[], text[], jsonb[], text[], bigint[], text[]) IS
+    'conditional batch as parallel arrays: entry i expects expected_seqs[i] (NULL: none) on its expected_streams[i] stream; only the first entry of a stream can expect a seq, later ones -1 (the previous entry of the stream in the batch); all or nothing, EV001 if a stream moved';
+
+-- evlog_enqueue writes later, in the background writer's transaction: a
+-- check at call time would be stale by then and one at write time could
+-- only dead-letter the event.  Refused rather than half-kept.
+CREATE FUNCTION @extschema@.evlog_enqueue(
+    kind text, ts timestamptz, host_id text, rollout_id text,
+    payload jsonb, expected_stream text, expected_seq bigint,
+    event_id text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF expected_seq IS NOT NULL THEN
+        RAISE EXCEPTION 'evlog_enqueue cannot append conditionally'
+            USING ERRCODE = '0A000',
+                  DETAIL = 'The event is written later by the background writer, when the stream may have moved.',
+                  HINT = 'Use evlog_append(..., expected_stream => ..., expected_seq => ...) for a conditional append.';
+    END IF;
+    RETURN @extschema@.evlog_enqueue(kind, ts, host_id, rollout_id, payload, event_id);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.evlog_enqueue(text, timestamptz, text, text, jsonb, text, bigint, text) IS
+    'refuses an expectation (SQLSTATE 0A000: the background writer appends too late to honour it); with expected_seq NULL, evlog_enqueue';
+
+CREATE FUNCTION @extschema@.evlog_stream_head(stream text, id text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF stream OPERATOR(pg_catalog.=) 'rollout' THEN
+        RETURN COALESCE((SELECT e.seq FROM evlog.event_log e
+                          WHERE e.rollout_id OPERATOR(pg_catalog.=) id
+                          ORDER BY e.seq DESC LIMIT 1), 0);
+    ELSIF stream OPERATOR(pg_catalog.=) 'host' THEN
+        RETURN COALESCE((SELECT e.seq FROM evlog.event_log e
+                          WHERE e.host_id OPERATOR(pg_catalog.=) id
+                          ORDER BY e.seq DESC LIMIT 1), 0);
+    END IF;
+    RAISE EXCEPTION 'stream must be ''rollout'' or ''host''' USING ERRCODE = '22023';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.evlog_stream_head(text, text) IS
+    'the latest seq of a stream (''rollout'' or ''host'', and its id) as the caller''s snapshot sees it, 0 if it has none: the expected_seq of the next conditional append';
+
+CREATE FUNCTION @extschema@.evlog_stream_read(
+    stream text, id text, after_seq bigint DEFAULT 0, max_rows integer DEFAULT 1000)
+RETURNS SETOF evlog.event_log
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    safe bigint := @extschema@.evlog_safe_seq();
+BEGIN
+    IF stream OPERATOR(pg_catalog.=) 'rollout' THEN
+        RETURN QUERY SELECT e.* FROM evlog.event_log e
+                      WHERE e.rollout_id OPERATOR(pg_catalog.=) id
+                        AND e.seq OPERATOR(pg_catalog.>) after_seq
+                        AND e.seq OPERATOR(pg_catalog.<=) safe
+                      ORDER BY e.seq LIMIT max_rows;
+    ELSIF stream OPERATOR(pg_catalog.=) 'host' THEN
+        RETURN QUERY SELECT e.* FROM evlog.event_log e
+                      WHERE e.host_id OPERATOR(pg_catalog.=) id
+                        AND e.seq OPERATOR(pg_catalog.>) after_seq
+                        AND e.seq OPERATOR(pg_catalog.<=) safe
+                      ORDER BY e.seq LIMIT max_rows;
+    ELSE
+        RAISE EXCEPTION 'stream must be ''rollout'' or ''host''' USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.evlog_stream_read(text, text, bigint, integer) IS
+    'a stream''s events after after_seq in seq order, at most max_rows, up to evlog_safe_seq() so that a late commit is never skipped';
+
+REVOKE ALL ON FUNCTION
+    @extschema@.evlog_append(text, timestamptz, text, text, text, text, bigint, text),
+    @extschema@.evlog_append(text, timestamptz, text, text, jsonb, text, bigint, text),
+    @extschema@.evlog_append_batch(text[], timestamptz[], text[], text[], jsonb[], text[], bigint[], text[]),
+    @extschema@.evlog_enqueue(text, timestamptz, text, text, jsonb, text, bigint, text),
+    @extschema@.evlog_stream_head(text, text),
+    @extschema@.evlog_stream_read(text, text, bigint, integer)
+FROM PUBLIC;
+
+-- roles already writers get the new functions; kept out of the initial
+-- privileges (as in the input limits section) so pg_dump carries them
+CREATE TABLE evlog.update_init_privs_occ AS
+SELECT i.objoid, i.classoid, i.objsubid, i.initprivs
+  FROM pg_catalog.pg_init_privs i
+ WHERE i.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+   AND i.objoid OPERATOR(pg_catalog.=) ANY (ARRAY[
+       '@extschema@.evlog_append(text, timestamptz, text, text, text, text, bigint, text)'::pg_catalog.regprocedure,
+       '@extschema@.evlog_append(text, timestamptz, text, text, jsonb, text, bigint, text)'::pg_catalog.regprocedure,
+       '@extschema@.evlog_append_batch(text[], timestamptz[], text[], text[], jsonb[], text[], bigint[], text[])'::pg_catalog.regprocedure,
+       '@extschema@.evlog_enqueue(text, timestamptz, text, text, jsonb, text, bigint, text)'::pg_catalog.regprocedure,
+       '@extschema@.evlog_stream_head(text, text)'::pg_catalog.regprocedure,
+       '@extschema@.evlog_stream_read(text, text, bigint, integer)'::pg_catalog.regprocedure]::pg_catalog.oid[]);
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT DISTINCT a.grantee
+               FROM pg_catalog.pg_proc p,
+                    LATERAL pg_catalog.aclexplode(p.proacl) a
+              WHERE p.oid OPERATOR(pg_catalog.=) '@extschema@.evlog_append(text, timestamptz, text, text, jsonb, text)'::pg_catalog.regprocedure
+                AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+                AND a.grantee OPERATOR(pg_catalog.<>) 0
+    LOOP
+        EXECUTE pg_catalog.format(
+            'GRANT EXECUTE ON FUNCTION '
+            '%1$I.evlog_append(text, timestamptz, text, text, text, text, bigint, text), '
+            '%1$I.evlog_append(text, timestamptz, text, text, jsonb, text, bigint, text), '
+            '%1$I.evlog_append_batch(text[], timestamptz[], text[], text[], jsonb[], text[], bigint[], text[]), '
+            '%1$I.evlog_enqueue(text, timestamptz, text, text, jsonb, text, bigint, text), '
+            '%1$I.evlog_stream_head(text, text), '
+            '%1$I.evlog_stream_read(text, text, bigint, integer) TO %2$s',
+            '@extschema@', r.grantee::pg_catalog.regrole);
+    END LOOP;
+END
+$$;
+UPDATE pg_catalog.pg_init_privs i SET initprivs = u.initprivs
+  FROM evlog.update_init_privs_occ u
+ WHERE i.objoid OPERATOR(pg_catalog.=) u.objoid AND i.classoid OPERATOR(pg_catalog.=) u.classoid
+   AND i.objsubid OPERATOR(pg_catalog.=) u.objsubid;
+DROP TABLE evlog.update_init_privs_occ;

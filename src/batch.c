@@ -31,6 +31,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 
 #include "evlog.h"
 
@@ -70,6 +71,10 @@ typedef struct ArrayBatch
 	bool	   *payload_nulls;
 	Datum	   *event_ids;
 	bool	   *event_id_nulls;
+	Datum	   *expected_streams;	/* NULL unless the conditional form */
+	bool	   *expected_stream_nulls;
+	Datum	   *expected_seqs;
+	bool	   *expected_seq_nulls;
 	KindMemo	memo;
 	bool	   *validated;
 } ArrayBatch;
@@ -151,12 +156,17 @@ seq_array(int n)
 }
 
 static ArrayType *
-append_batch(EvlogWriter *writer, int n, EvlogFetchEvent fetch, void *arg)
+append_batch(EvlogWriter *writer, int n, EvlogFetchEvent fetch, void *arg,
+			 bool with_expect)
 {
 	ArrayType  *result = seq_array(n);
 
-	evlog_writer_append_many(writer, n, fetch, arg,
-							 n > 0 ? (int64 *) ARR_DATA_PTR(result) : NULL);
+	if (with_expect)
+		evlog_writer_append_many_expected(writer, n, fetch, arg,
+										  n > 0 ? (int64 *) ARR_DATA_PTR(result) : NULL);
+	else
+		evlog_writer_append_many(writer, n, fetch, arg,
+								 n > 0 ? (int64 *) ARR_DATA_PTR(result) : NULL);
 	evlog_writer_close(writer);
 	return result;
 }
@@ -198,11 +208,14 @@ enum
 	F_ROLLOUT_ID,
 	F_PAYLOAD,
 	F_EVENT_ID,
+	F_EXPECTED_STREAM,
+	F_EXPECTED_SEQ,
 	NFIELDS
 };
 
 static const char *const field_names[NFIELDS] = {
-	"kind", "ts", "host_id", "rollout_id", "payload", "event_id"
+	"kind", "ts", "host_id", "rollout_id", "payload", "event_id",
+	"expected_stream", "expected_seq"
 };
 
 static void
@@ -260,6 +273,47 @@ parse_ts(JsonbValue *v, int entry)
 	return ts;
 }
 
+/*
+ * expected_stream and expected_seq of an entry: no check without
+ * expected_seq (or with null); 0 for an empty stream, -1 for "the previous
+ * entry of the same stream in this batch" (log_writer.c checks where).
+ */
+static void
+json_expectation(JsonbValue *values, bool *present, int index, EvlogExpect *x)
+{
+	JsonbValue *seqv = &values[F_EXPECTED_SEQ];
+	JsonbValue *streamv = &values[F_EXPECTED_STREAM];
+	Datum		d;
+
+	x->stream = EVLOG_STREAM_NONE;
+	x->seq = EVLOG_STREAM_EMPTY;
+	if (!present[F_EXPECTED_SEQ] || seqv->type == jbvNull)
+		return;
+	if (seqv->type != jbvNumeric)
+		wrong_json_type(index, F_EXPECTED_SEQ, seqv, "a JSON number or null");
+	evlog_require_not_null(!present[F_EXPECTED_STREAM] || streamv->type == jbvNull,
+						   "expected_stream", index);
+	if (streamv->type != jbvString)
+		wrong_json_type(index, F_EXPECTED_STREAM, streamv, "a JSON string");
+	x->stream = evlog_stream_kind(cstring_to_text_with_len(streamv->val.string.val,
+														   streamv->val.string.len),
+								  index);
+	d = DirectFunctionCall1(numeric_int8, NumericGetDatum(seqv->val.numeric));
+	/* numeric_int8 rounds: 4.5 is no seq */
+	if (!DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(seqv->val.numeric),
+										  DirectFunctionCall1(int8_numeric, d))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expected_seq must be an integer"),
+				 errdetail_internal("entry %d: expected_seq is not a whole number", index)));
+	x->seq = DatumGetInt64(d);
+	if (x->seq < EVLOG_EXPECT_PREVIOUS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expected_seq must be a seq, 0 (an empty stream) or -1 (the previous entry of the stream)"),
+				 errdetail_internal("entry %d: expected_seq is " INT64_FORMAT, index, x->seq)));
+}
+
 static void
 fetch_jsonb_entry(void *arg, int index, EvlogEvent *ev)
 {
@@ -297,7 +351,7 @@ fetch_jsonb_entry(void *arg, int index, EvlogEvent *ev)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown key \"%s\" in batch entry",
 							pnstrdup(v.val.string.val, v.val.string.len)),
-					 errdetail_internal("entry %d: the keys are kind, ts, host_id, rollout_id, payload and event_id",
+					 errdetail_internal("entry %d: the keys are kind, ts, host_id, rollout_id, payload, event_id, expected_stream and expected_seq",
 										index),
 					 errhint("Unknown keys are refused so that a misspelt field is not silently dropped.")));
 		tok = JsonbIteratorNext(&it, &values[f], true);
@@ -321,6 +375,8 @@ fetch_jsonb_entry(void *arg, int index, EvlogEvent *ev)
 	ev->event_id = json_optional_text(&values[F_EVENT_ID], present[F_EVENT_ID], index, F_EVENT_ID);
 	/* an object is copied as is; a scalar or array fails the check below */
 	ev->payload = JsonbValueToJsonb(&values[F_PAYLOAD]);
+
+	json_expectation(values, present, index, &ev->expect);
 
 	if (validated)
 	{
@@ -367,7 +423,7 @@ evlog_append_batch_jsonb(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 		b.ts[i] = DT_NOBEGIN;
 
-	PG_RETURN_ARRAYTYPE_P(append_batch(writer, n, fetch_jsonb_entry, &b));
+	PG_RETURN_ARRAYTYPE_P(append_batch(writer, n, fetch_jsonb_entry, &b, true));
 }
 
 /* ----------------------------------------------------------------------
@@ -404,6 +460,25 @@ array_optional_text(Datum *values, bool *nulls, int index, const char *field,
 	return t;
 }
 
+/* entry index's expectation, as json_expectation reads the JSON form's */
+static void
+array_expectation(ArrayBatch *b, int index, EvlogExpect *x)
+{
+	x->stream = EVLOG_STREAM_NONE;
+	x->seq = EVLOG_STREAM_EMPTY;
+	if (b->expected_seqs == NULL || b->expected_seq_nulls[index])
+		return;
+	evlog_require_not_null(b->expected_streams == NULL ||
+						   b->expected_stream_nulls[index], "expected_stream", index);
+	x->stream = evlog_stream_kind(DatumGetTextPP(b->expected_streams[index]), index);
+	x->seq = DatumGetInt64(b->expected_seqs[index]);
+	if (x->seq < EVLOG_EXPECT_PREVIOUS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expected_seq must be a seq, 0 (an empty stream) or -1 (the previous entry of the stream)"),
+				 errdetail_internal("entry %d: expected_seq is " INT64_FORMAT, index, x->seq)));
+}
+
 static void
 fetch_array_entry(void *arg, int index, EvlogEvent *ev)
 {
@@ -427,6 +502,7 @@ fetch_array_entry(void *arg, int index, EvlogEvent *ev)
 	ev->payload = DatumGetJsonbP(b->payloads[index]);
 	if (validate)
 		evlog_check_payload(ev->payload, index);
+	array_expectation(b, index, &ev->expect);
 	b->validated[index] = true;
 }
 
@@ -504,8 +580,95 @@ evlog_append_batch_arrays(PG_FUNCTION_ARGS)
 	deconstruct_arg(fcinfo, ARG_ROLLOUT_IDS, TEXTOID, &b.rollout_ids, &b.rollout_id_nulls);
 	deconstruct_arg(fcinfo, ARG_PAYLOADS, JSONBOID, &b.payloads, &b.payload_nulls);
 	deconstruct_arg(fcinfo, ARG_EVENT_IDS, TEXTOID, &b.event_ids, &b.event_id_nulls);
+	b.expected_streams = b.expected_seqs = NULL;
 	memo_init(&b.memo);
 	b.validated = palloc0(Max(n, 1) * sizeof(bool));
 
-	PG_RETURN_ARRAYTYPE_P(append_batch(writer, n, fetch_array_entry, &b));
+	PG_RETURN_ARRAYTYPE_P(append_batch(writer, n, fetch_array_entry, &b, false));
+}
+
+/*
+ * evlog_append_batch(kinds text[], ts timestamptz[], host_ids text[],
+ *                    rollout_ids text[], payloads jsonb[],
+ *                    expected_streams text[], expected_seqs bigint[],
+ *                    event_ids text[] DEFAULT NULL)
+ *
+ * The conditional typed form: its own argument order, so that no call of
+ * the form above can resolve to it.
+ */
+enum
+{
+	XARG_KINDS,
+	XARG_TS,
+	XARG_HOST_IDS,
+	XARG_ROLLOUT_IDS,
+	XARG_PAYLOADS,
+	XARG_EXPECTED_STREAMS,
+	XARG_EXPECTED_SEQS,
+	XARG_EVENT_IDS,
+	XNARGS
+};
+
+static const char *const xarg_names[XNARGS] = {
+	"kinds", "ts", "host_ids", "rollout_ids", "payloads",
+	"expected_streams", "expected_seqs", "event_ids"
+};
+
+PG_FUNCTION_INFO_V1(evlog_append_batch_expected_arrays);
+
+Datum
+evlog_append_batch_expected_arrays(PG_FUNCTION_ARGS)
+{
+	EvlogWriter *writer;
+	ArrayBatch	b;
+	int			len[XNARGS];
+	int			n;
+
+	for (int a = 0; a < XNARGS; a++)
+	{
+		ArrayType  *arr;
+
+		len[a] = -1;
+		if (PG_ARGISNULL(a))
+		{
+			if (a == XARG_KINDS || a == XARG_TS || a == XARG_PAYLOADS)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("%s must not be null", xarg_names[a]),
+						 errhint("Pass an empty array for an empty batch.")));
+			continue;
+		}
+		arr = PG_GETARG_ARRAYTYPE_P(a);
+		if (ARR_NDIM(arr) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("%s must be a one-dimensional array", xarg_names[a]),
+					 errdetail("%s has %d dimensions.", xarg_names[a], ARR_NDIM(arr))));
+		len[a] = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	}
+	n = len[XARG_KINDS];
+	for (int a = 0; a < XNARGS; a++)
+		if (len[a] >= 0 && len[a] != n)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("the arrays of a batch must all have the same length"),
+					 errdetail("kinds has length %d, %s has length %d.", n, xarg_names[a], len[a]),
+					 errhint("Entry i of the batch is element i of every array; pass NULL elements for absent values.")));
+	check_batch_size(n);
+
+	writer = evlog_writer_open();
+	deconstruct_arg(fcinfo, XARG_KINDS, TEXTOID, &b.kinds, &b.kind_nulls);
+	deconstruct_arg(fcinfo, XARG_TS, TIMESTAMPTZOID, &b.ts, &b.ts_nulls);
+	deconstruct_arg(fcinfo, XARG_HOST_IDS, TEXTOID, &b.host_ids, &b.host_id_nulls);
+	deconstruct_arg(fcinfo, XARG_ROLLOUT_IDS, TEXTOID, &b.rollout_ids, &b.rollout_id_nulls);
+	deconstruct_arg(fcinfo, XARG_PAYLOADS, JSONBOID, &b.payloads, &b.payload_nulls);
+	deconstruct_arg(fcinfo, XARG_EVENT_IDS, TEXTOID, &b.event_ids, &b.event_id_nulls);
+	deconstruct_arg(fcinfo, XARG_EXPECTED_STREAMS, TEXTOID,
+					&b.expected_streams, &b.expected_stream_nulls);
+	deconstruct_arg(fcinfo, XARG_EXPECTED_SEQS, INT8OID,
+					&b.expected_seqs, &b.expected_seq_nulls);
+	memo_init(&b.memo);
+	b.validated = palloc0(Max(n, 1) * sizeof(bool));
+
+	PG_RETURN_ARRAYTYPE_P(append_batch(writer, n, fetch_array_entry, &b, true));
 }

@@ -31,6 +31,8 @@
  *	  enqueue.c     SQL entry points evlog_enqueue/evlog_flush, commit-time
  *	                queuing (transaction callbacks)
  *	  worker.c      launcher and per-database writer background workers
+ *	  stream.c      streams (one rollout's or one host's events): conditional
+ *	                append's lock and head check, evlog_stream_head (1.2)
  *	  as_user.c     running statements as another role (the log's owner,
  *	                a handler's or a target's owner), restricted and with
  *	                settings pinned
@@ -62,6 +64,8 @@
 #define EVLOG_LOCK_INFLIGHT		0x4578	/* a transaction's lowest seq (seqs.c) */
 #define EVLOG_LOCK_SEAL			0x4579	/* the one sealer of the chain (chain.c) */
 #define EVLOG_LOCK_ALL_EVENT_IDS	0x457A	/* every event_id at once (log_writer.c) */
+#define EVLOG_LOCK_STREAM_ROLLOUT	0x457B	/* one rollout's stream (stream.c) */
+#define EVLOG_LOCK_STREAM_HOST	0x457C	/* one host's stream (stream.c) */
 
 /*
  * as_user.c — run as another role: SECURITY_RESTRICTED_OPERATION (unless
@@ -128,8 +132,32 @@ typedef enum EvlogOverflow
 } EvlogOverflow;
 
 /*
+ * A conditional append's expectation about one stream (stream.c): the
+ * stream's latest seq must be seq (EVLOG_STREAM_EMPTY: no event yet).  In a
+ * batch, EVLOG_EXPECT_PREVIOUS stands for "the previous entry of the same
+ * stream in this batch", whose seq the caller cannot know in advance.
+ */
+typedef enum EvlogStreamKind
+{
+	EVLOG_STREAM_NONE = 0,		/* no expectation: an unconditional append */
+	EVLOG_STREAM_ROLLOUT,		/* the events of one rollout_id */
+	EVLOG_STREAM_HOST			/* the events of one host_id */
+} EvlogStreamKind;
+
+#define EVLOG_STREAM_EMPTY		0
+#define EVLOG_EXPECT_PREVIOUS	(-1)
+
+typedef struct EvlogExpect
+{
+	EvlogStreamKind stream;
+	int64		seq;
+} EvlogExpect;
+
+/*
  * One validated event, ready to be written.  Text fields are NULL pointers
- * when SQL NULL.  seq is filled in by the writer.
+ * when SQL NULL.  seq is filled in by the writer.  expect is read only by
+ * the conditional paths (evlog_writer_append_expected, and batches written
+ * with_expect); other producers of events may leave it unset.
  */
 typedef struct EvlogEvent
 {
@@ -139,6 +167,7 @@ typedef struct EvlogEvent
 	text	   *rollout_id;
 	Jsonb	   *payload;
 	text	   *event_id;
+	EvlogExpect expect;
 } EvlogEvent;
 
 /*
@@ -208,6 +237,24 @@ extern void evlog_writer_append_many(EvlogWriter *writer, int n,
 									 EvlogFetchEvent fetch, void *arg,
 									 int64 *seqs_out);
 extern void evlog_writer_close(EvlogWriter *writer);
+
+/*
+ * Conditional appends (1.2): like the above, but each event's expect is
+ * checked, under the stream's lock, after its event_id is resolved (a retry
+ * of an append that landed returns its seq) and before any seq is spent.
+ */
+extern int64 evlog_writer_append_expected(EvlogWriter *writer, EvlogEvent *event);
+extern void evlog_writer_append_many_expected(EvlogWriter *writer, int n,
+											  EvlogFetchEvent fetch, void *arg,
+											  int64 *seqs_out);
+
+/* stream.c — streams and their heads */
+extern EvlogStreamKind evlog_stream_kind(text *name, int entry);
+extern text *evlog_stream_id(EvlogEvent *ev, EvlogStreamKind stream, int entry);
+extern void evlog_stream_lock(EvlogStreamKind stream, text *id);
+extern void evlog_stream_expect(Relation log, EvlogEvent *ev, int entry);
+extern void evlog_expect_from_args(FunctionCallInfo fcinfo, int stream_arg,
+								   int seq_arg, EvlogExpect *x, int entry);
 extern void evlog_check_event_id(EvlogEvent *ev);
 extern Oid	evlog_relid(const char *relname);
 

@@ -44,7 +44,8 @@
  *
  * A batch runs in phases, so that nothing is written before every entry is
  * known to be good: (1) fetch, and so validate, every entry; (2) resolve
- * event_ids: in-batch duplicates and ids already in the log; (3) allocate
+ * event_ids: in-batch duplicates and ids already in the log; (2b) in a
+ * conditional batch, lock the streams and check their heads (stream.c); (3) allocate
  * the seqs of the new rows in one go; (4) insert them in input order; (5)
  * give each duplicate the seq of its first occurrence.
  *
@@ -634,6 +635,9 @@ event_id_hash(text *event_id)
  */
 #define EVLOG_MAX_ID_LOCKS		64
 
+static void append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch,
+						void *arg, bool with_expect, int64 *seqs_out);
+
 /* per-id locks taken by the current top-level transaction */
 static LocalTransactionId id_locks_lxid = InvalidLocalTransactionId;
 static int	id_locks_taken = 0;
@@ -735,6 +739,37 @@ evlog_writer_append(EvlogWriter *w, EvlogEvent *ev)
 		if (lookup_event_id(w, ev, -1, &seq))
 			return seq;
 	}
+
+	seq = evlog_allocate_seqs(RelationGetRelid(w->rel), w->seq_relid, 1);
+	store_event(slot, ev, seq);
+	ExecSimpleRelationInsert(partition_for(w, seq), w->estate, slot);
+	after_insert(w, ev, seq);
+	return seq;
+}
+
+/*
+ * evlog_writer_append for a conditional append: the event_id first (a retry
+ * of an append that landed returns its seq and is not checked again), then
+ * the stream's lock and head (stream.c), and only then a seq.
+ */
+int64
+evlog_writer_append_expected(EvlogWriter *w, EvlogEvent *ev)
+{
+	TupleTableSlot *slot = w->slot;
+	int64		seq;
+
+	if (ev->expect.stream == EVLOG_STREAM_NONE)
+		return evlog_writer_append(w, ev);
+	CHECK_FOR_INTERRUPTS();
+
+	if (ev->event_id != NULL)
+	{
+		if (!lock_all_event_ids_if_many(w, 1))
+			lock_event_id(w, event_id_hash(ev->event_id));
+		if (lookup_event_id(w, ev, -1, &seq))
+			return seq;
+	}
+	evlog_stream_expect(w->rel, ev, -1);
 
 	seq = evlog_allocate_seqs(RelationGetRelid(w->rel), w->seq_relid, 1);
 	store_event(slot, ev, seq);
@@ -931,6 +966,169 @@ resolve_event_ids(EvlogWriter *w, IdKey *keys, int nkeys, BatchSource *src,
 	pfree(roots);
 }
 
+/* a batch entry's expectation, by stream; see check_batch_expectations */
+typedef struct StreamKey
+{
+	int			stream;			/* EvlogStreamKind */
+	uint64		hash;			/* of the stream's id */
+	int			index;			/* the entry */
+} StreamKey;
+
+static uint64
+stream_id_hash(text *id)
+{
+	return hash_bytes_extended((const unsigned char *) VARDATA_ANY(id),
+							   VARSIZE_ANY_EXHDR(id), 0);
+}
+
+static int
+streamkey_cmp(const void *a, const void *b)
+{
+	const StreamKey *x = (const StreamKey *) a;
+	const StreamKey *y = (const StreamKey *) b;
+
+	if (x->stream != y->stream)
+		return x->stream < y->stream ? -1 : 1;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * Phase 2b of a batch: the expectations of its new entries (an entry whose
+ * event_id is stored, or earlier in the batch, is a retry: not checked).
+ *
+ * The batch's entries of one stream are written one after the other, their
+ * seqs allocated later: so only the first new entry of a stream can expect
+ * a seq (the head before the batch), and a later one can only expect -1,
+ * "the previous entry of this stream in the batch", which holds by
+ * construction once the first is checked.  Streams are locked in (stream,
+ * hash) order, so two batches cannot deadlock on each other's streams.
+ *
+ * Streams are told apart by a 64-bit hash of their id; two streams of one
+ * batch with the same hash would be taken for one, which can only refuse
+ * the batch (22023) or let a -1 entry through unchecked.
+ */
+static void
+check_batch_expectations(EvlogWriter *w, int n, BatchSource *src,
+						 MemoryContext tmp, const uint8 *state, int nexpect)
+{
+	StreamKey  *keys = palloc(nexpect * sizeof(StreamKey));
+	int		   *first;
+	int			nkeys = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		EvlogEvent	ev;
+
+		if (state[i] != ENTRY_NEW)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		get_event(src, i, &ev, tmp);
+		if (ev.expect.stream != EVLOG_STREAM_NONE)
+		{
+			keys[nkeys].stream = ev.expect.stream;
+			keys[nkeys].hash = stream_id_hash(evlog_stream_id(&ev, ev.expect.stream, i));
+			keys[nkeys].index = i;
+			nkeys++;
+		}
+		MemoryContextReset(tmp);
+	}
+	if (nkeys == 0)
+	{
+		pfree(keys);
+		return;
+	}
+	qsort(keys, nkeys, sizeof(StreamKey), streamkey_cmp);
+
+	/* first[k]: the first new entry of key k's stream (for k starting a run) */
+	first = palloc(nkeys * sizeof(int));
+	for (int k = 0; k < nkeys; k++)
+		first[k] = -1;
+	for (int i = 0; i < n; i++)
+	{
+		EvlogEvent	ev;
+
+		if (state[i] != ENTRY_NEW)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		get_event(src, i, &ev, tmp);
+		for (int stream = EVLOG_STREAM_ROLLOUT; stream <= EVLOG_STREAM_HOST; stream++)
+		{
+			text	   *id = stream == EVLOG_STREAM_HOST ? ev.host_id : ev.rollout_id;
+			StreamKey	probe;
+			StreamKey  *hit;
+			int			k;
+
+			if (id == NULL)
+				continue;
+			probe.stream = stream;
+			probe.hash = stream_id_hash(id);
+			probe.index = -1;	/* sorts before every entry of the run */
+			/* bsearch finds some key of the run; step back to its start */
+			hit = NULL;
+			for (int lo = 0, hi = nkeys; lo < hi;)
+			{
+				int			mid = (lo + hi) / 2;
+
+				if (keys[mid].stream == stream && keys[mid].hash == probe.hash)
+				{
+					hit = &keys[mid];
+					break;
+				}
+				if (streamkey_cmp(&keys[mid], &probe) < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (hit == NULL)
+				continue;
+			for (k = hit - keys; k > 0 && keys[k - 1].stream == stream &&
+				 keys[k - 1].hash == probe.hash; k--)
+				;
+			if (first[k] < 0)
+				first[k] = i;
+		}
+		MemoryContextReset(tmp);
+	}
+
+	for (int g = 0, gend; g < nkeys; g = gend)
+	{
+		EvlogEvent	ev;
+
+		for (gend = g + 1; gend < nkeys && keys[gend].stream == keys[g].stream &&
+			 keys[gend].hash == keys[g].hash; gend++)
+			;
+		for (int k = g; k < gend; k++)
+		{
+			int			i = keys[k].index;
+
+			get_event(src, i, &ev, tmp);
+			if (ev.expect.seq >= 0 && first[g] != i)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("only the first entry of a stream in a batch can expect a seq"),
+						 errdetail_internal("entry %d: entry %d of the batch is earlier in the same stream",
+											i, first[g]),
+						 errhint("Expect -1 (the previous entry of the stream in this batch), or nothing, for the later entries.")));
+			if (ev.expect.seq == EVLOG_EXPECT_PREVIOUS && first[g] == i)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("expected_seq -1 needs an earlier entry of the same stream in the batch"),
+						 errdetail_internal("entry %d: it is the batch's first entry of its stream", i),
+						 errhint("Expect the stream's latest seq (0 for an empty stream) on the first entry.")));
+			MemoryContextReset(tmp);
+		}
+
+		/* lock the stream; check the head if its first entry expects one */
+		get_event(src, keys[g].index, &ev, tmp);
+		evlog_stream_expect(w->rel, &ev, keys[g].index);
+		MemoryContextReset(tmp);
+	}
+	pfree(first);
+	pfree(keys);
+}
+
 /*
  * Append a batch of n events, fetched through fetch(arg, i, ...); fills
  * seqs_out[0..n-1] with each entry's seq, in input order.  The new rows'
@@ -949,6 +1147,21 @@ void
 evlog_writer_append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch,
 						 void *arg, int64 *seqs_out)
 {
+	append_many(w, n, fetch, arg, false, seqs_out);
+}
+
+/* the same, checking each entry's expect (phase 2b) */
+void
+evlog_writer_append_many_expected(EvlogWriter *w, int n, EvlogFetchEvent fetch,
+								  void *arg, int64 *seqs_out)
+{
+	append_many(w, n, fetch, arg, true, seqs_out);
+}
+
+static void
+append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch, void *arg,
+			bool with_expect, int64 *seqs_out)
+{
 	MemoryContext tmp;
 	BatchSource src;
 	Size		cache_budget = (Size) work_mem * 1024;
@@ -960,6 +1173,7 @@ evlog_writer_append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch,
 	int64		next_seq = 0;
 	InsertBuffer *buf;
 	bool		multi;
+	int			nexpect = 0;
 
 	w->batch_entries = n;
 	if (n == 0)
@@ -1006,6 +1220,8 @@ evlog_writer_append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch,
 			keys[nkeys].index = i;
 			nkeys++;
 		}
+		if (with_expect && ev.expect.stream != EVLOG_STREAM_NONE)
+			nexpect++;
 
 		/* what the cache holds, the fetch's own scratch memory included */
 		if (src.cache &&
@@ -1025,6 +1241,10 @@ evlog_writer_append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch,
 		resolve_event_ids(w, keys, nkeys, &src, tmp, state, dup_of, seqs_out);
 		pfree(keys);
 	}
+
+	/* phase 2b: expectations, before any seq is spent */
+	if (nexpect > 0)
+		check_batch_expectations(w, n, &src, tmp, state, nexpect);
 
 	/* phase 3: one contiguous range of seqs for the new rows */
 	for (int i = 0; i < n; i++)

@@ -89,6 +89,16 @@ is($node->safe_psql($db, q{SET ROLE report; SELECT count(*) > 0 FROM evlog.event
 ($ret, $out, $err) = $node->psql($db, q{SET ROLE report; SELECT evlog_prune(now())});
 like($err, qr/permission denied/, 'a reader cannot prune');
 
+# the 1.2 library against a 1.1 database: the batch's JSON form already
+# takes expectations; the rollout stream's index exists, the host stream's not
+is($node->safe_psql($db, q{SELECT array_length(evlog_append_batch(jsonb_build_array(jsonb_build_object(
+	'kind', 'effect', 'ts', '2026-05-16T05:00:00Z', 'rollout_id', 'occ-11', 'payload', '{}'::jsonb,
+	'expected_stream', 'rollout', 'expected_seq', 0))), 1)}), '1', 'at 1.1: a conditional batch on a rollout stream');
+($ret, $out, $err) = $node->psql($db, q{SELECT evlog_append_batch(jsonb_build_array(jsonb_build_object(
+	'kind', 'effect', 'ts', '2026-05-16T05:00:00Z', 'host_id', 'occ-11', 'payload', '{}'::jsonb,
+	'expected_stream', 'host', 'expected_seq', 0)))});
+like($err, qr/expectations on the host stream need evlog 1\.2/, 'at 1.1: the host stream is refused, naming the update');
+
 # appends continue, into new partitions, and pruning works on the upgraded log
 my $max = $node->safe_psql($db, 'SELECT max(seq) FROM evlog.event_log');
 my $next = $node->safe_psql($db, q{SET ROLE app;
@@ -114,6 +124,12 @@ is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = '
 is($node->safe_psql($db, q{SELECT count(*) FROM evlog_verify('all')}), '0', 'evlog_verify clean at the default version');
 is($node->safe_psql($db, q{SELECT coalesce(first_bad_seq::text, 'intact') FROM evlog_verify_chain()}), 'intact',
 	'chain verifies at the default version');
+# a writer since 1.0 appends conditionally after the update, on both streams
+is($node->safe_psql($db, q{SET ROLE app;
+	SELECT evlog_append('effect', now(), 'occ-h', 'occ-12', '{}', 'rollout', 0) AS seq \\gset
+	SELECT evlog_stream_head('rollout', 'occ-12') = :seq;
+	SELECT evlog_append('effect', now(), 'occ-h', NULL, '{}', 'host', evlog_stream_head('host', 'occ-h')) > 0}),
+	"t\nt", 'a writer granted at 1.0 appends conditionally at the default version');
 
 # the carried-over grants are the database's own: a dump of the updated
 # database carries them, and a restore gives the roles their rights back
@@ -126,6 +142,8 @@ is($node->safe_psql('restored', q{SET ROLE report; SELECT count(*) > 0 FROM evlo
 	'after a restore, the reader keeps evlog_read');
 is($node->safe_psql('restored', q{SET ROLE report; SELECT count(*) > 0 FROM evlog.event_log}), 't',
 	'after a restore, the reader keeps SELECT on the log');
+is($node->safe_psql('restored', q{SET ROLE app; SELECT evlog_stream_head('rollout', 'occ-12') > 0}), 't',
+	'after a restore, the writer keeps the conditional-append functions');
 
 $node->stop;
 done_testing();
