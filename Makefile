@@ -52,6 +52,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: every object is rebuilt when evlog.h
+# changes (a stale object with an old struct layout crashes the server)
+$(OBJS): src/evlog.h
+
 # `make print-REGRESS` etc.: lets scripts/test.sh read the test lists
 print-%:
 	@echo $($*)

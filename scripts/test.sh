@@ -3,7 +3,8 @@
 #
 #   bash scripts/test.sh              all suites
 #   EVLOG_TAP_TESTS=t/030_soak.pl bash scripts/test.sh tap   one TAP test
-#   bash scripts/test.sh regress      only pg_regress (also: isolation, tap,
+#   bash scripts/test.sh regress      only pg_regress (also: isolation,
+#                                     docs = the README's SQL examples, tap,
 #                                     lint = cppcheck, memcheck = pg_regress
 #                                     against a server under valgrind)
 #
@@ -16,7 +17,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-suites=${*:-regress isolation tap lint memcheck}
+suites=${*:-regress isolation docs tap lint memcheck}
 
 if [ "${1:-}" != "--in-stage" ]; then
     ensure_build_deps
@@ -26,7 +27,7 @@ if [ "${1:-}" != "--in-stage" ]; then
     chmod 755 "$work"
     bindir=$(stage_pg "$work/pg")
     # the suites write results next to their inputs: give them a copy
-    for d in sql expected specs t test tools src Makefile; do
+    for d in sql expected specs t test tools src doc README.md Makefile; do
         [ -e "$EVLOG_ROOT/$d" ] && cp -a "$EVLOG_ROOT/$d" "$work/"
     done
     mkdir -p "$work/scripts" && cp "$EVLOG_ROOT"/scripts/*.sh "$work/scripts/"
@@ -106,6 +107,22 @@ for suite in $suites; do
             $tests 2>&1 | tee isolation.log || true
         count_pg_regress isolation.log "$(ntests $tests)"
         [ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs
+        ;;
+    docs)
+        # every ```sql example of README.md and doc/*.md, run as written
+        # against a server with evlog preloaded (test/readme_examples.sh)
+        log "docs: the documentation's SQL examples"
+        "$bindir/initdb" -D docsdata -A trust >/dev/null
+        "$bindir/pg_ctl" -D docsdata -w -l docs-server.log \
+            -o "-k $work -p 54988 -c listen_addresses= -c shared_preload_libraries=evlog" start >/dev/null
+        bash test/readme_examples.sh "$bindir" 54988 "$work" "$work" 2>&1 | tee docs.log || true
+        "$bindir/pg_ctl" -D docsdata -m fast -w stop >/dev/null || true
+        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' docs.log | tail -n1)
+        if [ -n "$line" ]; then
+            passed=$((passed + ${line%% *})); bad=${line#*, }; failed=$((failed + ${bad%% *}))
+        else
+            echo "test docs ... FAILED (no result line)"; failed=$((failed + 1))
+        fi
         ;;
     tap)
         ls t/*.pl >/dev/null 2>&1 || continue

@@ -955,8 +955,17 @@ evlog_writer_main(Datum main_arg)
 		}
 		else if (draining)
 		{
+			/*
+			 * Drained and closed: give the queue back too.  Only a server
+			 * shutdown frees shared memory; a writer terminated on its own
+			 * (DROP DATABASE ... WITH (FORCE), pg_terminate_backend) would
+			 * otherwise leave its slot taken until the next restart.
+			 */
 			if (close_and_mark_clean())
+			{
+				(void) evlog_queue_release_if_idle(slot);
 				proc_exit(0);
+			}
 			continue;
 		}
 		else if (sleep_ms < 0)

@@ -79,5 +79,17 @@ is(use_queue('db6', 'rename', 10), "10\nt", 'db6 enqueued and flushed');
 is($rc, 0, "ALTER DATABASE ... RENAME right after the last enqueue succeeds ($secs s) $err");
 is(use_queue('db6_renamed', 'renamed', 5), "5\nt", 'the renamed database enqueues again');
 
+# ---- DROP DATABASE ... WITH (FORCE) while its writer is still connected:
+# the writer, terminated, drains and gives the queue back
+$node->safe_psql('postgres', q{ALTER SYSTEM SET evlog.writer_idle_timeout = '1h'; SELECT pg_reload_conf()});
+is(use_queue('db7', 'force', 10), "10\nt", 'db7 enqueued and flushed');
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'evlog writer' AND datname = 'db7'}),
+	'db7 keeps its writer (idle timeout 1h)');
+($rc, $err, $secs) = timed('postgres', 'DROP DATABASE db7 WITH (FORCE)');
+is($rc, 0, "DROP DATABASE ... WITH (FORCE) with the writer connected $err");
+ok($node->poll_query_until('db3', q{SELECT count(*) = 0 FROM evlog.queue_status WHERE database IS NULL}),
+	'the dropped database holds no queue');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET evlog.writer_idle_timeout; SELECT pg_reload_conf()});
+
 $node->stop;
 done_testing();
