@@ -22,7 +22,8 @@ OBJS = \
 	src/queue.o \
 	src/enqueue.o \
 	src/worker.o \
-	src/as_user.o
+	src/as_user.o \
+	src/locks.o
 
 DATA = evlog--1.0.sql evlog--1.0--1.1.sql evlog--1.1--1.2.sql
 

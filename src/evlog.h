@@ -33,6 +33,8 @@
  *	  as_user.c     running statements as another role (the log's owner,
  *	                a handler's or a target's owner), restricted and with
  *	                settings pinned
+ *	  locks.c       maintenance's strong locks: short lock_timeout, retried
+ *	                with backoff, bounded in total
  *
  *-------------------------------------------------------------------------
  */
@@ -79,6 +81,20 @@ typedef struct EvlogAsUser
 } EvlogAsUser;
 extern void evlog_as_user_begin(Oid user, int flags, EvlogAsUser *as);
 extern void evlog_as_user_end(EvlogAsUser *as);
+
+/*
+ * locks.c — strong locks for maintenance (prune, rebuild), never queued
+ * for long in front of appenders.
+ */
+extern int	evlog_maintenance_lock_timeout_ms;
+extern int	evlog_maintenance_lock_wait_ms;
+
+typedef struct EvlogLockRequest
+{
+	Oid			relid;
+	int			mode;			/* a LOCKMODE */
+} EvlogLockRequest;
+extern void evlog_lock_strong(const EvlogLockRequest *reqs, int n, const char *what);
 
 /* GUCs (evlog.c) */
 extern int	evlog_max_payload_bytes;

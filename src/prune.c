@@ -34,7 +34,10 @@
  *		 so are the evlog.event_ids entries of pruned events: both hold one
  *		 row per event, appenders only insert into them, above the cut;
  *	  4. then under ACCESS EXCLUSIVE on the log (appenders and readers wait
- *		 for this part only; its length is reported at DEBUG1): derived
+ *		 for this part only; its length is reported at DEBUG1; the lock is
+ *		 taken with a short lock_timeout and retried, so a transaction that
+ *		 holds the log idle delays the prune, not the appenders: locks.c):
+ *		 derived
  *		 rows that came from pruned events are deleted: probe_failures,
  *		 host_states and derived_skips rows by their event_log_seq,
  *		 rollouts by opened_event_log_seq; the rollouts whose opening was
@@ -543,6 +546,47 @@ chain_in_use(void)
 }
 
 /*
+ * Every lock phase 2 needs, taken at once through evlog_lock_strong (a
+ * short lock_timeout, retried with backoff: locks.c), so that no statement
+ * of phase 2 queues for a lock in front of appenders: ACCESS EXCLUSIVE on
+ * the log, on each partition to drop (DETACH, DROP), and SHARE ROW
+ * EXCLUSIVE, more than the SHARE lock DETACH takes, on each table with a
+ * foreign key to the log (the derived tables).  The caller is connected to
+ * SPI.
+ */
+static void
+lock_for_removal(Oid logid, const EvlogPart *parts, int ndrop)
+{
+	EvlogLockRequest *reqs;
+	uint64		nref;
+	int			n = 0;
+
+	spi_exec(psprintf("SELECT conrelid::pg_catalog.oid FROM pg_catalog.pg_constraint"
+					  " WHERE contype OPERATOR(pg_catalog.=) 'f'"
+					  " AND confrelid OPERATOR(pg_catalog.=) %u"
+					  " AND conparentid OPERATOR(pg_catalog.=) 0"
+					  " ORDER BY 1", logid), SPI_OK_SELECT);
+	nref = SPI_processed;
+	reqs = palloc(sizeof(EvlogLockRequest) * (1 + ndrop + nref));
+	reqs[n].relid = logid;
+	reqs[n++].mode = AccessExclusiveLock;
+	for (int i = 0; i < ndrop; i++)
+	{
+		reqs[n].relid = parts[i].relid;
+		reqs[n++].mode = AccessExclusiveLock;
+	}
+	for (uint64 i = 0; i < nref; i++)
+	{
+		bool		isnull;
+
+		reqs[n].relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		reqs[n++].mode = ShareRowExclusiveLock;
+	}
+	evlog_lock_strong(reqs, n, "evlog_prune()");
+	pfree(reqs);
+}
+
+/*
  * The removal itself, connected to SPI as the log's owner, holding SHARE
  * UPDATE EXCLUSIVE on the log (no other prune, no partition created or
  * attached meanwhile; appends go on).  Returns the number of events removed.
@@ -644,7 +688,7 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 		 * update host_states and rollouts rows, and the rollouts are derived
 		 * again from the log as it stands) and the partitions.
 		 */
-		LockRelationOid(logid, AccessExclusiveLock);
+		lock_for_removal(logid, parts, ndrop);
 		INSTR_TIME_SET_CURRENT(locked);
 		/* what we see must include every append that committed before the lock */
 		CommandCounterIncrement();
@@ -747,7 +791,12 @@ evlog_prune(PG_FUNCTION_ARGS)
 	owner = log->rd_rel->relowner;
 	table_close(log, NoLock);
 
-	LockRelationOid(logid, ShareUpdateExclusiveLock);
+	{
+		/* behind a partition being created: do not wait for long either */
+		EvlogLockRequest req = {logid, ShareUpdateExclusiveLock};
+
+		evlog_lock_strong(&req, 1, "evlog_prune()");
+	}
 	evlog_as_user_begin(owner, EVLOG_AS_SPI, &as);
 	count = prune_partitions(logid, before, &first_seq, &last_seq, &ndropped);
 	evlog_as_user_end(&as);
