@@ -210,6 +210,14 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("evlog.max_consumer_lag_events",
+							"How many seqs a named consumer may fall behind before retention removes events it has not acknowledged; -1: never.",
+							"A consumer passed this way is told so by its next evlog_consumer_next().",
+							&evlog_max_consumer_lag_events,
+							-1, -1, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
 	/*
 	 * ---- maintenance's strong locks (locks.c) ----
 	 */

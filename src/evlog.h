@@ -290,6 +290,7 @@ extern PGDLLEXPORT void evlog_partition_worker_main(Datum main_arg);
 
 /* prune.c — set while evlog_prune removes rows the triggers protect */
 extern bool evlog_prune_active;
+extern int	evlog_max_consumer_lag_events;
 extern int	evlog_partitions_summarise(void);
 extern PGDLLEXPORT Datum evlog_prune(PG_FUNCTION_ARGS);
 

@@ -25,7 +25,9 @@
  *	  1. seal the chain up to the head when it is in use, so that no pruned
  *		 event goes unsealed;
  *	  2. choose the partitions: below evlog_safe_seq(), all older than the
- *		 cut, sealed; their event counts come from evlog.partition_summaries,
+ *		 cut, sealed, acknowledged by every named consumer (but those more
+ *		 than evlog.max_consumer_lag_events behind, which are marked so
+ *		 that they learn of the loss: consumer_hold below); their event counts come from evlog.partition_summaries,
  *		 taken once per closed partition in the background ("Partition
  *		 summaries" below), so choosing reads no rows;
  *	  3. while appends go on: the last pruned link goes to
@@ -92,6 +94,7 @@ PG_FUNCTION_INFO_V1(evlog_refuse_chain_change);
 PG_FUNCTION_INFO_V1(evlog_summarise_partitions);
 
 bool		evlog_prune_active = false;
+int			evlog_max_consumer_lag_events = -1;
 
 /* ------------------------------------------------------------------------
  * The append-only triggers
@@ -546,6 +549,67 @@ chain_in_use(void)
 }
 
 /*
+ * Consumers hold retention back, as replication slots hold WAL: no event a
+ * named consumer has not acknowledged is pruned, unless the consumer is
+ * more than evlog.max_consumer_lag_events seqs behind the safe seq
+ * ("closed"; -1, the default: never).  Returns the highest seq prune may
+ * remove (PG_INT64_MAX: no consumer holds anything).  A consumer that
+ * retention passes is marked (consumers.pruned_unread_upto, from 1.2 on;
+ * see mark_passed_consumers) and its next evlog_consumer_next fails; on a
+ * 1.1 database, which has no such column, every consumer holds.  Runs as
+ * the log's owner, who owns evlog.consumers: row-level security does not
+ * hide other roles' consumers from it.
+ */
+static bool
+consumers_can_be_passed(void)
+{
+	bool		isnull;
+
+	return evlog_max_consumer_lag_events >= 0 &&
+		spi_int8("SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute"
+				 " WHERE attrelid OPERATOR(pg_catalog.=) 'evlog.consumers'::pg_catalog.regclass"
+				 " AND attname OPERATOR(pg_catalog.=) 'pruned_unread_upto' AND NOT attisdropped",
+				 &isnull) > 0;
+}
+
+static int64
+consumer_hold(int64 closed, bool passable)
+{
+	bool		isnull;
+	int64		hold;
+
+	if (passable)
+		hold = spi_int8(psprintf("SELECT pg_catalog.min(position) FROM evlog.consumers"
+								 " WHERE position OPERATOR(pg_catalog.>=) " INT64_FORMAT,
+								 closed - evlog_max_consumer_lag_events), &isnull);
+	else
+		hold = spi_int8("SELECT pg_catalog.min(position) FROM evlog.consumers", &isnull);
+	return isnull ? PG_INT64_MAX : hold;
+}
+
+/*
+ * The consumers whose unacknowledged events this prune removes (those
+ * beyond evlog.max_consumer_lag_events): remember up to where, so that
+ * their next read says so instead of silently resuming after the gap.
+ */
+static void
+mark_passed_consumers(int64 last_seq)
+{
+	uint64		n;
+
+	n = spi_exec(psprintf("UPDATE evlog.consumers SET pruned_unread_upto ="
+						  " pg_catalog.int8larger(COALESCE(pruned_unread_upto, 0), " INT64_FORMAT ")"
+						  " WHERE position OPERATOR(pg_catalog.<) " INT64_FORMAT,
+						  last_seq, last_seq), SPI_OK_UPDATE);
+	if (n > 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("evlog_prune removed events that " UINT64_FORMAT " named consumers had not acknowledged", n),
+				 errdetail("They were more than evlog.max_consumer_lag_events (%d) seqs behind; their next evlog_consumer_next() fails until they acknowledge seq " INT64_FORMAT ".",
+						   evlog_max_consumer_lag_events, last_seq)));
+}
+
+/*
  * Every lock phase 2 needs, taken at once through evlog_lock_strong (a
  * short lock_timeout, retried with backoff: locks.c), so that no statement
  * of phase 2 queues for a lock in front of appenders: ACCESS EXCLUSIVE on
@@ -602,6 +666,8 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 	int64		count = 0;
 	int64		closed;
 	int64		sealed = PG_INT64_MAX;
+	int64		hold;
+	bool		passable;
 	int64		cut;
 	bool		isnull;
 	bool		chain;
@@ -627,6 +693,8 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 	 * below it never changes again.
 	 */
 	closed = evlog_safe_seq();
+	passable = consumers_can_be_passed();
+	hold = consumer_hold(closed, passable);
 
 	log = table_open(logid, NoLock);
 	parts = evlog_log_parts(log, &nparts);
@@ -643,6 +711,12 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 		part_stats(&parts[i], before, &ps);
 		if (!ps.all_older || (ps.count > 0 && ps.max_seq > sealed))
 			break;
+		if (ps.count > 0 && ps.max_seq > hold)
+		{
+			ereport(DEBUG1,
+					(errmsg("evlog_prune: a named consumer at seq " INT64_FORMAT " holds retention back", hold)));
+			break;
+		}
 		if (ps.count > 0 && *first_seq == 0)
 			*first_seq = ps.min_seq;
 		if (ps.count > 0)
@@ -682,6 +756,8 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 		spi_exec(psprintf("DELETE FROM evlog.event_ids WHERE seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
 						  cut), SPI_OK_DELETE);
 		evlog_prune_active = false;
+		if (passable && *last_seq > 0)
+			mark_passed_consumers(*last_seq);
 
 		/*
 		 * Phase 2, appenders and readers waiting: derived rows (appenders
