@@ -94,7 +94,9 @@ typedef struct EvlogLockRequest
 	Oid			relid;
 	int			mode;			/* a LOCKMODE */
 } EvlogLockRequest;
-extern void evlog_lock_strong(const EvlogLockRequest *reqs, int n, const char *what);
+#define EVLOG_LOCK_GIVE_WAY		0x01	/* see locks.c */
+extern void evlog_lock_strong(const EvlogLockRequest *reqs, int n, const char *what,
+							  int flags);
 
 /* GUCs (evlog.c) */
 extern int	evlog_max_payload_bytes;

@@ -25,6 +25,16 @@
  * were obtained are kept until the caller's transaction ends, as with
  * LockRelationOid.
  *
+ * Giving way.  evlog_prune already holds SHARE UPDATE EXCLUSIVE on the log
+ * while it retries (from its start: one prune at a time, no partition
+ * attached meanwhile).  A session that then needs that lock (an appender
+ * creating a partition, a rebuild) waits for the prune while the prune's
+ * attempts wait for it: a deadlock that lock_timeout hides from the
+ * deadlock detector.  With EVLOG_LOCK_GIVE_WAY, the caller gives up with
+ * 55P03 as soon as, between two attempts, another backend waits for a
+ * lock on the first relation of the set that conflicts with SHARE UPDATE
+ * EXCLUSIVE: the prune fails fast, the other session goes on.
+ *
  * pg_repack, pg_squeeze and pg_partman do the same for their strong locks.
  *
  *-------------------------------------------------------------------------
@@ -37,6 +47,7 @@
 #include "portability/instr_time.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -107,12 +118,40 @@ lock_set_once(const EvlogLockRequest *reqs, int n, Oid *blocked)
 }
 
 /*
+ * Is another backend waiting for a lock on relid in a mode that conflicts
+ * with SHARE UPDATE EXCLUSIVE (and is not ACCESS EXCLUSIVE, which only
+ * maintenance asks for, with its own retries)?  Returns its pid, or 0.
+ */
+static int
+waiter_behind_us(Oid relid)
+{
+	LockData   *ld = GetLockStatusData();
+	int			pid = 0;
+
+	for (int i = 0; i < ld->nelements && pid == 0; i++)
+	{
+		LockInstanceData *l = &ld->locks[i];
+
+		if (l->locktag.locktag_type == LOCKTAG_RELATION &&
+			l->locktag.locktag_field1 == MyDatabaseId &&
+			l->locktag.locktag_field2 == relid &&
+			l->pid != MyProcPid &&
+			l->waitLockMode >= ShareUpdateExclusiveLock &&
+			l->waitLockMode < AccessExclusiveLock)
+			pid = l->pid;
+	}
+	return pid;
+}
+
+/*
  * Take every lock of reqs[0..n-1] (see the header), in that order, for
  * "what" (used in messages, e.g. "evlog_prune()").  Returns once all are
- * held; raises 55P03 after evlog.maintenance_lock_wait.
+ * held; raises 55P03 after evlog.maintenance_lock_wait, or, with
+ * EVLOG_LOCK_GIVE_WAY in flags, as soon as another session waits behind
+ * the SHARE UPDATE EXCLUSIVE lock the caller holds on reqs[0].
  */
 void
-evlog_lock_strong(const EvlogLockRequest *reqs, int n, const char *what)
+evlog_lock_strong(const EvlogLockRequest *reqs, int n, const char *what, int flags)
 {
 	instr_time	start;
 	long		backoff = Max(evlog_maintenance_lock_timeout_ms, 1);
@@ -142,6 +181,19 @@ evlog_lock_strong(const EvlogLockRequest *reqs, int n, const char *what)
 					 errdetail("%d attempts of evlog.maintenance_lock_timeout (%d ms) each timed out; another transaction holds a conflicting lock.",
 							   attempts, evlog_maintenance_lock_timeout_ms),
 					 errhint("Look for sessions idle in transaction in pg_stat_activity (pg_locks shows the holder); end them, then try again, or raise evlog.maintenance_lock_wait.")));
+		}
+		if ((flags & EVLOG_LOCK_GIVE_WAY) != 0)
+		{
+			int			pid = waiter_behind_us(reqs[0].relid);
+
+			if (pid != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+						 errmsg("%s gave way to process %d, which waits for a lock on \"%s\" that %s holds",
+								what, pid, get_rel_name(reqs[0].relid), what),
+						 errdetail("%s could not lock \"%s\" within %d attempts.", what,
+								   get_rel_name(blocked), attempts),
+						 errhint("Try again later; the retention worker does at its next round.")));
 		}
 		ereport(DEBUG1,
 				(errmsg("%s: lock on \"%s\" not available, attempt %d, trying again in %ld ms",

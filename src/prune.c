@@ -646,7 +646,7 @@ lock_for_removal(Oid logid, const EvlogPart *parts, int ndrop)
 		reqs[n].relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 		reqs[n++].mode = ShareRowExclusiveLock;
 	}
-	evlog_lock_strong(reqs, n, "evlog_prune()");
+	evlog_lock_strong(reqs, n, "evlog_prune()", EVLOG_LOCK_GIVE_WAY);
 	pfree(reqs);
 }
 
@@ -871,7 +871,7 @@ evlog_prune(PG_FUNCTION_ARGS)
 		/* behind a partition being created: do not wait for long either */
 		EvlogLockRequest req = {logid, ShareUpdateExclusiveLock};
 
-		evlog_lock_strong(&req, 1, "evlog_prune()");
+		evlog_lock_strong(&req, 1, "evlog_prune()", 0);
 	}
 	evlog_as_user_begin(owner, EVLOG_AS_SPI, &as);
 	count = prune_partitions(logid, before, &first_seq, &last_seq, &ndropped);

@@ -384,7 +384,7 @@ lock_log_for_rebuild(const char *what)
 {
 	EvlogLockRequest req = {evlog_relid("event_log"), ShareRowExclusiveLock};
 
-	evlog_lock_strong(&req, 1, what);
+	evlog_lock_strong(&req, 1, what, 0);
 }
 
 /* Replay the whole log (phase 1), then catch up and swap (phases 2, 3). */
