@@ -35,7 +35,7 @@ REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
 # suites that need evlog in shared_preload_libraries: scripts/test.sh runs
 # them in a second pg_regress with test/evlog_preload.conf
 REGRESS_PRELOAD = queue_enqueue hardening_queue
-ISOLATION = read_late_commit batch_concurrent rebuild_concurrent chain_concurrent
+ISOLATION = read_late_commit batch_concurrent rebuild_concurrent chain_concurrent event_id_upgrade
 TAP_TESTS = 1
 
 # Our own files are held to -Wall -Wextra; `make WERROR=1` turns warnings
