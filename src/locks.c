@@ -99,16 +99,14 @@ lock_set_once(const EvlogLockRequest *reqs, int n, Oid *blocked)
 
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-		{
-			FreeErrorData(edata);
-			PG_RE_THROW();
-		}
 		FlushErrorState();
 		/* releases what the attempt got, the GUC nest level with it */
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		/* cancel, deadlock...: the caller's, at the caller's level */
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
 		FreeErrorData(edata);
 		*blocked = reqs[current].relid;
 		ok = false;
@@ -140,6 +138,8 @@ waiter_behind_us(Oid relid)
 			l->waitLockMode < AccessExclusiveLock)
 			pid = l->pid;
 	}
+	pfree(ld->locks);
+	pfree(ld);
 	return pid;
 }
 
