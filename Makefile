@@ -23,7 +23,8 @@ OBJS = \
 	src/enqueue.o \
 	src/worker.o \
 	src/as_user.o \
-	src/stream.o
+	src/stream.o \
+	src/locks.o
 
 DATA = evlog--1.0.sql evlog--1.0--1.1.sql evlog--1.1--1.2.sql
 
@@ -36,7 +37,7 @@ REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
 # suites that need evlog in shared_preload_libraries: scripts/test.sh runs
 # them in a second pg_regress with test/evlog_preload.conf
 REGRESS_PRELOAD = queue_enqueue hardening_queue enqueue_limits derived_check
-ISOLATION = read_late_commit batch_concurrent rebuild_concurrent derived_concurrent conditional_concurrent chain_concurrent
+ISOLATION = read_late_commit batch_concurrent rebuild_concurrent derived_concurrent conditional_concurrent chain_concurrent event_id_upgrade
 TAP_TESTS = 1
 
 # Our own files are held to -Wall -Wextra; `make WERROR=1` turns warnings

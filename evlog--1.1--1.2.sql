@@ -24,6 +24,9 @@
  *     expected_stream + expected_seq (SQLSTATE EV001 on a moved stream),
  *     index (host_id, seq), evlog_stream_head, evlog_stream_read; the
  *     evlog_enqueue overload refuses an expectation.
+ *   - no stalls: named consumers hold retention back (pruned_unread_upto,
+ *     evlog_consumer_next refuses to skip a pruned gap silently,
+ *     consumer_lag shows who holds retention).
  *
  * Script safety as in evlog--1.0.sql: schema-qualified names, plain CREATE
  * for new objects (CREATE OR REPLACE only for evlog's own functions and
@@ -898,3 +901,72 @@ UPDATE pg_catalog.pg_init_privs i SET initprivs = u.initprivs
  WHERE i.objoid OPERATOR(pg_catalog.=) u.objoid AND i.classoid OPERATOR(pg_catalog.=) u.classoid
    AND i.objsubid OPERATOR(pg_catalog.=) u.objsubid;
 DROP TABLE evlog.update_init_privs_occ;
+
+-- ==== no stalls ====
+/*
+ * Retention never drops what a consumer has not read (the C side: prune.c,
+ * consumer_hold; the strong locks of prune and rebuild: locks.c):
+ *   - evlog_prune keeps every event a named consumer has not acknowledged,
+ *     unless the consumer is more than evlog.max_consumer_lag_events seqs
+ *     behind (default -1: never); such a consumer is marked in
+ *     evlog.consumers.pruned_unread_upto;
+ *   - evlog_consumer_next then fails (55000) until the consumer
+ *     acknowledges that seq: it never resumes silently after the gap;
+ *   - evlog.consumer_lag shows each consumer's pruned_unread_upto and
+ *     whether it holds retention back.
+ */
+ALTER TABLE evlog.consumers ADD COLUMN pruned_unread_upto bigint;
+COMMENT ON COLUMN evlog.consumers.pruned_unread_upto IS
+    'highest seq evlog_prune removed while this consumer had not acknowledged it (it was more than evlog.max_consumer_lag_events behind); NULL if none';
+
+CREATE OR REPLACE FUNCTION @extschema@.evlog_consumer_next(name text, max_rows integer DEFAULT 1000)
+RETURNS SETOF evlog.event_log
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pos bigint;
+    lost bigint;
+BEGIN
+    SELECT c.position, c.pruned_unread_upto INTO pos, lost FROM evlog.consumers c
+     WHERE c.name OPERATOR(pg_catalog.=) evlog_consumer_next.name
+       AND c.owner OPERATOR(pg_catalog.=) evlog.consumer_owner(evlog_consumer_next.name);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'consumer "%" does not exist', name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with evlog_consumer_create(); a consumer is visible only to the role that created it.';
+    END IF;
+    IF lost OPERATOR(pg_catalog.>) pos THEN
+        RAISE EXCEPTION 'consumer "%" fell behind retention: events after seq % up to seq % were pruned before it read them', name, pos, lost
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'It was more than evlog.max_consumer_lag_events seqs behind when evlog_prune ran.',
+                  HINT = pg_catalog.format('Acknowledge seq %s with evlog_consumer_ack() to go on after the gap, or drop the consumer and create it anew.', lost);
+    END IF;
+    RETURN QUERY SELECT * FROM @extschema@.evlog_read(pos, max_rows);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.evlog_consumer_next(text, integer) IS
+    'the next committed events after the consumer''s acknowledged position (does not move it: acknowledge with evlog_consumer_ack); fails when retention removed events the consumer had not acknowledged (see evlog.max_consumer_lag_events)';
+
+CREATE OR REPLACE VIEW evlog.consumer_lag WITH (security_invoker = true) AS
+SELECT c.name, c.position, s.safe_seq,
+       (SELECT pg_catalog.count(*) FROM evlog.event_log e
+         WHERE e.seq OPERATOR(pg_catalog.>) c.position AND e.seq OPERATOR(pg_catalog.<=) s.safe_seq) AS events_behind,
+       (SELECT e.ts FROM evlog.event_log e
+         WHERE e.seq OPERATOR(pg_catalog.>) c.position ORDER BY e.seq LIMIT 1) AS oldest_unread_ts,
+       c.acked_at,
+       pg_catalog.now() OPERATOR(pg_catalog.-) c.acked_at AS since_ack,
+       c.owner,
+       c.pruned_unread_upto,
+       (pg_catalog.current_setting('evlog.max_consumer_lag_events', true) IS NULL
+        OR pg_catalog.current_setting('evlog.max_consumer_lag_events', true)::pg_catalog.int8 OPERATOR(pg_catalog.<) 0
+        OR s.safe_seq OPERATOR(pg_catalog.-) c.position
+           OPERATOR(pg_catalog.<=) pg_catalog.current_setting('evlog.max_consumer_lag_events', true)::pg_catalog.int8)
+         AS holds_retention
+  FROM evlog.consumers c, (SELECT @extschema@.evlog_safe_seq() AS safe_seq) s;
+COMMENT ON VIEW evlog.consumer_lag IS
+    'how far each of the caller''s consumers is behind: in events and in time; whether it holds retention back, and what retention removed unread';
+COMMENT ON COLUMN evlog.consumer_lag.pruned_unread_upto IS
+    'highest seq retention removed before this consumer acknowledged it; evlog_consumer_next fails until it acknowledges that seq';
+COMMENT ON COLUMN evlog.consumer_lag.holds_retention IS
+    'true when evlog_prune keeps this consumer''s unacknowledged events (evlog.max_consumer_lag_events is -1, or the consumer is within it, in this session''s setting)';

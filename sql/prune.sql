@@ -76,9 +76,19 @@ BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT evlog_prune('2026-01-20');
 ROLLBACK;
 
+-- the consumer 'behind' has not acknowledged seqs 6..: by default it holds
+-- retention back, as a replication slot holds WAL
+SELECT evlog_prune('2026-01-20') AS held_by_consumer;
+SELECT name, position, holds_retention, pruned_unread_upto FROM evlog.consumer_lag;
+-- a consumer further behind than evlog.max_consumer_lag_events is passed
+-- (with a WARNING), and marked
+SET evlog.max_consumer_lag_events = 0;
+SELECT name, holds_retention FROM evlog.consumer_lag;
+
 -- the cut 2026-01-20 covers seqs 1..19: only the first partition (1..16)
 -- is wholly older; the second (17..32) keeps its older events
 SELECT evlog_prune('2026-01-20') AS pruned;
+RESET evlog.max_consumer_lag_events;
 SELECT partition, bounds FROM used_partitions;
 SELECT min(seq) AS first_remaining, count(*) AS events FROM evlog.event_log;
 
@@ -103,8 +113,14 @@ SELECT first_bad_seq, reason, events_checked FROM evlog_verify_chain();
 SELECT evlog_seal() AS sealed_retention_event;
 SELECT first_bad_seq, reason FROM evlog_verify_chain();
 
--- a consumer below the cut resumes at the first remaining event
+-- the passed consumer is told, never resumed silently after the gap ...
+SELECT name, position, pruned_unread_upto FROM evlog.consumer_lag;
 SELECT min(seq) AS consumer_resumes_at FROM evlog_consumer_next('behind', 5);
+-- ... until it acknowledges the gap
+SELECT evlog_consumer_ack('behind', pruned_unread_upto) AS acked_gap FROM evlog.consumers WHERE name = 'behind';
+SELECT min(seq) AS consumer_resumes_at FROM evlog_consumer_next('behind', 5);
+-- dropping a consumer releases what it holds
+SELECT evlog_consumer_drop('behind') AS dropped;
 
 -- idempotency covers what is still in the log; a pruned event_id is free again
 SELECT evlog_append('agent_event', '2026-01-25', 'h25', 'r-old',

@@ -247,6 +247,32 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("evlog.max_consumer_lag_events",
+							"How many seqs a named consumer may fall behind before retention removes events it has not acknowledged; -1: never.",
+							"A consumer passed this way is told so by its next evlog_consumer_next().",
+							&evlog_max_consumer_lag_events,
+							-1, -1, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	/*
+	 * ---- maintenance's strong locks (locks.c) ----
+	 */
+	DefineCustomIntVariable("evlog.maintenance_lock_timeout",
+							"lock_timeout of each attempt of evlog_prune and evlog_rebuild to take their strong locks on the log.",
+							"Appenders and readers arriving meanwhile wait at most this long behind the attempt.",
+							&evlog_maintenance_lock_timeout_ms,
+							50, 1, 60 * 1000,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("evlog.maintenance_lock_wait",
+							"Longest total time evlog_prune and evlog_rebuild retry their strong locks before failing with lock_not_available.",
+							"Attempts are retried with a doubling backoff of at most 1 s; the retention worker skips the round instead.",
+							&evlog_maintenance_lock_wait_ms,
+							60 * 1000, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	/*
 	 * SUSET: dropping events is an auditing decision, not an application
 	 * role's.

@@ -36,6 +36,8 @@
  *	  as_user.c     running statements as another role (the log's owner,
  *	                a handler's or a target's owner), restricted and with
  *	                settings pinned
+ *	  locks.c       maintenance's strong locks: short lock_timeout, retried
+ *	                with backoff, bounded in total
  *
  *-------------------------------------------------------------------------
  */
@@ -85,6 +87,22 @@ typedef struct EvlogAsUser
 extern void evlog_as_user_begin(Oid user, int flags, EvlogAsUser *as);
 extern void evlog_as_user_end(EvlogAsUser *as);
 extern void evlog_worker_pin_settings(void);
+
+/*
+ * locks.c — strong locks for maintenance (prune, rebuild), never queued
+ * for long in front of appenders.
+ */
+extern int	evlog_maintenance_lock_timeout_ms;
+extern int	evlog_maintenance_lock_wait_ms;
+
+typedef struct EvlogLockRequest
+{
+	Oid			relid;
+	int			mode;			/* a LOCKMODE */
+} EvlogLockRequest;
+#define EVLOG_LOCK_GIVE_WAY		0x01	/* see locks.c */
+extern void evlog_lock_strong(const EvlogLockRequest *reqs, int n, const char *what,
+							  int flags);
 
 /* GUCs (evlog.c) */
 extern int	evlog_max_payload_bytes;
@@ -368,6 +386,7 @@ extern PGDLLEXPORT void evlog_partition_worker_main(Datum main_arg);
 
 /* prune.c — set while evlog_prune removes rows the triggers protect */
 extern bool evlog_prune_active;
+extern int	evlog_max_consumer_lag_events;
 extern int	evlog_partitions_summarise(void);
 extern PGDLLEXPORT Datum evlog_prune(PG_FUNCTION_ARGS);
 

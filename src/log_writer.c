@@ -632,8 +632,16 @@ event_id_hash(text *event_id)
  * the "all" tag in exclusive mode instead, which stands for every id: it
  * waits for, and then excludes, every other transaction appending with an
  * event_id until it commits.  Appends without an event_id are unaffected.
+ *
+ * Never an upgrade that waits: a transaction that already holds the "all"
+ * tag in share mode (it locked ids before) would, by waiting for exclusive,
+ * deadlock with another one doing the same.  It takes exclusive only if it
+ * can at once; otherwise it goes on with per-id locks, up to
+ * EVLOG_MAX_ID_LOCKS_SHARED in all, and beyond that fails with a hint
+ * rather than wait.
  */
 #define EVLOG_MAX_ID_LOCKS		64
+#define EVLOG_MAX_ID_LOCKS_SHARED	4096
 
 static void append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch,
 						void *arg, bool with_expect, int64 *seqs_out);
@@ -680,9 +688,27 @@ lock_all_event_ids_if_many(EvlogWriter *w, int n)
 	set_event_id_tag(&tag, w, 0, true);
 	if (id_locks_taken + n > EVLOG_MAX_ID_LOCKS)
 	{
-		id_locks_taken = EVLOG_MAX_ID_LOCKS + 1;
-		(void) LockAcquire(&tag, ExclusiveLock, false, false);
-		return true;
+#if PG_VERSION_NUM >= 170000
+		bool		holds_share = LockHeldByMe(&tag, ShareLock, false);
+#else
+		bool		holds_share = LockHeldByMe(&tag, ShareLock);
+#endif
+
+		if (!holds_share ||
+			LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		{
+			id_locks_taken = EVLOG_MAX_ID_LOCKS + 1;
+			if (!holds_share)
+				(void) LockAcquire(&tag, ExclusiveLock, false, false);
+			return true;
+		}
+		if (id_locks_taken + n > EVLOG_MAX_ID_LOCKS_SHARED)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("this transaction cannot lock %d more event_ids", n),
+					 errdetail("It appended events with an event_id before, while other transactions append events with one: it would hold more than %d event_id locks, and waiting for the lock that stands for all of them could deadlock with those transactions.",
+							   EVLOG_MAX_ID_LOCKS_SHARED),
+					 errhint("Append large batches with event_ids first in their transaction, or in a transaction of their own.")));
 	}
 	(void) LockAcquire(&tag, ShareLock, false, false);
 	return false;

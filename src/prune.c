@@ -25,7 +25,9 @@
  *	  1. seal the chain up to the head when it is in use, so that no pruned
  *		 event goes unsealed;
  *	  2. choose the partitions: below evlog_safe_seq(), all older than the
- *		 cut, sealed; their event counts come from evlog.partition_summaries,
+ *		 cut, sealed, acknowledged by every named consumer (but those more
+ *		 than evlog.max_consumer_lag_events behind, which are marked so
+ *		 that they learn of the loss: consumer_hold below); their event counts come from evlog.partition_summaries,
  *		 taken once per closed partition in the background ("Partition
  *		 summaries" below), so choosing reads no rows;
  *	  3. while appends go on: the last pruned link goes to
@@ -34,7 +36,10 @@
  *		 so are the evlog.event_ids entries of pruned events: both hold one
  *		 row per event, appenders only insert into them, above the cut;
  *	  4. then under ACCESS EXCLUSIVE on the log (appenders and readers wait
- *		 for this part only; its length is reported at DEBUG1): derived
+ *		 for this part only; its length is reported at DEBUG1; the lock is
+ *		 taken with a short lock_timeout and retried, so a transaction that
+ *		 holds the log idle delays the prune, not the appenders: locks.c):
+ *		 derived
  *		 rows that came from pruned events are deleted: probe_failures,
  *		 host_states and derived_skips rows by their event_log_seq,
  *		 rollouts by opened_event_log_seq (and, from 1.2, every rollout one
@@ -109,6 +114,7 @@ PG_FUNCTION_INFO_V1(evlog_ddl_guard);
 bool		evlog_prune_active = false;
 /* set only around evlog_prune's own DETACH and DROP: the DDL guard lets them through */
 static bool prune_dropping = false;
+int			evlog_max_consumer_lag_events = -1;
 
 /* ------------------------------------------------------------------------
  * The append-only triggers
@@ -563,6 +569,108 @@ chain_in_use(void)
 }
 
 /*
+ * Consumers hold retention back, as replication slots hold WAL: no event a
+ * named consumer has not acknowledged is pruned, unless the consumer is
+ * more than evlog.max_consumer_lag_events seqs behind the safe seq
+ * ("closed"; -1, the default: never).  Returns the highest seq prune may
+ * remove (PG_INT64_MAX: no consumer holds anything).  A consumer that
+ * retention passes is marked (consumers.pruned_unread_upto, from 1.2 on;
+ * see mark_passed_consumers) and its next evlog_consumer_next fails; on a
+ * 1.1 database, which has no such column, every consumer holds.  Runs as
+ * the log's owner, who owns evlog.consumers: row-level security does not
+ * hide other roles' consumers from it.
+ */
+static bool
+consumers_can_be_passed(void)
+{
+	bool		isnull;
+
+	return evlog_max_consumer_lag_events >= 0 &&
+		spi_int8("SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute"
+				 " WHERE attrelid OPERATOR(pg_catalog.=) 'evlog.consumers'::pg_catalog.regclass"
+				 " AND attname OPERATOR(pg_catalog.=) 'pruned_unread_upto' AND NOT attisdropped",
+				 &isnull) > 0;
+}
+
+static int64
+consumer_hold(int64 closed, bool passable)
+{
+	bool		isnull;
+	int64		hold;
+
+	if (passable)
+		hold = spi_int8(psprintf("SELECT pg_catalog.min(position) FROM evlog.consumers"
+								 " WHERE position OPERATOR(pg_catalog.>=) " INT64_FORMAT,
+								 closed - evlog_max_consumer_lag_events), &isnull);
+	else
+		hold = spi_int8("SELECT pg_catalog.min(position) FROM evlog.consumers", &isnull);
+	return isnull ? PG_INT64_MAX : hold;
+}
+
+/*
+ * The consumers whose unacknowledged events this prune removes (those
+ * beyond evlog.max_consumer_lag_events): remember up to where, so that
+ * their next read says so instead of silently resuming after the gap.
+ */
+static void
+mark_passed_consumers(int64 last_seq)
+{
+	uint64		n;
+
+	n = spi_exec(psprintf("UPDATE evlog.consumers SET pruned_unread_upto ="
+						  " pg_catalog.int8larger(COALESCE(pruned_unread_upto, 0), " INT64_FORMAT ")"
+						  " WHERE position OPERATOR(pg_catalog.<) " INT64_FORMAT,
+						  last_seq, last_seq), SPI_OK_UPDATE);
+	if (n > 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("evlog_prune removed events that " UINT64_FORMAT " named consumers had not acknowledged", n),
+				 errdetail("They were more than evlog.max_consumer_lag_events (%d) seqs behind; their next evlog_consumer_next() fails until they acknowledge seq " INT64_FORMAT ".",
+						   evlog_max_consumer_lag_events, last_seq)));
+}
+
+/*
+ * Every lock phase 2 needs, taken at once through evlog_lock_strong (a
+ * short lock_timeout, retried with backoff: locks.c), so that no statement
+ * of phase 2 queues for a lock in front of appenders: ACCESS EXCLUSIVE on
+ * the log, on each partition to drop (DETACH, DROP), and SHARE ROW
+ * EXCLUSIVE, more than the SHARE lock DETACH takes, on each table with a
+ * foreign key to the log (the derived tables).  The caller is connected to
+ * SPI.
+ */
+static void
+lock_for_removal(Oid logid, const EvlogPart *parts, int ndrop)
+{
+	EvlogLockRequest *reqs;
+	uint64		nref;
+	int			n = 0;
+
+	spi_exec(psprintf("SELECT conrelid::pg_catalog.oid FROM pg_catalog.pg_constraint"
+					  " WHERE contype OPERATOR(pg_catalog.=) 'f'"
+					  " AND confrelid OPERATOR(pg_catalog.=) %u"
+					  " AND conparentid OPERATOR(pg_catalog.=) 0"
+					  " ORDER BY 1", logid), SPI_OK_SELECT);
+	nref = SPI_processed;
+	reqs = palloc(sizeof(EvlogLockRequest) * (1 + ndrop + nref));
+	reqs[n].relid = logid;
+	reqs[n++].mode = AccessExclusiveLock;
+	for (int i = 0; i < ndrop; i++)
+	{
+		reqs[n].relid = parts[i].relid;
+		reqs[n++].mode = AccessExclusiveLock;
+	}
+	for (uint64 i = 0; i < nref; i++)
+	{
+		bool		isnull;
+
+		reqs[n].relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		reqs[n++].mode = ShareRowExclusiveLock;
+	}
+	evlog_lock_strong(reqs, n, "evlog_prune()", EVLOG_LOCK_GIVE_WAY);
+	pfree(reqs);
+}
+
+/*
  * The removal itself, connected to SPI as the log's owner, holding SHARE
  * UPDATE EXCLUSIVE on the log (no other prune, no partition created or
  * attached meanwhile; appends go on).  Returns the number of events removed.
@@ -578,6 +686,8 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 	int64		count = 0;
 	int64		closed;
 	int64		sealed = PG_INT64_MAX;
+	int64		hold;
+	bool		passable;
 	int64		cut;
 	bool		isnull;
 	bool		chain;
@@ -603,6 +713,8 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 	 * below it never changes again.
 	 */
 	closed = evlog_safe_seq();
+	passable = consumers_can_be_passed();
+	hold = consumer_hold(closed, passable);
 
 	log = table_open(logid, NoLock);
 	parts = evlog_log_parts(log, &nparts);
@@ -619,6 +731,12 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 		part_stats(&parts[i], before, &ps);
 		if (!ps.all_older || (ps.count > 0 && ps.max_seq > sealed))
 			break;
+		if (ps.count > 0 && ps.max_seq > hold)
+		{
+			ereport(DEBUG1,
+					(errmsg("evlog_prune: a named consumer at seq " INT64_FORMAT " holds retention back", hold)));
+			break;
+		}
 		if (ps.count > 0 && *first_seq == 0)
 			*first_seq = ps.min_seq;
 		if (ps.count > 0)
@@ -658,13 +776,15 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 		spi_exec(psprintf("DELETE FROM evlog.event_ids WHERE seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
 						  cut), SPI_OK_DELETE);
 		evlog_prune_active = false;
+		if (passable && *last_seq > 0)
+			mark_passed_consumers(*last_seq);
 
 		/*
 		 * Phase 2, appenders and readers waiting: derived rows (appenders
 		 * update host_states and rollouts rows, and the rollouts are derived
 		 * again from the log as it stands) and the partitions.
 		 */
-		LockRelationOid(logid, AccessExclusiveLock);
+		lock_for_removal(logid, parts, ndrop);
 		INSTR_TIME_SET_CURRENT(locked);
 		/* what we see must include every append that committed before the lock */
 		CommandCounterIncrement();
@@ -795,7 +915,12 @@ evlog_prune(PG_FUNCTION_ARGS)
 	owner = log->rd_rel->relowner;
 	table_close(log, NoLock);
 
-	LockRelationOid(logid, ShareUpdateExclusiveLock);
+	{
+		/* behind a partition being created: do not wait for long either */
+		EvlogLockRequest req = {logid, ShareUpdateExclusiveLock};
+
+		evlog_lock_strong(&req, 1, "evlog_prune()", 0);
+	}
 	evlog_as_user_begin(owner, EVLOG_AS_SPI, &as);
 	count = prune_partitions(logid, before, &first_seq, &last_seq, &ndropped);
 	evlog_as_user_end(&as);

@@ -15,7 +15,9 @@
  *		 flight) and the highest seq seen are remembered.
  *	  2. catch-up: lock evlog.event_log in SHARE ROW EXCLUSIVE mode.  This
  *		 waits for in-flight appenders to commit and makes new ones wait;
- *		 it also serialises concurrent rebuilds.  With a new snapshot, derive
+ *		 it also serialises concurrent rebuilds.  The wait is a series of
+ *		 short attempts (locks.c): behind an idle appending transaction the
+ *		 rebuild waits, other appenders do not.  With a new snapshot, derive
  *		 the events in the gaps and above the highest seq: exactly the events
  *		 committed since S.
  *	  3. swap: make the real table equal the staging rows by writing only
@@ -393,6 +395,20 @@ swap_view(int view, const char *where)
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/*
+ * SHARE ROW EXCLUSIVE on the log, which waits for in-flight appenders: an
+ * appending transaction left idle would otherwise hold every later appender
+ * in the lock queue behind this request.  Taken with a short lock_timeout,
+ * retried with backoff (locks.c).
+ */
+static void
+lock_log_for_rebuild(const char *what)
+{
+	EvlogLockRequest req = {evlog_relid("event_log"), ShareRowExclusiveLock};
+
+	evlog_lock_strong(&req, 1, what, 0);
+}
+
 /* Replay the whole log (phase 1), then catch up and swap (phases 2, 3). */
 static int64
 rebuild_builtin(int bits, const char *label)
@@ -420,7 +436,7 @@ rebuild_builtin(int bits, const char *label)
 
 	/* phase 2: block appenders, derive what committed since the snapshot */
 	set_phase(&p, "catch-up");
-	LockRelationOid(evlog_relid("event_log"), ShareRowExclusiveLock);
+	lock_log_for_rebuild("evlog_rebuild()");
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	for (int i = 0; i < gaps.n; i++)
 		delta += replay_range(snap, gaps.r[i].lo, gaps.r[i].hi, ForwardScanDirection, &target, &p, NULL, NULL);
@@ -535,7 +551,7 @@ rebuild_user(EvlogUserView *uv)
 	int64		written;
 
 	/* the handler writes the real table: appenders wait for the whole replay */
-	LockRelationOid(evlog_relid("event_log"), ShareRowExclusiveLock);
+	lock_log_for_rebuild("evlog_rebuild()");
 	p.total = estimate_events();
 	report(&p);
 	ereport(NOTICE,
@@ -699,7 +715,7 @@ verify_user(ReturnSetInfo *rsinfo, EvlogUserView *uv, ScanDirection dir)
 	char	   *sql;
 	EvlogAsUser as;
 
-	LockRelationOid(evlog_relid("event_log"), ShareRowExclusiveLock);
+	lock_log_for_rebuild("evlog_verify()");
 	p.total = estimate_events();
 	report(&p);
 

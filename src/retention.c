@@ -11,9 +11,12 @@
  * round's worker exits at once where evlog is absent or older than 1.1, so
  * the cost of a round where there is nothing to do is one connection per
  * database.  The launcher never waits for them: it keeps one handle per
- * database and skips a database whose previous round is still running (a
- * prune waiting behind a long transaction for its ACCESS EXCLUSIVE lock),
- * so a slow database never delays the launcher's other duties.
+ * database, and a database whose previous round is still running, or whose
+ * worker found no free slot, keeps its turn for the next launcher tick
+ * (evlog_retention_start_round), so a slow database never delays the
+ * launcher's other duties nor the other databases' rounds.  A prune behind
+ * a transaction holding the log gives up after evlog.maintenance_lock_wait
+ * (locks.c) and the round is skipped.
  *
  * Needs shared_preload_libraries = 'evlog' (the launcher).  Without it,
  * schedule evlog_prune with cron or pg_cron instead.
@@ -53,6 +56,12 @@ static RetentionRound *rounds = NULL;
 static int	nrounds = 0;
 static TimestampTz next_round = 0;
 
+/*
+ * launcher-local: databases due for a round whose worker has not started
+ * yet, oldest first (in TopMemoryContext).
+ */
+static List *pending = NIL;
+
 static bool
 round_running(Oid dboid)
 {
@@ -86,38 +95,79 @@ remember_round(Oid dboid, BackgroundWorkerHandle *handle)
 	nrounds++;
 }
 
-/* From the launcher's loop, about once a second: is a round due? */
+/*
+ * From the launcher's loop, about once a second: is a round due, or are
+ * databases of an earlier round still waiting for their worker?
+ */
 bool
 evlog_retention_due(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	if (evlog_retention_s <= 0 || now < next_round)
+	if (evlog_retention_s <= 0)
+	{
+		list_free(pending);
+		pending = NIL;
 		return false;
-	next_round = TimestampTzPlusMilliseconds(now, (int64) evlog_retention_check_interval_s * 1000);
-	return true;
+	}
+	return now >= next_round || pending != NIL;
 }
 
-/* Start one worker per database whose previous round has finished. */
+/*
+ * Fairness.  Every database gets its round within one check interval of
+ * the previous one or as soon as a worker slot frees up, whatever happens
+ * elsewhere: a due database stays pending until its worker has started,
+ * and pending databases are served oldest first, every launcher tick, so
+ * one that could not start (no free slot, its previous round still
+ * running) goes first next time instead of after every other database.
+ * A database whose worker fails is not pending any more: its next round
+ * comes with the next interval.
+ */
 void
 evlog_retention_start_round(List *dbs)
 {
+	TimestampTz now = GetCurrentTimestamp();
+	MemoryContext oldcxt;
 	ListCell   *lc;
+	List	   *still = NIL;
+	bool		full = false;
 
-	foreach(lc, dbs)
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	if (now >= next_round)
+	{
+		next_round = TimestampTzPlusMilliseconds(now, (int64) evlog_retention_check_interval_s * 1000);
+		foreach(lc, dbs)
+			pending = list_append_unique_oid(pending, lfirst_oid(lc));
+	}
+
+	foreach(lc, pending)
 	{
 		Oid			dboid = lfirst_oid(lc);
 		BackgroundWorker bgw;
 		BackgroundWorkerHandle *handle;
 
-		if (round_running(dboid))
+		/* dropped meanwhile: not due any more */
+		if (!list_member_oid(dbs, dboid))
 			continue;
+		if (full || round_running(dboid))
+		{
+			still = lappend_oid(still, dboid);
+			continue;
+		}
 		evlog_bgworker_init(&bgw, "evlog_retention_main", "evlog retention", dboid);
 		bgw.bgw_notify_pid = MyProcPid;
 		if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
-			break;				/* no free slot: next round */
+		{
+			/* no free slot: this one and the rest keep their turn */
+			full = true;
+			still = lappend_oid(still, dboid);
+			continue;
+		}
 		remember_round(dboid, handle);
 	}
+	list_free(pending);
+	pending = still;
+	MemoryContextSwitchTo(oldcxt);
 }
 
 /* Is evlog 1.1 or later installed in this database? */
@@ -129,6 +179,45 @@ evlog_11_installed(void)
 	if (!OidIsValid(ext))
 		return false;
 	return OidIsValid(get_relname_relid("partition_summaries", get_namespace_oid("evlog", true)));
+}
+
+/*
+ * evlog_prune(before) in the current transaction, committed.  When a
+ * transaction holds the log past evlog.maintenance_lock_wait (locks.c),
+ * the round is skipped with a LOG message: the next round tries again, and
+ * the closed partitions are summarised all the same.  Returns the number
+ * of events removed.
+ */
+static int64
+prune_or_skip(TimestampTz before)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int64		removed = 0;
+
+	PG_TRY();
+	{
+		removed = DatumGetInt64(DirectFunctionCall1(evlog_prune, TimestampTzGetDatum(before)));
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG,
+				(errcode(edata->sqlerrcode),
+				 errmsg("evlog retention skipped this round: %s", edata->message),
+				 edata->hint ? errhint("%s", edata->hint) : 0));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return removed;
 }
 
 /* One round in one database: prune, then summarise; then exit. */
@@ -156,9 +245,7 @@ evlog_retention_main(Datum main_arg)
 	pgstat_report_activity(STATE_RUNNING, "evlog: scheduled evlog_prune");
 	before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										 -(int64) evlog_retention_s * 1000);
-	removed = DatumGetInt64(DirectFunctionCall1(evlog_prune, TimestampTzGetDatum(before)));
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	removed = prune_or_skip(before);
 	if (removed > 0)
 		ereport(LOG,
 				(errmsg("evlog retention removed " INT64_FORMAT " events older than %s",

@@ -108,6 +108,10 @@ $node->safe_psql($db, append_every_kind('b', 20));
 cmp_ok($node->safe_psql($db, q{SELECT count(*) FROM evlog.partitions}), '>=', 4, 'new partitions created');
 is($node->safe_psql($db, q{SELECT count(*) FROM evlog_verify('all')}), '0', 'evlog_verify clean after more appends');
 $node->safe_psql($db, 'SELECT evlog_seal(NULL)');
+# the consumer (at 37) holds retention back, on a 1.1 database too
+is($node->safe_psql($db, q{SELECT evlog_prune('2026-05-16 12:00:00+00')}), '0',
+	'a named consumer holds retention back');
+$node->safe_psql($db, q{SELECT evlog_consumer_ack('billing', evlog_safe_seq())});
 my $pruned = $node->safe_psql($db, q{SELECT evlog_prune('2026-05-16 12:00:00+00')});
 is($pruned, (split /:/, $before{events})[0], 'evlog_prune drops the 1.0 table with exactly its events');
 is($node->safe_psql($db, q{SELECT count(*) FROM pg_class WHERE relname = 'event_log_p0000000000000000000'}), '0',

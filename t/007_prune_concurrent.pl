@@ -41,8 +41,9 @@ ROLLBACK;
 };
 close $fh;
 open $fh, '>', "$dir/prune.sql" or die $!;
+# a prune gives way (55P03) to an appender that needs its partition lock
 print $fh q{SELECT evlog_seal(NULL);
-SELECT evlog_prune('2001-01-01');
+DO $$ BEGIN PERFORM evlog_prune('2001-01-01'); EXCEPTION WHEN lock_not_available THEN NULL; END $$;
 SELECT pg_sleep(0.2);
 };
 close $fh;

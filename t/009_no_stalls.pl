@@ -1,0 +1,193 @@
+# No idle transaction stalls the log.  A session idle in transaction holds
+# a lock on the log (a reader: ACCESS SHARE; an appender, or one that also
+# wrote a derived row: ROW EXCLUSIVE) while evlog_prune or evlog_rebuild
+# wants its strong lock.  Appends and reads that arrive meanwhile must not
+# queue behind the waiting maintenance: each completes within a generous
+# bound, nothing is lost, no deadlock, and the maintenance itself succeeds
+# once the idle transaction ends (or, with evlog.maintenance_lock_wait
+# short, fails with 55P03 instead of waiting).  The append latencies seen
+# meanwhile are printed (max and p99 per case).
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+# bound on one append or read while maintenance waits; the design gives
+# about evlog.maintenance_lock_timeout (50 ms), the rest is a loaded machine
+my $bound_ms = 2000;
+
+my $node = PostgreSQL::Test::Cluster->new('no_stalls');
+$node->init;
+$node->append_conf('postgresql.conf', "evlog.partition_size = 100\nlog_min_messages = warning");
+$node->start;
+my $db = 'postgres';
+$node->safe_psql($db, q{
+	CREATE EXTENSION evlog;
+	SELECT evlog_append('agent_event', '2000-01-01', 'setup', NULL, '{}');
+	SELECT evlog_create_partitions(40);
+	CREATE TABLE lat (scenario text, i int, append_ms float8, read_ms float8, seq bigint);
+	CREATE PROCEDURE timed(sc text, n int, probe bool) LANGUAGE plpgsql AS $$
+	DECLARE
+		t0 timestamptz;
+		t1 timestamptz;
+		t2 timestamptz;
+		s bigint;
+	BEGIN
+		FOR i IN 1..n LOOP
+			t0 := clock_timestamp();
+			s := evlog_append('agent_event', '2000-01-01 00:00:00+00', 'timed-' || sc, NULL,
+				CASE WHEN probe THEN '{"kind":"ProbeResult","probeName":"p","mode":"enforce","status":"fail","observedAt":"2000-01-01T00:00:00Z"}'
+				ELSE '{}' END);
+			COMMIT;
+			t1 := clock_timestamp();
+			PERFORM count(*) FROM evlog.event_log WHERE seq = s;
+			t2 := clock_timestamp();
+			INSERT INTO lat VALUES (sc, i, extract(epoch FROM t1 - t0) * 1000, extract(epoch FROM t2 - t1) * 1000, s);
+			COMMIT;
+			PERFORM pg_sleep(0.02);
+		END LOOP;
+	END $$;
+});
+
+# old events in closed partitions, for the prunes
+sub old_events
+{
+	my ($n) = @_;
+	$node->safe_psql($db, qq{
+		SELECT count(evlog_append('agent_event', '2000-01-01', 'old', NULL, '{}')) FROM generate_series(1, $n)});
+}
+
+# start a maintenance statement in its own psql; returns the harness
+sub start_maintenance
+{
+	my ($sql, $out, $err) = @_;
+	return IPC::Run::start([ 'psql', '-XAtq', '-v', 'VERBOSITY=verbose', '-d', $node->connstr($db), '-c', $sql ],
+		'>', $out, '2>', $err, IPC::Run::timeout(180));
+}
+
+# is the maintenance statement still running?
+sub still_running
+{
+	my ($pattern) = @_;
+	return $node->safe_psql($db, qq{
+		SET statement_timeout = '20s';
+		SELECT count(*) FROM pg_stat_activity
+		 WHERE query LIKE '%$pattern%' AND pid <> pg_backend_pid() AND state = 'active'}) eq '1';
+}
+
+# wait until the maintenance statement (evlog_rebuild shows its progress in
+# pg_stat_activity.query) is waiting for its lock (or sleeping
+# between attempts)
+sub wait_for_waiting
+{
+	my ($pattern) = @_;
+	$node->poll_query_until($db, qq{
+		SELECT count(*) > 0 FROM pg_stat_activity
+		 WHERE query LIKE '%$pattern%' AND pid <> pg_backend_pid()
+		   AND wait_event_type IN ('Lock', 'Extension')})
+	  or die "maintenance never waited: $pattern";
+}
+
+# run the timed appends and reads; they must all finish, each within the
+# bound (every statement that could queue behind the maintenance has a
+# statement_timeout: without the protection the test fails, it does not hang)
+sub timed_appends
+{
+	my ($sc, $probe) = @_;
+	my $t0 = time();
+	my ($rc, $out, $err) = $node->psql($db,
+		"SET statement_timeout = '20s'; CALL timed('$sc', 40, $probe)");
+	is($rc, 0, "$sc: 40 appends and reads completed while the maintenance waited") or diag $err;
+	my ($max_a, $p99_a, $max_r) = split /\|/, $node->safe_psql($db, qq{
+		SELECT round(max(append_ms)::numeric, 1),
+		       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY append_ms)::numeric, 1),
+		       round(max(read_ms)::numeric, 1)
+		  FROM lat WHERE scenario = '$sc'});
+	$max_a = 'none' if !defined $max_a || $max_a eq '';
+	$max_r = 'none' if !defined $max_r || $max_r eq '';
+	diag sprintf("%s: append max %s ms, p99 %s ms; read max %s ms (%.1f s in all)",
+		$sc, $max_a, $p99_a // 'none', $max_r, time() - $t0);
+	ok($max_a ne 'none' && $max_a < $bound_ms, "$sc: no append held $bound_ms ms or more (max $max_a ms)");
+	ok($max_r ne 'none' && $max_r < $bound_ms, "$sc: no read held $bound_ms ms or more (max $max_r ms)");
+	is($node->safe_psql($db, qq{
+		SET statement_timeout = '20s';
+		SELECT count(*) FROM lat l JOIN evlog.event_log e ON e.seq = l.seq WHERE l.scenario = '$sc'}),
+		'40', "$sc: every timed append is in the log");
+}
+
+# finish a maintenance harness; returns its stdout
+sub finish_maintenance
+{
+	my ($h, $out, $err, $what) = @_;
+	$h->finish;
+	chomp $$out;
+	unlike($$err, qr/ERROR/, "$what succeeded once the idle transaction ended") or diag $$err;
+	return $$out;
+}
+
+# ---- an idle-in-transaction reader while evlog_prune runs
+old_events(300);
+my $idle = $node->background_psql($db);
+$idle->query_safe('BEGIN; SELECT count(*) FROM evlog.event_log');
+my ($out, $err) = ('', '');
+my $prune = start_maintenance(q{SELECT evlog_prune('2001-01-01')}, \$out, \$err);
+wait_for_waiting('evlog_prune(');
+timed_appends('reader_prune', 'false');
+ok(still_running('evlog_prune('), 'reader_prune: the prune still waits for the idle reader');
+$idle->query_safe('COMMIT');
+my $removed = finish_maintenance($prune, \$out, \$err, 'reader_prune: the prune');
+cmp_ok($removed, '>=', 200, "reader_prune: the prune removed old events ($removed)");
+
+# ---- an idle appender while evlog_rebuild runs
+$idle->query_safe(q{BEGIN; SELECT evlog_append('agent_event', '2000-01-01', 'idle-appender', NULL, '{}')});
+($out, $err) = ('', '');
+my $rebuild = start_maintenance(q{SELECT evlog_rebuild('all')}, \$out, \$err);
+wait_for_waiting('evlog_rebuild');
+timed_appends('appender_rebuild', 'true');
+ok(still_running('evlog_rebuild'), 'appender_rebuild: the rebuild still waits for the idle appender');
+$idle->query_safe('COMMIT');
+finish_maintenance($rebuild, \$out, \$err, 'appender_rebuild: the rebuild');
+is($node->safe_psql($db, q{SELECT count(*) FROM evlog_verify('all')}), '0',
+	'appender_rebuild: the derived tables verify');
+
+# ---- an idle derived-row writer (a failing probe) while evlog_prune runs
+old_events(300);
+$idle->query_safe(q{BEGIN; SELECT evlog_append('agent_event', '2000-01-01', 'idle-writer', NULL,
+	'{"kind":"ProbeResult","probeName":"p","mode":"enforce","status":"fail","observedAt":"2026-01-01T00:00:00Z"}')});
+($out, $err) = ('', '');
+$prune = start_maintenance(q{SELECT evlog_prune('2001-01-01')}, \$out, \$err);
+wait_for_waiting('evlog_prune(');
+timed_appends('writer_prune', 'true');
+ok(still_running('evlog_prune('), 'writer_prune: the prune still waits for the idle writer');
+$idle->query_safe('COMMIT');
+$removed = finish_maintenance($prune, \$out, \$err, 'writer_prune: the prune');
+cmp_ok($removed, '>=', 200, "writer_prune: the prune removed old events ($removed)");
+is($node->safe_psql($db, q{SELECT count(*) FROM evlog.probe_failures WHERE host_id = 'idle-writer'}), '1',
+	'writer_prune: the idle writer\'s derived row committed');
+is($node->safe_psql($db, q{SELECT count(*) FROM evlog_verify('all')}), '0',
+	'writer_prune: the derived tables verify');
+
+# ---- the total wait is bounded: 55P03, and the appenders never noticed
+old_events(300);
+$idle->query_safe('BEGIN; SELECT count(*) FROM evlog.event_log');
+my $t0 = time();
+my ($rc, $o, $e) = $node->psql($db, q{
+	\set VERBOSITY verbose
+	SET evlog.maintenance_lock_wait = '1s';
+	SELECT evlog_prune('2001-01-01')});
+my $took = time() - $t0;
+like($e, qr/ERROR:  55P03: evlog_prune\(\) could not lock "event_log" within evlog.maintenance_lock_wait/,
+	'with the idle reader still there, the prune gives up with 55P03');
+cmp_ok($took, '<', 15, sprintf('and gives up after about evlog.maintenance_lock_wait (%.1f s)', $took));
+$idle->query_safe('COMMIT');
+$idle->quit;
+$removed = $node->safe_psql($db, q{SELECT evlog_prune('2001-01-01')});
+cmp_ok($removed, '>=', 200, 'the next prune, with the reader gone, succeeds');
+is($node->safe_psql($db, q{SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'}), '0',
+	'nobody is left waiting for a lock');
+
+$node->stop;
+done_testing();
