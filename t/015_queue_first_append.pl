@@ -1,3 +1,9 @@
+# A queue nobody pushed into, and the writer's first append.
+#
+# A transaction that enqueued and rolled back leaves its database's queue
+# with no writer (none was asked for: nothing was pushed); the queue must
+# still be given back, and its rolled-back tickets recorded.
+#
 # The writer's first append into a database whose log has no partition yet
 # (a fresh CREATE EXTENSION) while DROP DATABASE is waiting for the
 # database's sessions to leave.  DROP DATABASE holds the database's lock
@@ -51,6 +57,22 @@ unlike($dropper->{stderr}, qr/being accessed by other users/,
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_database WHERE datname = 'fresh'}),
 	'0', 'the database is gone');
 $dropper->quit;
+
+# ---- a rolled-back enqueue: the queue is given back all the same
+$node->safe_psql('postgres', 'CREATE DATABASE rb');
+$node->safe_psql('rb', 'CREATE EXTENSION evlog');
+$node->safe_psql('rb', q{BEGIN; SELECT evlog_enqueue('agent_event', now(), 'h1', NULL, '{"i": 1}'); ROLLBACK});
+ok($node->poll_query_until('rb', q{SELECT count(*) = 0 FROM evlog.queue_status}),
+	'a queue only rolled-back enqueues used is given back');
+is($node->safe_psql('rb', q{SELECT flushed_in_epoch FROM evlog.queue_state}), '1',
+	'its rolled-back ticket is recorded');
+# and a database dropped right after holds none
+$node->safe_psql('rb', q{BEGIN; SELECT evlog_enqueue('agent_event', now(), 'h1', NULL, '{"i": 2}'); ROLLBACK});
+$node->safe_psql('postgres', 'DROP DATABASE rb');
+$node->safe_psql('postgres', 'CREATE DATABASE other');
+$node->safe_psql('other', 'CREATE EXTENSION evlog');
+ok($node->poll_query_until('other', q{SELECT count(*) = 0 FROM evlog.queue_status}),
+	'the dropped database holds no queue');
 
 $node->stop;
 done_testing();
