@@ -791,11 +791,17 @@ evlog_partitions_exhausted(Relation log, int64 last_seq, int64 *upto)
  * the first one is needed now.  Waits for a worker, else creates it here;
  * the caller checks, since the worker cannot see an extension created by
  * this same, uncommitted, transaction.
+ *
+ * A background worker (the queue's writer) creates it here: a new worker
+ * cannot connect while DROP DATABASE (or CREATE DATABASE ... TEMPLATE,
+ * ALTER DATABASE ... RENAME) holds the database's lock, and that command is
+ * waiting for the writer to leave, so waiting for the creator would keep
+ * the writer connected until the command gave up.
  */
 void
 evlog_partitions_first(Oid owner)
 {
-	if (!partitions_by_worker(owner, 1, true))
+	if (IsBackgroundWorker || !partitions_by_worker(owner, 1, true))
 		(void) evlog_partitions_ensure(1, EVLOG_PARTITIONS_AUTO_MAX);
 }
 

@@ -332,13 +332,58 @@ evlog_queue_join(uint32 *generation, bool *report_tickets)
 	return found;
 }
 
+/*
+ * The last transaction to leave a queue that no writer serves and none was
+ * asked for (nothing was pushed: the enqueues were rolled back, or the
+ * writer idled out while the transaction was open) gives the queue back
+ * itself, or asks for a writer when rolled-back tickets are left to record
+ * (or the crash-accounting pass has not fixed the epoch's boundary yet):
+ * otherwise the slot stayed taken with nobody to release it, for good if
+ * the database was then dropped.
+ */
 void
 evlog_queue_leave(EvlogQueueSlot *slot)
 {
+	Oid			dboid;
+	uint64		claim;
+	bool		unattended;
+	bool		unrecorded;
+
 	LWLockAcquire(slot->lock, LW_EXCLUSIVE);
 	Assert(slot->holders > 0);
 	slot->holders--;
+	dboid = slot->dboid;
+	claim = slot->claim;
+	unattended = slot->holders == 0 && slot->worker_pid == 0 &&
+		slot->writer_wanted_at == 0 && slot->head == slot->tail;
+	unrecorded = slot->abandoned > 0 || slot->drops_unrecorded > 0 ||
+		!slot->boundary_fixed;
 	LWLockRelease(slot->lock);
+
+	if (!unattended)
+		return;
+	if (unrecorded)
+	{
+		evlog_queue_want_writer(slot);
+		return;
+	}
+	/* release_if_idle's conditions, for a slot without a writer */
+	LWLockAcquire(queue_ctl->lock, LW_EXCLUSIVE);
+	LWLockAcquire(slot->lock, LW_EXCLUSIVE);
+	unattended = slot->dboid == dboid && slot->claim == claim &&
+		slot->holders == 0 && slot->taking == 0 && slot->worker_pid == 0 &&
+		slot->writer_wanted_at == 0 && slot->head == slot->tail &&
+		slot->drops_unrecorded == 0 && slot->abandoned == 0 &&
+		slot->boundary_fixed;
+	if (unattended)
+		reset_slot(slot, InvalidOid);
+	LWLockRelease(slot->lock);
+	LWLockRelease(queue_ctl->lock);
+	if (unattended)
+	{
+		ConditionVariableBroadcast(&slot->flushed_cv);
+		ConditionVariableBroadcast(&slot->space_cv);
+	}
 }
 
 /*
