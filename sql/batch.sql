@@ -7,6 +7,14 @@
 CREATE EXTENSION IF NOT EXISTS evlog;
 SET client_min_messages = warning;
 
+-- EXPLAIN (COSTS OFF) of a query, one row per line
+CREATE FUNCTION pg_temp.explain_lines(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+  FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+    RETURN NEXT l;
+  END LOOP;
+END $$;
 -- entries' seqs relative to the first one: shows input order and contiguity
 -- in one line, whatever the log held before
 CREATE FUNCTION pg_temp.offsets(seqs bigint[]) RETURNS bigint[]
@@ -69,7 +77,11 @@ SELECT cardinality(:'seqs'::bigint[]) AS n,
 -- every index got its entries (an index-only plan would miss rows otherwise)
 SET enable_seqscan = off;
 SET enable_bitmapscan = off;
-EXPLAIN (COSTS OFF) SELECT count(*) FROM evlog.event_log WHERE host_id = 'bulk-small';
+-- (two host indexes, (host_id, ts) and (host_id, seq), tie on cost: which
+-- one the planner takes depends on the order the partition's indexes were
+-- made in, so that part of the name is masked)
+SELECT regexp_replace(l, '_host_id_(ts|seq)_idx', '_host_id_<ts|seq>_idx') AS plan
+  FROM pg_temp.explain_lines($$SELECT count(*) FROM evlog.event_log WHERE host_id = 'bulk-small'$$) l;
 SELECT count(*) AS via_host_index FROM evlog.event_log WHERE host_id IN ('bulk-small', 'bulk-wide');
 SELECT count(*) AS via_kind_index FROM evlog.event_log WHERE kind = 'agent_event' AND ts = '2026-05-16T02:00:00Z' AND host_id LIKE 'bulk-%';
 SELECT count(*) AS via_event_id_index FROM evlog.event_log WHERE event_id IN ('b-rt-1', 'b-rt-2');

@@ -34,7 +34,17 @@ SELECT bool_and(seq > prev) AS ordered
 -- EXPLAIN shows the plan of the real query; seqscans are disabled only
 -- because the test table is small)
 SET enable_seqscan = off;
-EXPLAIN (COSTS OFF) SELECT * FROM evlog_query(host_id => 'host-3');
+-- two indexes serve a host filter equally, (host_id, ts) and (host_id, seq):
+-- which one wins a cost tie depends on the order the partition's indexes
+-- were made in, so the plan is shown with that part of the name masked
+CREATE FUNCTION pg_temp.explain_host(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+  FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+    RETURN NEXT regexp_replace(l, '_host_id_(ts|seq)_idx', '_host_id_<ts|seq>_idx');
+  END LOOP;
+END $$;
+SELECT * FROM pg_temp.explain_host($$SELECT * FROM evlog_query(host_id => 'host-3')$$) AS plan;
 EXPLAIN (COSTS OFF) SELECT * FROM evlog_query(rollout_id => 'rollout-3');
 EXPLAIN (COSTS OFF) SELECT * FROM evlog_query(kinds => ARRAY['effect']);
 -- time ranges: on a table this small the primary key walk is cheapest, so
