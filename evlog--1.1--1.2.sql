@@ -208,25 +208,8 @@ EXCEPTION WHEN unique_violation THEN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION @extschema@.evlog_consumer_next(name text, max_rows integer DEFAULT 1000)
-RETURNS SETOF evlog.event_log
-LANGUAGE plpgsql VOLATILE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    pos bigint;
-BEGIN
-    SELECT c.position INTO pos FROM evlog.consumers c
-     WHERE c.name OPERATOR(pg_catalog.=) evlog_consumer_next.name
-       AND c.owner OPERATOR(pg_catalog.=) evlog.consumer_owner(evlog_consumer_next.name);
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'consumer "%" does not exist', name
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Create it with evlog_consumer_create(); a consumer is visible only to the role that created it.';
-    END IF;
-    RETURN QUERY SELECT * FROM @extschema@.evlog_read(pos, max_rows);
-END
-$$;
+-- evlog_consumer_next: with the caller's rights, see the no-stalls section
+-- (one definition: it also refuses to skip a pruned gap)
 
 CREATE OR REPLACE FUNCTION @extschema@.evlog_consumer_ack(name text, seq bigint)
 RETURNS bigint
@@ -271,18 +254,8 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE VIEW evlog.consumer_lag WITH (security_invoker = true) AS
-SELECT c.name, c.position, s.safe_seq,
-       (SELECT pg_catalog.count(*) FROM evlog.event_log e
-         WHERE e.seq OPERATOR(pg_catalog.>) c.position AND e.seq OPERATOR(pg_catalog.<=) s.safe_seq) AS events_behind,
-       (SELECT e.ts FROM evlog.event_log e
-         WHERE e.seq OPERATOR(pg_catalog.>) c.position ORDER BY e.seq LIMIT 1) AS oldest_unread_ts,
-       c.acked_at,
-       pg_catalog.now() OPERATOR(pg_catalog.-) c.acked_at AS since_ack,
-       c.owner
-  FROM evlog.consumers c, (SELECT @extschema@.evlog_safe_seq() AS safe_seq) s;
-COMMENT ON VIEW evlog.consumer_lag IS 'how far each of the caller''s consumers is behind: in events and in time';
-COMMENT ON COLUMN evlog.consumer_lag.owner IS 'role the consumer belongs to';
+-- evlog.consumer_lag: with the caller's rights and an owner column, see
+-- the no-stalls section (one definition)
 
 CREATE OR REPLACE FUNCTION @extschema@.evlog_grant_reader(role regrole)
 RETURNS void
@@ -966,6 +939,7 @@ SELECT c.name, c.position, s.safe_seq,
   FROM evlog.consumers c, (SELECT @extschema@.evlog_safe_seq() AS safe_seq) s;
 COMMENT ON VIEW evlog.consumer_lag IS
     'how far each of the caller''s consumers is behind: in events and in time; whether it holds retention back, and what retention removed unread';
+COMMENT ON COLUMN evlog.consumer_lag.owner IS 'role the consumer belongs to';
 COMMENT ON COLUMN evlog.consumer_lag.pruned_unread_upto IS
     'highest seq retention removed before this consumer acknowledged it; evlog_consumer_next fails until it acknowledges that seq';
 COMMENT ON COLUMN evlog.consumer_lag.holds_retention IS

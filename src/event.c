@@ -508,10 +508,12 @@ optional_text_arg(FunctionCallInfo fcinfo, int argno, const char *field)
  * Read and check everything but the payload from the arguments of
  * evlog_append / evlog_enqueue (which share their signature), in the same
  * order for both, so both raise the same error for the same call.  The
- * payload is read by the caller: as text or as jsonb.
+ * payload is read by the caller: as text or as jsonb.  event_id_arg is
+ * EVLOG_ARG_EVENT_ID, or where a conditional append's signature has it
+ * (after its expectation).
  */
 void
-evlog_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev)
+evlog_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev, int event_id_arg)
 {
 	evlog_require_not_null(PG_ARGISNULL(EVLOG_ARG_KIND), "kind", -1);
 	evlog_require_not_null(PG_ARGISNULL(EVLOG_ARG_TS), "ts", -1);
@@ -524,7 +526,7 @@ evlog_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev)
 	evlog_check_ts(ev->ts, -1);
 	ev->host_id = optional_text_arg(fcinfo, EVLOG_ARG_HOST_ID, "host_id");
 	ev->rollout_id = optional_text_arg(fcinfo, EVLOG_ARG_ROLLOUT_ID, "rollout_id");
-	ev->event_id = optional_text_arg(fcinfo, EVLOG_ARG_EVENT_ID, "event_id");
+	ev->event_id = optional_text_arg(fcinfo, event_id_arg, "event_id");
 }
 
 /*

@@ -227,7 +227,7 @@ enum
 	EVLOG_ARG_PAYLOAD,
 	EVLOG_ARG_EVENT_ID
 };
-extern void evlog_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev);
+extern void evlog_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev, int event_id_arg);
 
 /* seqs.c — seq allocation and the in-flight set */
 extern void evlog_seqs_init(void);

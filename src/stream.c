@@ -300,34 +300,15 @@ enum
 	XARG_EVENT_ID
 };
 
-static text *
-optional_id_arg(FunctionCallInfo fcinfo, int argno, const char *field)
-{
-	text	   *value;
-
-	if (PG_ARGISNULL(argno))
-		return NULL;
-	value = PG_GETARG_TEXT_PP(argno);
-	evlog_check_id(value, field, -1);
-	return value;
-}
-
-/* the same checks, in the same order, as evlog_event_from_args */
+/*
+ * The event as evlog_append reads it (its first five arguments are
+ * evlog_append's), then the expectation: same checks, same order.
+ */
 static void
 expected_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev)
 {
-	evlog_require_not_null(PG_ARGISNULL(XARG_KIND), "kind", -1);
-	evlog_require_not_null(PG_ARGISNULL(XARG_TS), "ts", -1);
-	evlog_require_not_null(PG_ARGISNULL(XARG_PAYLOAD), "payload", -1);
-
-	ev->kind = PG_GETARG_TEXT_PP(XARG_KIND);
-	evlog_check_kind(ev->kind, -1);
-	evlog_refuse_reserved_kind(ev->kind, -1);
-	ev->ts = PG_GETARG_TIMESTAMPTZ(XARG_TS);
-	evlog_check_ts(ev->ts, -1);
-	ev->host_id = optional_id_arg(fcinfo, XARG_HOST_ID, "host_id");
-	ev->rollout_id = optional_id_arg(fcinfo, XARG_ROLLOUT_ID, "rollout_id");
-	ev->event_id = optional_id_arg(fcinfo, XARG_EVENT_ID, "event_id");
+	StaticAssertStmt((int) XARG_PAYLOAD == (int) EVLOG_ARG_PAYLOAD, "evlog_append's leading arguments");
+	evlog_event_from_args(fcinfo, ev, XARG_EVENT_ID);
 	evlog_expect_from_args(fcinfo, XARG_EXPECTED_STREAM, XARG_EXPECTED_SEQ,
 						   &ev->expect, -1);
 	if (ev->expect.stream != EVLOG_STREAM_NONE)
