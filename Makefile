@@ -26,7 +26,7 @@ OBJS = \
 	src/stream.o \
 	src/locks.o
 
-DATA = evlog--1.0.sql evlog--1.0--1.1.sql evlog--1.1--1.2.sql
+DATA = evlog--1.0.sql evlog--1.0--1.1.sql evlog--1.1--1.2.sql evlog--1.2--1.3.sql
 
 # pg_regress suites live in sql/ + expected/, isolation specs in specs/,
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.
