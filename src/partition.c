@@ -377,16 +377,23 @@ create_partition(int64 lo, int64 hi)
 /*
  * ATTACH clones the foreign keys that reference the log to the new
  * partition, taking SHARE ROW EXCLUSIVE on each referencing table (the
- * derived tables): a wait there would hold back every appender that queues
- * behind it.  The worker takes those locks first, without waiting, and
- * tries again later when one is busy.
+ * derived tables of a 1.1 database, an application's table): a wait there
+ * would hold back every appender that queues behind it.  The partition
+ * creator takes those locks first, without waiting, and tries again later
+ * when one is busy.
  */
 static bool referencing_nowait = false;
 static bool referencing_busy = false;	/* the last failure was that */
 
-static void
-lock_referencing_nowait(Oid logid)
+/*
+ * Tables with a foreign key to the log: lock each (SHARE ROW EXCLUSIVE,
+ * without waiting) when lock is set, else only say whether there is one.
+ */
+static bool
+referencing_tables(Oid logid, bool lock)
 {
+	bool		found = false;
+
 	Relation	con = table_open(ConstraintRelationId, AccessShareLock);
 	SysScanDesc scan;
 	HeapTuple	tup;
@@ -399,7 +406,8 @@ lock_referencing_nowait(Oid logid)
 		if (c->contype != CONSTRAINT_FOREIGN || c->confrelid != logid ||
 			OidIsValid(c->conparentid))
 			continue;
-		if (!ConditionalLockRelationOid(c->conrelid, ShareRowExclusiveLock))
+		found = true;
+		if (lock && !ConditionalLockRelationOid(c->conrelid, ShareRowExclusiveLock))
 		{
 			referencing_busy = true;
 			ereport(ERROR,
@@ -410,6 +418,7 @@ lock_referencing_nowait(Oid logid)
 	}
 	systable_endscan(scan);
 	table_close(con, AccessShareLock);
+	return found;
 }
 
 /*
@@ -503,7 +512,7 @@ evlog_partitions_ensure(int64 upto, int max_new)
 	if (referencing_nowait)
 	{
 		referencing_busy = false;
-		lock_referencing_nowait(logid);
+		(void) referencing_tables(logid, true);
 	}
 	/* the appender's own settings (default_tablespace...) do not apply */
 	evlog_as_user_begin(log->rd_rel->relowner, EVLOG_AS_SPI, &as);
@@ -679,12 +688,17 @@ launch_creator(Oid owner, int64 upto)
  *	  transactions are short, and which must not wait for a new worker:
  *	  DROP DATABASE holds the database's lock, which a new worker needs to
  *	  connect, while it waits for the writer to leave;
- *	- no postmaster (single-user mode).
+ *	- no postmaster (single-user mode);
+ *	- a table has a foreign key to the log (the derived tables of a 1.1
+ *	  database, or an application's): ATTACH then locks it against our own
+ *	  ROW EXCLUSIVE on it, so a creator could not finish before we do.
  */
 static bool
 may_create_here(Relation log)
 {
 	if (!IsUnderPostmaster)
+		return true;
+	if (referencing_tables(RelationGetRelid(log), false))
 		return true;
 	if (IsBackgroundWorker && MyBgworkerEntry != NULL &&
 		strcmp(MyBgworkerEntry->bgw_library_name, "evlog") == 0)
