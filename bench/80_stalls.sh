@@ -7,8 +7,12 @@
 #           one transaction for the whole phase, plus a loop running
 #           evlog_prune and evlog_rebuild('all'), each retrying its lock
 #           (evlog.maintenance_lock_timeout 50 ms) until its
-#           evlog.maintenance_lock_wait (2 s here) runs out.
-# Goal: stalls p99 within 2x of quiet, and no append over 100 ms.
+#           evlog.maintenance_lock_wait (2 s here) runs out;
+#   boundaries: the same appenders in a database with no partitions made
+#           ahead (evlog.partition_size 1000): every partition they fill
+#           comes from evlog's partition creator while they append.
+# Goal: stalls and boundaries p99 within 2x of quiet, and no append over
+# 100 ms.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -57,11 +61,18 @@ wait "$maint" || true
 wait "$holder" || true
 pruned=$(q "SELECT count(*) FROM evlog.event_log WHERE kind = 'retention'")
 
+psql -X -q -c "DROP DATABASE IF EXISTS bench_boundaries" -c "CREATE DATABASE bench_boundaries" >/dev/null
+PGDATABASE=bench_boundaries q "CREATE EXTENSION evlog"
+read -r bp99 bmax bn < <(PGDATABASE=bench_boundaries latencies boundaries)
+bparts=$(PGDATABASE=bench_boundaries q "SELECT count(*) FROM pg_inherits WHERE inhparent = 'evlog.event_log'::regclass")
+psql -X -q -c "DROP DATABASE bench_boundaries WITH (FORCE)" >/dev/null
+
 echo "single evlog_append transactions, $clients clients, ${secs}s per phase (same server, same run):"
 printf '| %-58s | %8s | %8s | %7s |\n' "phase" "p99 ms" "max ms" "appends"
 printf '| %-58s | %8s | %8s | %7s |\n' "quiet" "$qp99" "$qmax" "$qn"
 printf '| %-58s | %8s | %8s | %7s |\n' "log held by a reader; evlog_prune + evlog_rebuild retrying" "$sp99" "$smax" "$sn"
-echo "p99 ratio stalls/quiet: $(ratio "$sp99" "$qp99"); prunes that got through while held: $pruned (expected 0)"
-{ echo "phase,p99_ms,max_ms,appends"; echo "quiet,$qp99,$qmax,$qn"; echo "stalls,$sp99,$smax,$sn"; } \
+printf '| %-58s | %8s | %8s | %7s |\n' "no partitions ahead: $bparts made by the creator meanwhile" "$bp99" "$bmax" "$bn"
+echo "p99 ratio stalls/quiet: $(ratio "$sp99" "$qp99"); boundaries/quiet: $(ratio "$bp99" "$qp99"); prunes that got through while held: $pruned (expected 0)"
+{ echo "phase,p99_ms,max_ms,appends"; echo "quiet,$qp99,$qmax,$qn"; echo "stalls,$sp99,$smax,$sn"; echo "boundaries,$bp99,$bmax,$bn"; } \
     > "$BENCH_OUT/stalls.csv"
 rm -rf "$dir"

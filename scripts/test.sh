@@ -199,13 +199,15 @@ for suite in $suites; do
         "$bindir/initdb" -D vgdata -A trust >/dev/null
         # test/valgrind.supp: PostgreSQL's WAL/temp-file padding false
         # positives only.  evlog_test.batch_entries: sql/batch.sql's
-        # largest batch at a size valgrind gets through in seconds
+        # largest batch at a size valgrind gets through in seconds.
+        # evlog.partition_wait: a partition creator started under valgrind
+        # takes seconds to connect
         valgrind --trace-children=yes --quiet --error-limit=no --leak-check=no \
             --track-origins=yes \
             --suppressions="$work/test/valgrind.supp" \
             --num-callers=30 --log-file="$work/vg/%p.log" \
             "$bindir/postgres" -D vgdata -k "$work" -p 54987 -c listen_addresses= \
-            -c fsync=off -c evlog_test.batch_entries=2000 > vg-server.log 2>&1 &
+            -c fsync=off -c evlog_test.batch_entries=2000 -c evlog.partition_wait=120s > vg-server.log 2>&1 &
         for _ in $(seq 1 120); do "$bindir/pg_isready" -h "$work" -p 54987 -q && break; sleep 1; done
         with_expected $(make_var REGRESS); tests=$runnable
         "$pgxs/src/test/regress/pg_regress" --bindir="$bindir" --inputdir=. \

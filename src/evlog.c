@@ -29,6 +29,7 @@ int			evlog_max_batch_entries = 100000;
 bool		evlog_track_inflight = true;
 bool		evlog_notify = true;
 int			evlog_partition_size = 1000000;
+int			evlog_partition_wait_ms = 5000;
 int			evlog_max_databases = 32;
 int			evlog_queue_size_kb = 512;
 int			evlog_batch_size = 1000;
@@ -140,6 +141,19 @@ _PG_init(void)
 							PG_INT32_MAX,
 							PGC_SUSET,
 							0,
+							NULL, NULL, NULL);
+
+	/*
+	 * An appender whose seq has no partition yet (a burst outran the ones
+	 * made ahead) waits this long for evlog's partition creator, then fails;
+	 * it never creates one in its own transaction.
+	 */
+	DefineCustomIntVariable("evlog.partition_wait",
+							"Longest time an append waits for evlog's partition creator when its seq has no partition yet.",
+							"Past it the append fails; partitions are created ahead of need, so this only happens when a burst outruns them or the creator cannot take its lock.",
+							&evlog_partition_wait_ms,
+							5000, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	/*

@@ -68,6 +68,7 @@
 #define EVLOG_LOCK_ALL_EVENT_IDS	0x457A	/* every event_id at once (log_writer.c) */
 #define EVLOG_LOCK_STREAM_ROLLOUT	0x457B	/* one rollout's stream (stream.c) */
 #define EVLOG_LOCK_STREAM_HOST	0x457C	/* one host's stream (stream.c) */
+#define EVLOG_LOCK_PARTITION_CREATOR	0x457D	/* the one partition creator (partition.c) */
 
 /*
  * as_user.c — run as another role: SECURITY_RESTRICTED_OPERATION (unless
@@ -109,6 +110,7 @@ extern int	evlog_max_payload_bytes;
 extern bool evlog_track_inflight;
 extern bool evlog_notify;
 extern int	evlog_partition_size;
+extern int	evlog_partition_wait_ms;
 extern int	evlog_max_batch_entries;
 extern int	evlog_max_databases;
 extern int	evlog_queue_size_kb;
@@ -379,9 +381,8 @@ extern void evlog_logscan_end(EvlogLogScan *s);
 #define EVLOG_PARTITIONS_CALL_MAX	64
 extern int	evlog_partitions_ensure(int64 upto, int max_new);
 extern bool evlog_partitions_needed(Relation log, int64 seq);
-extern void evlog_partitions_maintain(Oid owner, int64 seq);
-extern void evlog_partitions_first(Oid owner);
-extern bool evlog_partitions_exhausted(Relation log, int64 last_seq, int64 *upto);
+extern void evlog_partitions_request(Oid owner, int64 seq);
+extern bool evlog_partitions_await(Relation log, int64 seq);
 extern PGDLLEXPORT void evlog_partition_worker_main(Datum main_arg);
 
 /* prune.c — set while evlog_prune removes rows the triggers protect */

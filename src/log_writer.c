@@ -57,10 +57,10 @@
  * primary key is the guarantee and which lookups use (evlog_prune removes
  * the entries of pruned events); on a 1.0 database the unique index on the
  * log is used as before.  When a seq comes within half a partition of the
- * last partition's top, a background worker creates the next one
- * (partition.c); if the head still reaches the top first, the writer
- * creates it itself: ATTACH refuses a table the session has open, so the
- * writer lets go of the log around it (evlog_writer_extend).
+ * last partition's top, evlog's partition creator (a background worker,
+ * partition.c) makes the next one; if the head still reaches the top
+ * first, the writer waits for it a bounded time (writer_cover): an
+ * appending transaction never creates a partition itself.
  *
  *-------------------------------------------------------------------------
  */
@@ -192,24 +192,27 @@ evlog_relid(const char *relname)
 	return relid;
 }
 
-/* the last seq this backend appended (partition.c decides from it) */
-static int64 backend_last_seq = 0;
-
 /*
- * Let go of the log, create partitions up to "upto" in this transaction,
- * and take the log back (ATTACH refuses a table the session has open; the
- * relcache entry may be rebuilt meanwhile, so every pointer to it is
- * refreshed).  Nothing the writer keeps points into the parent but w->rel
- * and w->rri: rows go to partitions, whose relations stay open.
+ * Make a partition cover seq (the head overtook the partitions made ahead,
+ * or the log has none).  Normally evlog's partition creator makes it while
+ * we wait (partition.c).  Where this process may create it itself, the
+ * writer lets go of the log around it (ATTACH refuses a table the session
+ * has open; the relcache entry may be rebuilt meanwhile, so every pointer to
+ * it is refreshed).  Nothing the writer keeps points into the parent but
+ * w->rel and w->rri: rows go to partitions, whose relations stay open.
  */
 static void
-evlog_writer_extend(EvlogWriter *w, int64 upto)
+writer_cover(EvlogWriter *w, int64 seq)
 {
-	table_close(w->rel, NoLock);
-	(void) evlog_partitions_ensure(upto, EVLOG_PARTITIONS_AUTO_MAX);
-	w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
-	if (w->rri != NULL)
-		w->rri->ri_RelationDesc = w->rel;
+	if (evlog_partitions_await(w->rel, seq))
+	{
+		table_close(w->rel, NoLock);
+		(void) evlog_partitions_ensure(seq + Max(evlog_partition_size / 2, 1),
+									   EVLOG_PARTITIONS_AUTO_MAX);
+		w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
+		if (w->rri != NULL)
+			w->rri->ri_RelationDesc = w->rel;
+	}
 	if (w->parts != NULL)
 		pfree(w->parts);
 	w->parts = evlog_log_parts(w->rel, &w->nparts);
@@ -226,7 +229,6 @@ evlog_writer_open(void)
 	EvlogWriter *w = palloc0(sizeof(EvlogWriter));
 	RangeTblEntry *rte;
 	List	   *rtable;
-	int64		upto;
 
 	w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
 	evlog_check_log_layout(w->rel);
@@ -238,30 +240,9 @@ evlog_writer_open(void)
 				 errmsg("evlog.event_log is a logical replication subscriber here"),
 				 errdetail("Its seqs are handed out by the publisher; a local append would collide with them."),
 				 errhint("Append on the publisher.")));
+	/* the first append to an empty log (fresh install, everything pruned) */
 	if (w->partitioned && RelationGetPartitionDesc(w->rel, true)->nparts == 0)
-	{
-		/* the first append to an empty log: a worker makes the partition */
-		Oid			owner = w->rel->rd_rel->relowner;
-
-		table_close(w->rel, NoLock);
-		evlog_partitions_first(owner);
-		w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
-
-		/*
-		 * The worker could not do it (e.g. the extension was created in this
-		 * very transaction, invisible to it): create it here.
-		 */
-		if (RelationGetPartitionDesc(w->rel, true)->nparts == 0)
-			evlog_writer_extend(w, 1);
-	}
-	else if (w->partitioned && evlog_partitions_exhausted(w->rel, backend_last_seq, &upto))
-	{
-		/*
-		 * The head is close to the top and no worker has added the next
-		 * partition: create it in this transaction before going on.
-		 */
-		evlog_writer_extend(w, upto);
-	}
+		writer_cover(w, 1);
 	if (w->partitioned)
 	{
 		w->event_id_index = evlog_relid("event_ids_pkey");
@@ -362,9 +343,8 @@ evlog_writer_close(EvlogWriter *w)
 	table_close(w->rel, NoLock);
 	pfree(w);
 
-	/* ATTACH refuses a table this session has open: only now */
 	if (need)
-		evlog_partitions_maintain(owner, max_seq);
+		evlog_partitions_request(owner, max_seq);
 }
 
 /*
@@ -394,7 +374,7 @@ partition_for(EvlogWriter *w, int64 seq)
 			break;
 	if (i == w->nparts)
 	{
-		evlog_writer_extend(w, seq + Max(evlog_partition_size / 2, 1));
+		writer_cover(w, seq);
 		for (i = 0; i < w->nparts; i++)
 			if (seq >= w->parts[i].lo && seq <= w->parts[i].hi)
 				break;
@@ -456,7 +436,6 @@ after_insert(EvlogWriter *w, EvlogEvent *ev, int64 seq)
 		ExecSimpleRelationInsert(w->ids_rri, w->estate, ids);
 	}
 	w->max_seq = Max(w->max_seq, seq);
-	backend_last_seq = seq;
 	if (!w->need_partition && evlog_partitions_needed(w->rel, seq))
 		w->need_partition = true;
 }

@@ -18,16 +18,14 @@
  * partition is created as a standalone table and then ATTACHed, which needs
  * only SHARE UPDATE EXCLUSIVE on the parent: appenders (ROW EXCLUSIVE) are
  * never blocked.  Creation happens
- *	  - from the append path, once an allocated seq comes within half a
- *		partition of the last partition's upper bound: log_writer.c calls
- *		evlog_partitions_maintain() after closing the log (ATTACH refuses a
- *		table the session still has open), which starts a short-lived
- *		dynamic background worker that creates the partition in its own
- *		transaction as the log's owner, then summarises the partitions the
- *		log has moved past (prune.c); only without a free worker slot, or
- *		when the last partition is about to fill up, does the appending
- *		transaction create it itself, in a subtransaction;
- *	  - from evlog_create_partitions(ahead), e.g. before a bulk load.
+ *	  - in evlog's partition creator, a short-lived background worker that
+ *		appenders start when their seqs come within half a partition of the
+ *		last partition's top, and wait for (evlog.partition_wait at most)
+ *		when a burst outruns it: an appending transaction never creates a
+ *		partition and never takes the log's SHARE UPDATE EXCLUSIVE lock
+ *		(see "The partition creator" below for the few exceptions);
+ *	  - from evlog_create_partitions(ahead), e.g. before a bulk load, in the
+ *		caller's transaction.
  * The size of new partitions is evlog.partition_size (seqs per partition).
  *
  *-------------------------------------------------------------------------
@@ -43,6 +41,8 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
+#include "utils/timestamp.h"
 #include "tcop/tcopprot.h"
 #include "utils/inval.h"
 #include "catalog/partition.h"
@@ -377,15 +377,23 @@ create_partition(int64 lo, int64 hi)
 /*
  * ATTACH clones the foreign keys that reference the log to the new
  * partition, taking SHARE ROW EXCLUSIVE on each referencing table (the
- * derived tables): a wait there would hold back every appender that queues
- * behind it.  The worker takes those locks first, without waiting, and
- * tries again later when one is busy.
+ * derived tables of a 1.1 database, an application's table): a wait there
+ * would hold back every appender that queues behind it.  The partition
+ * creator takes those locks first, without waiting, and tries again later
+ * when one is busy.
  */
-static bool ensure_nowait = false;
+static bool referencing_nowait = false;
+static bool referencing_busy = false;	/* the last failure was that */
 
-static void
-lock_referencing_nowait(Oid logid)
+/*
+ * Tables with a foreign key to the log: lock each (SHARE ROW EXCLUSIVE,
+ * without waiting) when lock is set, else only say whether there is one.
+ */
+static bool
+referencing_tables(Oid logid, bool lock)
 {
+	bool		found = false;
+
 	Relation	con = table_open(ConstraintRelationId, AccessShareLock);
 	SysScanDesc scan;
 	HeapTuple	tup;
@@ -398,14 +406,19 @@ lock_referencing_nowait(Oid logid)
 		if (c->contype != CONSTRAINT_FOREIGN || c->confrelid != logid ||
 			OidIsValid(c->conparentid))
 			continue;
-		if (!ConditionalLockRelationOid(c->conrelid, ShareRowExclusiveLock))
+		found = true;
+		if (lock && !ConditionalLockRelationOid(c->conrelid, ShareRowExclusiveLock))
+		{
+			referencing_busy = true;
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 					 errmsg("could not lock \"%s\" for attaching a partition without waiting",
 							get_rel_name(c->conrelid))));
+		}
 	}
 	systable_endscan(scan);
 	table_close(con, AccessShareLock);
+	return found;
 }
 
 /*
@@ -464,15 +477,7 @@ evlog_partitions_ensure(int64 upto, int max_new)
 	bool		force;
 	EvlogAsUser as;
 
-	if (ensure_nowait)
-	{
-		if (!ConditionalLockRelationOid(logid, ShareUpdateExclusiveLock))
-			ereport(ERROR,
-					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-					 errmsg("could not lock evlog.event_log for attaching a partition without waiting")));
-	}
-	else
-		LockRelationOid(logid, ShareUpdateExclusiveLock);
+	LockRelationOid(logid, ShareUpdateExclusiveLock);
 	log = table_open(logid, NoLock);
 	evlog_require_11(log, "creating partitions");
 
@@ -504,8 +509,11 @@ evlog_partitions_ensure(int64 upto, int max_new)
 		return 0;
 	}
 
-	if (ensure_nowait)
-		lock_referencing_nowait(logid);
+	if (referencing_nowait)
+	{
+		referencing_busy = false;
+		(void) referencing_tables(logid, true);
+	}
 	/* the appender's own settings (default_tablespace...) do not apply */
 	evlog_as_user_begin(log->rd_rel->relowner, EVLOG_AS_SPI, &as);
 	table_close(log, NoLock);
@@ -567,60 +575,235 @@ evlog_partitions_needed(Relation log, int64 seq)
 }
 
 /*
- * What a partition worker is asked to do, passed in bgw_extra: create
- * partitions up to "upto" with partitions of "size" seqs.
+ * The partition creator: a short-lived dynamic background worker, at most
+ * one per database at a time, connected as the log's owner.  It creates
+ * partitions in transactions of its own until the log's sequence is at
+ * least half a partition below the top, then summarises the partitions the
+ * log has moved past and exits.  Appenders ask for it when their seqs come
+ * near the top (evlog_partitions_request) and, when a burst outruns it, wait
+ * for it a bounded time (evlog_partitions_await): an appending transaction
+ * never takes the log's SHARE UPDATE EXCLUSIVE lock itself, so it never
+ * holds a DDL lock to its end, never queues behind one and cannot deadlock
+ * with another appender over one.
+ *
+ * The creator waits for SHARE UPDATE EXCLUSIVE on the log like any ATTACH.
+ * Appenders (ROW EXCLUSIVE) and readers do not conflict with it, so nobody
+ * queues behind the waiting creator but other maintenance, which takes its
+ * strong locks with a short lock_timeout (locks.c) and so steps aside.  The
+ * locks ATTACH takes on tables with a foreign key to the log (SHARE ROW
+ * EXCLUSIVE) do conflict with appenders, so those are tried without waiting
+ * and retried.
+ *
+ * "One per database" is a session lock the creator holds while it runs;
+ * a backend that finds it taken does not start another.  The job tells the
+ * creator the partition size of the session that asked (a SUSET setting).
  */
 typedef struct PartitionJob
 {
 	int64		upto;
 	int32		size;
-	int32		attempts;
 } PartitionJob;
 
+static void
+set_creator_tag(LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, EVLOG_LOCKTAG_MAGIC, 0,
+						 EVLOG_LOCK_PARTITION_CREATOR);
+}
+
+/* Is a partition creator running for this database? */
+static bool
+creator_running(void)
+{
+	LOCKTAG		tag;
+
+	set_creator_tag(&tag);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	LockRelease(&tag, ExclusiveLock, false);
+	return false;
+}
+
 /*
- * Create partitions up to "upto" in a transaction of their own, through a
- * dynamic background worker connected to this database as the log's owner:
- * the appender's transaction then holds no lock of the creation and never
- * delays other appenders, whatever it does next.  With wait, returns once
- * the worker has exited; without, at once.  Returns false when no worker
- * could be started (max_worker_processes, no postmaster).
+ * The creator this backend started last, until it is seen gone (in
+ * TopMemoryContext: it outlives the transaction that started it).  While
+ * it has not yet taken the creator lock, only this handle tells that it
+ * is on its way.
+ */
+static BackgroundWorkerHandle *launched = NULL;
+
+static bool
+launched_running(void)
+{
+	pid_t		pid;
+
+	if (launched == NULL)
+		return false;
+	if (GetBackgroundWorkerPid(launched, &pid) != BGWH_STOPPED)
+		return true;
+	pfree(launched);
+	launched = NULL;
+	return false;
+}
+
+/*
+ * Start a creator for partitions up to "upto", unless one is running or on
+ * its way.  False only when none could be started (no free background
+ * worker slot, or no postmaster).  We are notified (our latch is set) when
+ * it starts and when it exits.
  */
 static bool
-partitions_by_worker(Oid owner, int64 upto, bool wait)
+launch_creator(Oid owner, int64 upto)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
-	/* about 1 s of attempts when awaited, about a minute otherwise */
-	PartitionJob job = {upto, evlog_partition_size, wait ? 20 : 1200};
-	pid_t		pid;
+	PartitionJob job = {upto, evlog_partition_size};
+	MemoryContext old;
+	bool		ok;
 
 	if (!IsUnderPostmaster)
 		return false;
+	if (launched_running() || creator_running())
+		return true;
 	evlog_bgworker_init(&worker, "evlog_partition_worker_main", "evlog partition creator", MyDatabaseId);
 	worker.bgw_notify_pid = MyProcPid;
 	StaticAssertStmt(sizeof(PartitionJob) + sizeof(Oid) <= BGW_EXTRALEN, "bgw_extra too small");
 	memcpy(worker.bgw_extra, &job, sizeof(job));
 	memcpy(worker.bgw_extra + sizeof(job), &owner, sizeof(owner));
-
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
-		return false;
-	if (!wait)
-		return true;
-	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
-		return false;
-	(void) WaitForBackgroundWorkerShutdown(handle);
-	/* see the partitions it committed */
-	AcceptInvalidationMessages();
-	return true;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	ok = RegisterDynamicBackgroundWorker(&worker, &handle);
+	MemoryContextSwitchTo(old);
+	if (ok)
+		launched = handle;
+	return ok;
 }
 
-/* The partition worker: one transaction, then exit. */
+/*
+ * May this process create partitions in its own transaction?  Only where
+ * that stalls nobody or no creator could do it:
+ *	- this transaction already holds SHARE UPDATE EXCLUSIVE or more on the
+ *	  log (it created the log, as CREATE EXTENSION does, or called
+ *	  evlog_create_partitions): a creator would wait for us;
+ *	- evlog's own background processes (the queue's writer), whose
+ *	  transactions are short, and which must not wait for a new worker:
+ *	  DROP DATABASE holds the database's lock, which a new worker needs to
+ *	  connect, while it waits for the writer to leave;
+ *	- no postmaster (single-user mode);
+ *	- a table has a foreign key to the log (the derived tables of a 1.1
+ *	  database, or an application's): ATTACH then locks it against our own
+ *	  ROW EXCLUSIVE on it, so a creator could not finish before we do.
+ */
+static bool
+may_create_here(Relation log)
+{
+	if (!IsUnderPostmaster)
+		return true;
+	if (referencing_tables(RelationGetRelid(log), false))
+		return true;
+	if (IsBackgroundWorker && MyBgworkerEntry != NULL &&
+		strcmp(MyBgworkerEntry->bgw_library_name, "evlog") == 0)
+		return true;
+	return CheckRelationLockedByMe(log, ShareUpdateExclusiveLock, true);
+}
+
+/*
+ * From the append path, after the writer closed the log: a seq came within
+ * half a partition of the top.  Starts the creator if it is not running;
+ * never waits and never creates a partition in this transaction.
+ */
+void
+evlog_partitions_request(Oid owner, int64 seq)
+{
+	int64		margin = Max(evlog_partition_size / 2, 1);
+
+	known_top = 0;
+	(void) launch_creator(owner, seq + margin);
+}
+
+/*
+ * The writer needs a partition covering seq now (the head overtook the
+ * partitions made ahead, or the log has none).  Returns true if the caller
+ * is to create it in this transaction (see may_create_here); otherwise
+ * waits for the creator, at most evlog.partition_wait, and returns false
+ * once a partition covers seq, or fails.  The log stays open: the creator's
+ * ATTACH needs nothing that conflicts with our ROW EXCLUSIVE, and relcache
+ * invalidation shows us the new partition.
+ */
+bool
+evlog_partitions_await(Relation log, int64 seq)
+{
+	int64		margin = Max(evlog_partition_size / 2, 1);
+	TimestampTz start = GetCurrentTimestamp();
+	bool		started = false;
+
+	if (may_create_here(log))
+		return true;
+	for (;;)
+	{
+		int			n;
+		EvlogPart  *parts;
+		bool		covered = false;
+
+		CHECK_FOR_INTERRUPTS();
+		AcceptInvalidationMessages();
+		parts = evlog_log_parts(log, &n);
+		for (int i = 0; i < n && !covered; i++)
+			covered = seq >= parts[i].lo && seq <= parts[i].hi;
+		pfree(parts);
+		if (covered)
+			return false;
+
+		/* a creator that exited before getting this far: start another */
+		started |= launch_creator(log->rd_rel->relowner, seq + margin);
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), evlog_partition_wait_ms))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("no partition of evlog.event_log covers seq " INT64_FORMAT " yet", seq),
+					 errdetail(started ?
+							   "evlog's partition creator did not attach one within evlog.partition_wait (%d ms)." :
+							   "evlog could not start its partition creator within evlog.partition_wait (%d ms): no background worker slot was free.",
+							   evlog_partition_wait_ms),
+					 errhint("Create partitions ahead of large loads with evlog_create_partitions(ahead), or raise evlog.partition_size; "
+							 "look in pg_locks for a session holding a lock on evlog.event_log that conflicts with SHARE UPDATE EXCLUSIVE.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * The creator's work, one transaction: partitions up to "upto" (and at
+ * least half a partition beyond the sequence's position, whatever was
+ * allocated since the job was made).  Returns how many it created.
+ */
+static int
+creator_round(int64 upto)
+{
+	int			created;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "evlog: creating partitions");
+	upto = Max(upto, sequence_position() + Max(evlog_partition_size / 2, 1));
+	created = evlog_partitions_ensure(upto, EVLOG_PARTITIONS_AUTO_MAX);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return created;
+}
+
+/* The partition creator's main (see above), then exit. */
 void
 evlog_partition_worker_main(Datum main_arg)
 {
 	PartitionJob job;
 	Oid			owner;
 	char		size[16];
+	char		timeout[16];
+	LOCKTAG		tag;
+	TimestampTz start;
+	long		backoff = 10;
 
 	memcpy(&job, MyBgworkerEntry->bgw_extra, sizeof(job));
 	memcpy(&owner, MyBgworkerEntry->bgw_extra + sizeof(job), sizeof(owner));
@@ -628,45 +811,65 @@ evlog_partition_worker_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), owner, 0);
 	evlog_worker_pin_settings();
+	pgstat_report_appname("evlog partition creator");
+
+	set_creator_tag(&tag);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		proc_exit(0);			/* another creator is at it */
 
 	snprintf(size, sizeof(size), "%d", job.size);
 	SetConfigOption("evlog.partition_size", size, PGC_SUSET, PGC_S_OVERRIDE);
+	/* a lock held by an idle transaction: give up, an appender asks again */
+	snprintf(timeout, sizeof(timeout), "%d", Max(evlog_maintenance_lock_wait_ms, 1));
+	SetConfigOption("lock_timeout", timeout, PGC_SUSET, PGC_S_OVERRIDE);
+	referencing_nowait = true;
 
 	/*
-	 * Never wait for a lock an appender holds (see lock_referencing_nowait):
-	 * try, and try again a little later, up to the job's number of attempts
-	 * (the appender that filled the last partition creates one itself if we
-	 * never get there).
+	 * Rounds until the sequence is half a partition below the top: a burst
+	 * that goes on while we create gets its partitions from us, not from a
+	 * new worker each time.  A round that could not lock a referencing table
+	 * without waiting is tried again after a backoff; any other failure
+	 * (including lock_timeout) ends the job.
 	 */
-	ensure_nowait = true;
-	for (int attempt = 0; attempt < job.attempts; attempt++)
+	start = GetCurrentTimestamp();
+	for (;;)
 	{
 		MemoryContext cxt = CurrentMemoryContext;
-		bool		done = false;
+		ErrorData  *edata = NULL;
+		int			created = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "evlog: creating partitions");
 		PG_TRY();
 		{
-			(void) evlog_partitions_ensure(job.upto, EVLOG_PARTITIONS_AUTO_MAX);
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-			done = true;
+			created = creator_round(job.upto);
 		}
 		PG_CATCH();
 		{
 			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
 			FlushErrorState();
 			AbortCurrentTransaction();
+			pgstat_report_activity(STATE_IDLE, NULL);
 		}
 		PG_END_TRY();
-		pgstat_report_activity(STATE_IDLE, NULL);
-		if (done)
-			break;
-		pg_usleep(50 * 1000L);
+		if (edata == NULL && created == 0)
+			break;				/* far enough ahead */
+		if (edata != NULL)
+		{
+			if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE || !referencing_busy ||
+				TimestampDifferenceExceeds(start, GetCurrentTimestamp(), evlog_maintenance_lock_wait_ms))
+			{
+				ereport(LOG,
+						(errcode(edata->sqlerrcode),
+						 errmsg("evlog partition creator could not create partitions: %s", edata->message)));
+				break;
+			}
+			FreeErrorData(edata);
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 backoff, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			backoff = Min(backoff * 2, 1000);
+		}
 	}
 
 	/*
@@ -693,116 +896,6 @@ evlog_partition_worker_main(Datum main_arg)
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	proc_exit(0);
-}
-
-/* In this transaction, in a subtransaction: a failure is only a WARNING. */
-static void
-partitions_in_subtransaction(int64 upto)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		(void) evlog_partitions_ensure(upto, EVLOG_PARTITIONS_AUTO_MAX);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("evlog could not create a partition up to seq " INT64_FORMAT ": %s",
-						upto, edata->message),
-				 errhint("Run SELECT evlog_create_partitions(); as the extension owner.")));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-}
-
-/* backend-local: the top for which this backend last started a worker */
-static int64 launched_for_top = -1;
-
-/*
- * From the append path, after the writer closed the log: a seq came within
- * half a partition of the top.  A worker creates the next partition(s) in
- * its own transaction while the append goes on; without a worker slot, this
- * transaction creates them (in a subtransaction).
- */
-void
-evlog_partitions_maintain(Oid owner, int64 seq)
-{
-	int64		margin = Max(evlog_partition_size / 2, 1);
-	int64		top = known_top;
-
-	known_top = 0;
-	if (top == launched_for_top)
-		return;					/* a worker of ours is on it */
-	if (partitions_by_worker(owner, seq + margin, false))
-		launched_for_top = top;
-	else
-		partitions_in_subtransaction(seq + margin);
-}
-
-/*
- * Before an append: is the log's head within a quarter of a partition of
- * the last partition's top, with no worker having added the next one yet?
- * Then this append creates it, in its own transaction, before going on (it
- * waits for the locks the worker would not wait for).  Cheap far from the
- * top: only this backend's last seq and the cached top are compared; near
- * it, the sequence's position is read.
- */
-bool
-evlog_partitions_exhausted(Relation log, int64 last_seq, int64 *upto)
-{
-	int64		margin = Max(evlog_partition_size / 2, 1);
-	int64		pos;
-
-	if (!evlog_log_is_partitioned(log))
-		return false;
-	if (known_top == 0 || last_seq + margin >= known_top)
-	{
-		int			n;
-		EvlogPart  *parts = evlog_log_parts(log, &n);
-
-		known_top = n > 0 ? parts[n - 1].hi : 0;
-		pfree(parts);
-	}
-	if (last_seq != 0 && last_seq + margin < known_top)
-		return false;
-	pos = sequence_position();
-	*upto = pos + margin;
-	return pos + Max(margin / 2, 1) >= known_top;
-}
-
-/*
- * The log has no partition at all (a fresh install, everything pruned):
- * the first one is needed now.  Waits for a worker, else creates it here;
- * the caller checks, since the worker cannot see an extension created by
- * this same, uncommitted, transaction.
- *
- * A background worker (the queue's writer) creates it here: a new worker
- * cannot connect while DROP DATABASE (or CREATE DATABASE ... TEMPLATE,
- * ALTER DATABASE ... RENAME) holds the database's lock, and that command is
- * waiting for the writer to leave, so waiting for the creator would keep
- * the writer connected until the command gave up.
- */
-void
-evlog_partitions_first(Oid owner)
-{
-	if (IsBackgroundWorker || !partitions_by_worker(owner, 1, true))
-		(void) evlog_partitions_ensure(1, EVLOG_PARTITIONS_AUTO_MAX);
 }
 
 /*

@@ -332,6 +332,14 @@ summarise_closed(Oid logid)
 	log = table_open(logid, AccessShareLock);
 	parts = evlog_log_parts(log, &nparts);
 	table_close(log, NoLock);
+
+	/*
+	 * Count with a snapshot taken after the horizon: every seq at or below
+	 * it is then committed and visible.  The transaction's snapshot may
+	 * predate the commit of the last appends into a partition now closed,
+	 * and would count it short for good.
+	 */
+	PushActiveSnapshot(GetLatestSnapshot());
 	for (int i = 0; i < nparts && parts[i].hi <= safe; i++)
 	{
 		PartStats	ps;
@@ -363,6 +371,7 @@ summarise_closed(Oid logid)
 			elog(ERROR, "evlog: writing evlog.partition_summaries failed");
 		done++;
 	}
+	PopActiveSnapshot();
 	return done;
 }
 

@@ -6,7 +6,9 @@
 # bound, nothing is lost, no deadlock, and the maintenance itself succeeds
 # once the idle transaction ends (or, with evlog.maintenance_lock_wait
 # short, fails with 55P03 instead of waiting).  The append latencies seen
-# meanwhile are printed (max and p99 per case).
+# meanwhile are printed (max and p99 per case).  Last, a burst across many
+# partition boundaries beside an idle derived-row writer: partitions come
+# from evlog's partition creator, never from an appender's transaction.
 use strict;
 use warnings;
 use IPC::Run;
@@ -24,11 +26,8 @@ $node->init;
 $node->append_conf('postgresql.conf', "evlog.partition_size = 100\nlog_min_messages = warning");
 $node->start;
 my $db = 'postgres';
-$node->safe_psql($db, q{
-	CREATE EXTENSION evlog;
-	SELECT evlog_append('agent_event', '2000-01-01', 'setup', NULL, '{}');
-	SELECT evlog_create_partitions(40);
-	CREATE TABLE lat (scenario text, i int, append_ms float8, read_ms float8, seq bigint);
+# the timing table and procedure, in each database that is timed
+my $timing_sql = q{	CREATE TABLE lat (scenario text, i int, append_ms float8, read_ms float8, seq bigint);
 	CREATE PROCEDURE timed(sc text, n int, probe bool) LANGUAGE plpgsql AS $$
 	DECLARE
 		t0 timestamptz;
@@ -50,7 +49,13 @@ $node->safe_psql($db, q{
 			PERFORM pg_sleep(0.02);
 		END LOOP;
 	END $$;
-});
+
+};
+$node->safe_psql($db, q{
+	CREATE EXTENSION evlog;
+	SELECT evlog_append('agent_event', '2000-01-01', 'setup', NULL, '{}');
+	SELECT evlog_create_partitions(40);
+} . $timing_sql);
 
 # old events in closed partitions, for the prunes
 sub old_events
@@ -188,6 +193,89 @@ $removed = $node->safe_psql($db, q{SELECT evlog_prune('2001-01-01')});
 cmp_ok($removed, '>=', 200, 'the next prune, with the reader gone, succeeds');
 is($node->safe_psql($db, q{SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'}), '0',
 	'nobody is left waiting for a lock');
+
+# ---- a burst that crosses many partition boundaries, with an idle
+# derived-row writer that crosses some itself: partitions come from evlog's
+# partition creator, never from an appender's transaction, so nobody holds
+# the log's SHARE UPDATE EXCLUSIVE lock to the end of a transaction, nobody
+# waits for it and the idle writer cannot deadlock with anyone
+# (a database of its own: the one above has partitions made far ahead)
+my $bdb = 'boundaries';
+$node->safe_psql('postgres', "CREATE DATABASE $bdb");
+$node->safe_psql($bdb, 'CREATE EXTENSION evlog; ' . $timing_sql);
+my $writer = $node->background_psql($bdb);
+$writer->query_safe(q{SET evlog.partition_size = 16});
+$writer->query_safe(q{BEGIN; SELECT evlog_append('agent_event', '2000-01-01', 'boundary-writer', NULL,
+	'{"kind":"ProbeResult","probeName":"p","mode":"enforce","status":"fail","observedAt":"2026-01-01T00:00:00Z"}')});
+$writer->query_safe(q{SELECT count(evlog_append('agent_event', '2000-01-01', 'boundary-writer', NULL, '{}'))
+	FROM generate_series(1, 10)});
+my $writer_pid = $writer->query_safe('SELECT pg_backend_pid()');
+chomp $writer_pid;
+my $parts_before = $node->safe_psql($bdb, q{SELECT count(*) FROM pg_inherits WHERE inhparent = 'evlog.event_log'::regclass});
+# the timed procedure appends one event per transaction at partition_size 16
+($rc, $o, $e) = $node->psql($bdb, q{
+	SET evlog.partition_size = 16;
+	SET statement_timeout = '20s';
+	CALL timed('boundaries', 60, false)});
+is($rc, 0, 'boundaries: 60 appends across partition boundaries completed beside the idle writer') or diag $e;
+my ($max_b, $p99_b) = split /\|/, $node->safe_psql($bdb, q{
+	SELECT round(max(append_ms)::numeric, 1),
+	       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY append_ms)::numeric, 1)
+	  FROM lat WHERE scenario = 'boundaries'});
+$max_b = 'none' if !defined $max_b || $max_b eq '';
+diag "boundaries: append max $max_b ms, p99 " . ($p99_b // 'none') . ' ms';
+ok($max_b ne 'none' && $max_b < $bound_ms, "boundaries: no append held $bound_ms ms or more (max $max_b ms)");
+cmp_ok($node->safe_psql($bdb, q{SELECT count(*) FROM pg_inherits WHERE inhparent = 'evlog.event_log'::regclass}),
+	'>=', $parts_before + 3, 'boundaries: the appends crossed at least three new partitions');
+# the idle writer crosses boundaries itself, inside its open transaction
+$writer->query_safe(q{SET statement_timeout = '20s'});
+$writer->query_safe(q{SELECT count(evlog_append('agent_event', '2000-01-01', 'boundary-writer', NULL, '{}'))
+	FROM generate_series(1, 40)});
+is($node->safe_psql($bdb, qq{
+	SELECT count(*) FROM pg_locks
+	 WHERE pid = $writer_pid AND relation = 'evlog.event_log'::regclass
+	   AND mode IN ('ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')}),
+	'0', 'boundaries: the writer crossed partition boundaries without taking a DDL lock on the log');
+$writer->query_safe('COMMIT');
+is($node->safe_psql($bdb, q{SELECT count(*) FROM evlog.event_log WHERE host_id = 'boundary-writer'}), '51',
+	'boundaries: the writer\'s 51 events committed (no deadlock)');
+is($node->safe_psql($bdb, q{SELECT count(*) FROM lat l JOIN evlog.event_log e ON e.seq = l.seq WHERE l.scenario = 'boundaries'}),
+	'60', 'boundaries: every timed append is in the log');
+
+# ---- the creator cannot take its lock: an append that needs a partition
+# waits evlog.partition_wait, then fails with 55000, holding no DDL lock;
+# appends within existing partitions are not held up
+$writer->query_safe(q{BEGIN; LOCK TABLE evlog.event_log IN SHARE UPDATE EXCLUSIVE MODE});
+$t0 = time();
+($rc, $o, $e) = $node->psql($bdb, q{
+	\set VERBOSITY verbose
+	SET evlog.partition_size = 16;
+	SET evlog.partition_wait = '500ms';
+	SET statement_timeout = '20s';
+	SELECT count(evlog_append('agent_event', '2000-01-01', 'blocked', NULL, '{}')) FROM generate_series(1, 100)});
+$took = time() - $t0;
+like($e, qr/ERROR:  55000: no partition of evlog.event_log covers seq \d+ yet/,
+	'blocked creator: the append that outran the partitions fails with 55000') or diag $e;
+like($e, qr/DETAIL:  evlog's partition creator did not attach one within evlog.partition_wait \(500 ms\)/,
+	'blocked creator: the detail names evlog.partition_wait');
+cmp_ok($took, '<', 15, sprintf('blocked creator: it failed after about evlog.partition_wait (%.1f s)', $took));
+$writer->query_safe('COMMIT');
+is($node->safe_psql($bdb, q{
+	SET evlog.partition_size = 16;
+	SET statement_timeout = '20s';
+	SELECT count(evlog_append('agent_event', '2000-01-01', 'unblocked', NULL, '{}')) FROM generate_series(1, 100)}),
+	'100', 'blocked creator: once the lock is gone, 100 appends across boundaries succeed');
+$writer->quit;
+
+# ---- where an appender still creates a partition itself: the transaction
+# that created the extension (a creator could not see the log)
+$node->safe_psql('postgres', 'CREATE DATABASE same_xact');
+is($node->safe_psql('same_xact', q{
+	BEGIN;
+	CREATE EXTENSION evlog;
+	SELECT count(*) FROM (SELECT evlog_append('agent_event', '2000-01-01', 'h', NULL, '{}')) a;
+	COMMIT;
+	SELECT count(*) FROM evlog.event_log}), "1\n1", 'an append in the transaction that created the extension works');
 
 $node->stop;
 done_testing();
