@@ -46,6 +46,14 @@
 
 #include "postgres.h"
 
+/*
+ * Built for PostgreSQL 15 only: its executor and lock APIs are called
+ * directly, with their 15 signatures, and no other version is tested.
+ */
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
+#error "evlog is built for PostgreSQL 15"
+#endif
+
 #include "access/htup.h"
 #include "access/sdir.h"
 #include "access/tupdesc.h"
@@ -428,7 +436,6 @@ typedef struct EvlogQueueEntry
 	uint8		flags;			/* EVLOG_ENTRY_HAS_* */
 	uint16		pad;
 	int32		pid;			/* producer, while the entry is pending */
-	TransactionId xid;			/* producer's top-level xid, if it had one */
 	Oid			role;			/* current user at evlog_enqueue */
 	int64		ticket;
 	TimestampTz ts;
@@ -487,7 +494,7 @@ extern EvlogQueueSlot *evlog_queue_slot_claim(Oid dboid);
 extern int	evlog_queue_slot_index(EvlogQueueSlot *slot);
 extern Size evlog_entry_size(EvlogEvent *ev);
 extern void evlog_entry_write(char *dst, EvlogEvent *ev, int64 ticket,
-							  TransactionId xid, uint8 state);
+							  uint8 state);
 extern void evlog_entry_decode(char *src, EvlogEvent *ev);
 
 /* producer side */

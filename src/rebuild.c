@@ -316,12 +316,17 @@ view_columns(int view)
 	return "event_log_seq, view, reason";
 }
 
+/*
+ * 0A000 (feature_not_supported), as PostgreSQL refuses SET TRANSACTION
+ * SNAPSHOT in the wrong isolation level, and as evlog_prune refuses
+ * REPEATABLE READ: the call is valid, only not in this isolation level.
+ */
 static void
 check_isolation(void)
 {
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("evlog_rebuild and evlog_verify must run in a READ COMMITTED transaction"),
 				 errdetail("The catch-up phase needs a snapshot taken after the log is locked."),
 				 errhint("Call it outside an explicit transaction, or in one started with BEGIN ISOLATION LEVEL READ COMMITTED.")));
