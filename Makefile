@@ -24,7 +24,8 @@ OBJS = \
 	src/worker.o \
 	src/as_user.o \
 	src/stream.o \
-	src/locks.o
+	src/locks.o \
+	src/progress.o
 
 # A fresh install runs one script, evlog--$(EXTVERSION).sql, copied from the
 # hand-maintained src/sql/evlog.sql (the whole schema at the current

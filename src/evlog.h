@@ -488,6 +488,13 @@ typedef struct EvlogUnrecorded
 } EvlogUnrecorded;
 
 extern void evlog_queue_init(void);
+
+/* progress.c: progress of long operations, in shared memory when preloaded */
+extern void evlog_progress_init(void);
+extern void evlog_progress_start(const char *command);
+extern void evlog_progress_update(const char *target, TimestampTz started,
+								  const char *phase, int64 done, int64 total);
+extern void evlog_progress_end(void);
 extern bool evlog_queue_enabled(void);
 extern int	evlog_queue_nslots(void);
 extern EvlogQueueSlot *evlog_queue_slot_claim(Oid dboid);

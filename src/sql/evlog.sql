@@ -446,18 +446,42 @@ COMMENT ON FUNCTION @extschema@.evlog_verify(text, text) IS
     'rows that differ between a derived table and a replay of the log in the given order (seq, or reverse: descending seq); a view whose handler is order-dependent differs under reverse';
 REVOKE ALL ON FUNCTION @extschema@.evlog_verify(text, text) FROM PUBLIC;
 
+/*
+ * Progress of evlog_rebuild and evlog_verify (src/progress.c): a small
+ * shared-memory array, one slot per backend, which each call writes and
+ * any session reads; pg_stat_activity.query keeps the caller's query.  The
+ * array exists when evlog is in shared_preload_libraries; without it these
+ * show no rows, and the calls still report each phase to their caller as
+ * NOTICEs.
+ */
+CREATE FUNCTION @extschema@.evlog_progress(
+    OUT pid integer, OUT command text, OUT target text, OUT phase text,
+    OUT events_done bigint, OUT events_total bigint, OUT started_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'evlog_progress'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_progress() IS
+    'long evlog operations running in this database (evlog_rebuild, evlog_verify), one row per backend; no rows unless evlog is in shared_preload_libraries';
+
+CREATE VIEW evlog.progress AS
+SELECT p.pid, p.command, p.target, p.phase, p.events_done, p.events_total, p.started_at
+  FROM @extschema@.evlog_progress() p;
+COMMENT ON VIEW evlog.progress IS
+    'long evlog operations running in this database, one row per backend (needs shared_preload_libraries = ''evlog''; otherwise empty, and the operations report to their caller as NOTICEs)';
+COMMENT ON COLUMN evlog.progress.pid IS 'backend running the operation';
+COMMENT ON COLUMN evlog.progress.command IS 'evlog_rebuild or evlog_verify';
+COMMENT ON COLUMN evlog.progress.target IS 'derived table or registered view being worked on (all: the built-in tables together)';
+COMMENT ON COLUMN evlog.progress.phase IS 'replay (from a snapshot), catch-up (log locked, applying events committed meanwhile), swap (replacing the table''s rows), verify';
+COMMENT ON COLUMN evlog.progress.events_done IS 'events read so far in this phase';
+COMMENT ON COLUMN evlog.progress.events_total IS 'upper bound on the events to read (seq span of the log)';
+COMMENT ON COLUMN evlog.progress.started_at IS 'when work on this target started';
+
+-- evlog.progress with the column names evlog 1.0 gave it
 CREATE VIEW evlog.rebuild_progress AS
-    SELECT a.pid,
-           m[1] AS view,
-           m[2] AS phase,
-           m[3]::bigint AS events_done,
-           m[4]::bigint AS events_total,
-           m[5]::timestamptz AS started_at
-      FROM pg_catalog.pg_stat_activity a,
-           LATERAL pg_catalog.regexp_match(a.query,
-               '^evlog_rebuild progress: view=(\S+) phase=(\S+) done=(\d+) total=(\d+) started=(.+)$') AS m
-     WHERE a.query OPERATOR(pg_catalog.~~) 'evlog_rebuild progress: %';
-COMMENT ON VIEW evlog.rebuild_progress IS 'running evlog_rebuild / evlog_verify calls, as they report themselves in pg_stat_activity.query';
+SELECT p.pid, p.target AS view, p.phase, p.events_done, p.events_total, p.started_at
+  FROM @extschema@.evlog_progress() p;
+COMMENT ON VIEW evlog.rebuild_progress IS
+    'running evlog_rebuild / evlog_verify calls: evlog.progress with the 1.0 column names, kept for existing callers';
 COMMENT ON COLUMN evlog.rebuild_progress.pid IS 'backend running the rebuild';
 COMMENT ON COLUMN evlog.rebuild_progress.view IS 'derived table being rebuilt';
 COMMENT ON COLUMN evlog.rebuild_progress.phase IS 'replay (from a snapshot), catch-up (log locked, applying events committed meanwhile), swap (replacing the table''s rows), verify';
@@ -1402,12 +1426,20 @@ COMMENT ON COLUMN evlog.partition_summaries.heap_blocks IS 'heap size in blocks 
 COMMENT ON COLUMN evlog.partition_summaries.summarised_at IS 'when it was counted';
 COMMENT ON INDEX evlog.partition_summaries_pkey IS 'one summary per partition';
 
+CREATE FUNCTION @extschema@.evlog_summarize_partitions()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'evlog_summarise_partitions'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.evlog_summarize_partitions() IS
+    'count the events of every closed partition not yet summarized (the partition worker does this as the log grows; run it after a bulk load); returns how many it summarized';
+
+-- the name before 1.3 (PostgreSQL spells it "summarize"), same C function
 CREATE FUNCTION @extschema@.evlog_summarise_partitions()
 RETURNS integer
 AS 'MODULE_PATHNAME', 'evlog_summarise_partitions'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.evlog_summarise_partitions() IS
-    'count the events of every closed partition not yet summarised (the partition worker does this as the log grows; run it after a bulk load); returns how many it summarised';
+    'alias of evlog_summarize_partitions(), the name before 1.3; kept for existing callers';
 
 /* ------------------------------------------------------------------------
  * Monitoring and grants
@@ -1615,5 +1647,7 @@ REVOKE ALL ON FUNCTION
     @extschema@.evlog_prune(timestamptz),
     @extschema@.evlog_create_partitions(integer, bigint),
     @extschema@.evlog_summarise_partitions(),
-    @extschema@.evlog_publish_watermark()
+    @extschema@.evlog_summarize_partitions(),
+    @extschema@.evlog_publish_watermark(),
+    @extschema@.evlog_progress()
 FROM PUBLIC;
