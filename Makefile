@@ -24,8 +24,16 @@ OBJS = \
 	src/worker.o \
 	src/as_user.o \
 	src/stream.o \
-	src/locks.o
+	src/locks.o \
+	src/progress.o
 
+# A fresh install runs one script, evlog--$(EXTVERSION).sql, copied from the
+# hand-maintained src/sql/evlog.sql (the whole schema at the current
+# version; not in git).  evlog--1.0.sql and the update scripts serve
+# databases created at an earlier version; t/017_fresh_install.pl checks
+# that both ways end with the same extension.
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = evlog--1.0.sql evlog--1.0--1.1.sql evlog--1.1--1.2.sql evlog--1.2--1.3.sql
 
 # pg_regress suites live in sql/ + expected/, isolation specs in specs/,
@@ -56,6 +64,9 @@ include $(PGXS)
 # PGXS tracks no header dependencies: every object is rebuilt when evlog.h
 # changes (a stale object with an old struct layout crashes the server)
 $(OBJS): src/evlog.h
+
+$(EXTENSION)--$(EXTVERSION).sql: src/sql/evlog.sql $(EXTENSION).control
+	cp $< $@
 
 # `make print-REGRESS` etc.: lets scripts/test.sh read the test lists
 print-%:

@@ -382,6 +382,30 @@ SELECT evlog_append_batch('[{"kind": "effect", "ts": "2026-05-16T01:21:00Z", "pa
 SELECT pg_temp.offsets(:'seqs'), array_agg(e.payload ORDER BY e.seq) AS payloads
   FROM evlog.event_log e WHERE e.seq = ANY (:'seqs'::bigint[]);
 DROP TRIGGER batch_stamp ON evlog.event_log;
+
+-- a BEFORE ROW trigger that returns NULL would skip the row: the append
+-- fails (09000) rather than return a seq, or keep an event_id entry, for
+-- an event never stored; single appends and batches alike
+CREATE FUNCTION batch_skip_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN NULL;
+END $$;
+CREATE TRIGGER batch_skip BEFORE INSERT ON evlog.event_log
+    FOR EACH ROW EXECUTE FUNCTION batch_skip_trigger();
+SELECT count(*) AS rows_before FROM evlog.event_log \gset
+SELECT evlog_append('effect', '2026-05-16T01:21:30Z', NULL, NULL, '{"skipped": 1}', 'skipped-1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT evlog_append_batch('[{"kind": "effect", "ts": "2026-05-16T01:21:30Z", "payload": {"skipped": 2}, "event_id": "skipped-2"}]');
+SELECT evlog_append_batch(ARRAY['effect'], ARRAY['2026-05-16 01:21:30+00']::timestamptz[], NULL, NULL,
+                          ARRAY['{"skipped": 3}']::jsonb[], ARRAY['skipped-3']);
+SELECT evlog_append('effect', '2026-05-16T01:21:30Z', NULL, NULL, '{"skipped": 4}', 'rollout', NULL, 'skipped-4');
+DROP TRIGGER batch_skip ON evlog.event_log;
+SELECT count(*) = :rows_before AS log_unchanged,
+       (SELECT count(*) FROM evlog.event_ids WHERE event_id LIKE 'skipped-%') AS skipped_ids
+  FROM evlog.event_log;
+-- the event_ids are free: appending them now stores the events
+SELECT cardinality(evlog_append_batch('[{"kind": "effect", "ts": "2026-05-16T01:21:30Z", "payload": {"skipped": 2}, "event_id": "skipped-2"}]')) AS appended;
+DROP FUNCTION batch_skip_trigger();
 DROP TABLE batch_seen;
 DROP FUNCTION batch_seen_trigger();
 DROP FUNCTION batch_stamp_trigger();

@@ -246,6 +246,7 @@ RESET ROLE;
 -- rebuild and verify need READ COMMITTED
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT evlog_rebuild('rollouts');
+\echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 SELECT evlog_rebuild('nope');
 

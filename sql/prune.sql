@@ -74,6 +74,7 @@ UPDATE evlog.partition_summaries SET events = 999, heap_blocks = heap_blocks + 1
 -- the safe seq it relies on is not what an older transaction snapshot shows
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT evlog_prune('2026-01-20');
+\echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 
 -- the consumer 'behind' has not acknowledged seqs 6..: by default it holds

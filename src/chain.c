@@ -364,11 +364,7 @@ flush_links(LinkBuffer *lb)
 
 		if (lb->rri->ri_NumIndices > 0)
 			recheck = ExecInsertIndexTuples(lb->rri, lb->slots[i], lb->estate,
-											false, false, NULL, NIL
-#if PG_VERSION_NUM >= 160000
-											,false
-#endif
-				);
+											false, false, NULL, NIL);
 		ExecARInsertTriggers(lb->estate, lb->rri, lb->slots[i], recheck, NULL);
 		list_free(recheck);
 		ExecClearTuple(lb->slots[i]);
@@ -438,11 +434,7 @@ evlog_seal_upto(int64 max_events)
 	rte->relid = chain_relid;
 	rte->relkind = chain_rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-#if PG_VERSION_NUM >= 160000
-	ExecInitRangeTable(estate, list_make1(rte), NIL);
-#else
 	ExecInitRangeTable(estate, list_make1(rte));
-#endif
 	rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, chain_rel, 1, NULL, 0);
 	estate->es_opened_result_relations =

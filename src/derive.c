@@ -386,13 +386,8 @@ typedef struct PayloadCtx
 	JsonbContainer *root;
 } PayloadCtx;
 
-#if PG_VERSION_NUM >= 180000
-pg_noreturn static void malformed(const PayloadCtx *pc, int sqlstate, const char *field,
-								  const char *problem);
-#else
 static void malformed(const PayloadCtx *pc, int sqlstate, const char *field,
 					  const char *problem) pg_attribute_noreturn();
-#endif
 
 static void
 malformed(const PayloadCtx *pc, int sqlstate, const char *field, const char *problem)

@@ -365,8 +365,7 @@ enqueue_one(EvlogEvent *ev)
 		 */
 		if (XactLastRecEnd != InvalidXLogRecPtr)
 			XLogFlush(XactLastRecEnd);
-		evlog_entry_write(buf, ev, ticket, GetTopTransactionIdIfAny(),
-						  EVLOG_ENTRY_COMMITTED);
+		evlog_entry_write(buf, ev, ticket, EVLOG_ENTRY_COMMITTED);
 		if (evlog_queue_push(slot, xact_generation, buf, size, 1, ticket,
 							 ticket, &start, &end))
 			note_queued(end);
@@ -380,7 +379,7 @@ enqueue_one(EvlogEvent *ev)
 			mark_levels(p);
 		enlargeStringInfo(&p->buf, size);
 		evlog_entry_write(p->buf.data + p->buf.len, ev, ticket,
-						  GetTopTransactionIdIfAny(), EVLOG_ENTRY_PENDING);
+						  EVLOG_ENTRY_PENDING);
 		p->buf.len += size;
 		p->nentries++;
 	}

@@ -305,6 +305,7 @@ _PG_init(void)
 
 	if (process_shared_preload_libraries_in_progress)
 	{
+		evlog_progress_init();
 		evlog_queue_init();
 		evlog_worker_register_launcher();
 	}

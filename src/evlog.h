@@ -46,6 +46,14 @@
 
 #include "postgres.h"
 
+/*
+ * Built for PostgreSQL 15 only: its executor and lock APIs are called
+ * directly, with their 15 signatures, and no other version is tested.
+ */
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
+#error "evlog is built for PostgreSQL 15"
+#endif
+
 #include "access/htup.h"
 #include "access/sdir.h"
 #include "access/tupdesc.h"
@@ -429,7 +437,6 @@ typedef struct EvlogQueueEntry
 	uint8		flags;			/* EVLOG_ENTRY_HAS_* */
 	uint16		pad;
 	int32		pid;			/* producer, while the entry is pending */
-	TransactionId xid;			/* producer's top-level xid, if it had one */
 	Oid			role;			/* current user at evlog_enqueue */
 	int64		ticket;
 	TimestampTz ts;
@@ -482,13 +489,20 @@ typedef struct EvlogUnrecorded
 } EvlogUnrecorded;
 
 extern void evlog_queue_init(void);
+
+/* progress.c: progress of long operations, in shared memory when preloaded */
+extern void evlog_progress_init(void);
+extern void evlog_progress_start(const char *command);
+extern void evlog_progress_update(const char *target, TimestampTz started,
+								  const char *phase, int64 done, int64 total);
+extern void evlog_progress_end(void);
 extern bool evlog_queue_enabled(void);
 extern int	evlog_queue_nslots(void);
 extern EvlogQueueSlot *evlog_queue_slot_claim(Oid dboid);
 extern int	evlog_queue_slot_index(EvlogQueueSlot *slot);
 extern Size evlog_entry_size(EvlogEvent *ev);
 extern void evlog_entry_write(char *dst, EvlogEvent *ev, int64 ticket,
-							  TransactionId xid, uint8 state);
+							  uint8 state);
 extern void evlog_entry_decode(char *src, EvlogEvent *ev);
 
 /* producer side */

@@ -271,11 +271,7 @@ evlog_writer_open(void)
 		rte->rellockmode = RowExclusiveLock;
 		rtable = lappend(rtable, rte);
 	}
-#if PG_VERSION_NUM >= 160000
-	ExecInitRangeTable(w->estate, rtable, NIL);
-#else
 	ExecInitRangeTable(w->estate, rtable);
-#endif
 
 	w->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
@@ -653,11 +649,7 @@ static bool
 lock_all_event_ids_if_many(EvlogWriter *w, int n)
 {
 	LOCKTAG		tag;
-#if PG_VERSION_NUM >= 170000
-	LocalTransactionId lxid = MyProc->vxid.lxid;
-#else
 	LocalTransactionId lxid = MyProc->lxid;
-#endif
 
 	if (lxid != id_locks_lxid)
 	{
@@ -667,11 +659,7 @@ lock_all_event_ids_if_many(EvlogWriter *w, int n)
 	set_event_id_tag(&tag, w, 0, true);
 	if (id_locks_taken + n > EVLOG_MAX_ID_LOCKS)
 	{
-#if PG_VERSION_NUM >= 170000
-		bool		holds_share = LockHeldByMe(&tag, ShareLock, false);
-#else
 		bool		holds_share = LockHeldByMe(&tag, ShareLock);
-#endif
 
 		if (!holds_share ||
 			LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
@@ -701,6 +689,28 @@ lock_event_id(EvlogWriter *w, uint32 hash)
 	set_event_id_tag(&tag, w, hash, false);
 	if (LockAcquire(&tag, ExclusiveLock, false, false) == LOCKACQUIRE_OK)
 		id_locks_taken++;
+}
+
+/*
+ * Insert one row of the log through the executor (BEFORE ROW triggers,
+ * constraints, indexes, AFTER ROW trigger events).  A BEFORE ROW trigger
+ * that returns NULL makes ExecSimpleRelationInsert skip the row silently;
+ * the seq and the event_id entry would then name a row that was never
+ * written, so the append fails instead.  The table AM sets tts_tid when it
+ * stores the row: still invalid afterwards means skipped.
+ */
+static void
+insert_log_row(ResultRelInfo *rri, EState *estate, TupleTableSlot *slot)
+{
+	ItemPointerSetInvalid(&slot->tts_tid);
+	ExecSimpleRelationInsert(rri, estate, slot);
+	if (!ItemPointerIsValid(&slot->tts_tid))
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("a BEFORE INSERT trigger skipped an event appended to evlog.event_log"),
+				 errdetail("A row trigger on %s returned NULL; every appended event must be stored.",
+						   RelationGetRelationName(rri->ri_RelationDesc)),
+				 errhint("Make the trigger return NEW (or raise an error to refuse the event), or drop it.")));
 }
 
 /* Put one event, with its seq, into a slot as a virtual tuple. */
@@ -747,7 +757,7 @@ evlog_writer_append(EvlogWriter *w, EvlogEvent *ev)
 
 	seq = evlog_allocate_seqs(RelationGetRelid(w->rel), w->seq_relid, 1);
 	store_event(slot, ev, seq);
-	ExecSimpleRelationInsert(partition_for(w, seq), w->estate, slot);
+	insert_log_row(partition_for(w, seq), w->estate, slot);
 	after_insert(w, ev, seq);
 	return seq;
 }
@@ -778,7 +788,7 @@ evlog_writer_append_expected(EvlogWriter *w, EvlogEvent *ev)
 
 	seq = evlog_allocate_seqs(RelationGetRelid(w->rel), w->seq_relid, 1);
 	store_event(slot, ev, seq);
-	ExecSimpleRelationInsert(partition_for(w, seq), w->estate, slot);
+	insert_log_row(partition_for(w, seq), w->estate, slot);
 	after_insert(w, ev, seq);
 	return seq;
 }
@@ -871,13 +881,8 @@ flush_buffer(EvlogWriter *w, InsertBuffer *buf)
 		List	   *recheck = NIL;
 
 		if (rri->ri_NumIndices > 0)
-#if PG_VERSION_NUM >= 160000
-			recheck = ExecInsertIndexTuples(rri, slot, estate, false, false,
-											NULL, NIL, false);
-#else
 			recheck = ExecInsertIndexTuples(rri, slot, estate, false, false,
 											NULL, NIL);
-#endif
 		ExecARInsertTriggers(estate, rri, slot, recheck, NULL);
 		ExecClearTuple(slot);
 		ResetPerTupleExprContext(estate);
@@ -1292,7 +1297,7 @@ append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch, void *arg,
 		{
 			/* BEFORE ROW triggers: the single-row path runs them */
 			store_event(w->slot, &ev, seqs_out[i]);
-			ExecSimpleRelationInsert(rri, w->estate, w->slot);
+			insert_log_row(rri, w->estate, w->slot);
 			after_insert(w, &ev, seqs_out[i]);
 			ResetPerTupleExprContext(w->estate);
 			MemoryContextReset(buf->cxt);

@@ -911,7 +911,9 @@ evlog_prune(PG_FUNCTION_ARGS)
 	/*
 	 * The events it removes are judged committed by evlog_safe_seq(), which
 	 * a transaction snapshot taken earlier may not show: their derived rows
-	 * would stay behind.
+	 * would stay behind.  0A000, as evlog_rebuild's refusal and as
+	 * PostgreSQL's own refusal of an isolation level (SET TRANSACTION
+	 * SNAPSHOT in READ COMMITTED).
 	 */
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,

@@ -479,8 +479,7 @@ put_field(char *dst, void *v)
 
 /* Serialize an event into dst, which has evlog_entry_size(ev) bytes. */
 void
-evlog_entry_write(char *dst, EvlogEvent *ev, int64 ticket, TransactionId xid,
-				  uint8 state)
+evlog_entry_write(char *dst, EvlogEvent *ev, int64 ticket, uint8 state)
 {
 	EvlogQueueEntry *hdr = (EvlogQueueEntry *) dst;
 	char	   *p = dst + MAXALIGN(sizeof(EvlogQueueEntry));
@@ -492,7 +491,6 @@ evlog_entry_write(char *dst, EvlogEvent *ev, int64 ticket, TransactionId xid,
 		(ev->rollout_id ? EVLOG_ENTRY_HAS_ROLLOUT : 0) |
 		(ev->event_id ? EVLOG_ENTRY_HAS_EVENT_ID : 0);
 	hdr->pid = MyProcPid;
-	hdr->xid = xid;
 	hdr->role = GetUserId();
 	hdr->ticket = ticket;
 	hdr->ts = ev->ts;

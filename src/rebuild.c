@@ -44,13 +44,11 @@
  * user view it rebuilds inside a subtransaction (holding the lock as a user
  * view rebuild does), compares, and rolls back.
  *
- * Progress: pgstat_progress_* only serves built-in command types, and
- * shared memory would need shared_preload_libraries, so a rebuild reports
- * itself through its own pg_stat_activity.query
- * ("evlog_rebuild progress: view=... phase=... done=... total=... started=...")
- * which the view evlog.rebuild_progress parses; the query text is restored
- * when the call ends.  NOTICEs go to the caller at each phase and every
- * 100000 events.
+ * Progress: each phase, and every 1000 events, goes to this backend's
+ * slot of evlog's progress array (progress.c), which evlog.progress and
+ * evlog.rebuild_progress show to other sessions when evlog is preloaded;
+ * pg_stat_activity.query keeps the caller's own query.  NOTICEs go to the
+ * caller at each phase and every 100000 events, preloaded or not.
  *
  *-------------------------------------------------------------------------
  */
@@ -69,7 +67,6 @@
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
-#include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -115,13 +112,7 @@ typedef struct RangeList
 static void
 report(Progress *p)
 {
-	char		buf[256];
-
-	snprintf(buf, sizeof(buf),
-			 "evlog_rebuild progress: view=%s phase=%s done=" INT64_FORMAT
-			 " total=" INT64_FORMAT " started=%s",
-			 p->view, p->phase, p->done, p->total, timestamptz_to_str(p->started));
-	pgstat_report_activity(STATE_RUNNING, buf);
+	evlog_progress_update(p->view, p->started, p->phase, p->done, p->total);
 }
 
 static void
@@ -132,12 +123,6 @@ set_phase(Progress *p, const char *phase)
 	report(p);
 }
 
-static void
-restore_activity(void)
-{
-	if (debug_query_string)
-		pgstat_report_activity(STATE_RUNNING, debug_query_string);
-}
 
 static void
 add_range(RangeList *l, int64 lo, int64 hi)
@@ -316,12 +301,17 @@ view_columns(int view)
 	return "event_log_seq, view, reason";
 }
 
+/*
+ * 0A000 (feature_not_supported), as PostgreSQL refuses SET TRANSACTION
+ * SNAPSHOT in the wrong isolation level, and as evlog_prune refuses
+ * REPEATABLE READ: the call is valid, only not in this isolation level.
+ */
 static void
 check_isolation(void)
 {
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("evlog_rebuild and evlog_verify must run in a READ COMMITTED transaction"),
 				 errdetail("The catch-up phase needs a snapshot taken after the log is locked."),
 				 errhint("Call it outside an explicit transaction, or in one started with BEGIN ISOLATION LEVEL READ COMMITTED.")));
@@ -586,6 +576,7 @@ evlog_rebuild(PG_FUNCTION_ARGS)
 	int64		written = 0;
 
 	check_isolation();
+	evlog_progress_start("evlog_rebuild");
 
 	/*
 	 * Derived tables are written as the log's owner, as by the trigger, with
@@ -619,7 +610,7 @@ evlog_rebuild(PG_FUNCTION_ARGS)
 		written = rebuild_user(lookup_user_view_or_error(name));
 
 	evlog_as_user_end(&as);
-	restore_activity();
+	evlog_progress_end();
 	PG_RETURN_INT64(written);
 }
 
@@ -777,6 +768,7 @@ evlog_verify(PG_FUNCTION_ARGS)
 	}
 	check_isolation();
 	InitMaterializedSRF(fcinfo, 0);
+	evlog_progress_start("evlog_verify");
 
 	/* as in evlog_rebuild: the log's owner, user targets as their owners */
 	log = table_open(evlog_relid("event_log"), AccessShareLock);
@@ -808,6 +800,6 @@ evlog_verify(PG_FUNCTION_ARGS)
 		verify_user(rsinfo, lookup_user_view_or_error(name), dir);
 
 	evlog_as_user_end(&as);
-	restore_activity();
+	evlog_progress_end();
 	return (Datum) 0;
 }

@@ -75,6 +75,27 @@ round_running(Oid dboid)
 	return false;
 }
 
+/*
+ * Forget the rounds whose worker has stopped, freeing their handles: the
+ * launcher lives as long as the server, and databases come and go.
+ */
+static void
+forget_stopped_rounds(void)
+{
+	int			kept = 0;
+
+	for (int i = 0; i < nrounds; i++)
+	{
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(rounds[i].handle, &pid) == BGWH_STOPPED)
+			pfree(rounds[i].handle);
+		else
+			rounds[kept++] = rounds[i];
+	}
+	nrounds = kept;
+}
+
 static void
 remember_round(Oid dboid, BackgroundWorkerHandle *handle)
 {
@@ -132,6 +153,7 @@ evlog_retention_start_round(List *dbs)
 	List	   *still = NIL;
 	bool		full = false;
 
+	forget_stopped_rounds();
 	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	if (now >= next_round)
 	{
