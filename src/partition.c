@@ -275,11 +275,7 @@ logscan_open_next(EvlogLogScan *s)
 	s->slot = table_slot_create(s->part, NULL);
 	ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(s->lo));
 	ScanKeyInit(&keys[1], 1, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(s->hi));
-#if PG_VERSION_NUM >= 180000
-	s->scan = index_beginscan(s->part, s->idx, s->snapshot, NULL, 2, 0);
-#else
 	s->scan = index_beginscan(s->part, s->idx, s->snapshot, 2, 0);
-#endif
 	index_rescan(s->scan, keys, 2, NULL, 0);
 	return true;
 }
