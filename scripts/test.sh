@@ -4,7 +4,7 @@
 #   bash scripts/test.sh              all suites
 #   EVLOG_TAP_TESTS=t/030_soak.pl bash scripts/test.sh tap   one TAP test
 #   bash scripts/test.sh regress      only pg_regress (also: isolation,
-#                                     docs = the README's SQL examples, tap,
+#                                     docs = the SQL examples of README.md and doc/, tap,
 #                                     lint = cppcheck, memcheck = pg_regress
 #                                     against a server under valgrind)
 #
