@@ -4,7 +4,7 @@
 #   bash scripts/test.sh              all suites
 #   EVLOG_TAP_TESTS=t/030_soak.pl bash scripts/test.sh tap   one TAP test
 #   bash scripts/test.sh regress      only pg_regress (also: isolation,
-#                                     docs = the README's SQL examples, tap,
+#                                     docs = the SQL examples of README.md and doc/, tap,
 #                                     lint = cppcheck, memcheck = pg_regress
 #                                     against a server under valgrind)
 #
@@ -141,6 +141,18 @@ for suite in $suites; do
         "$bindir/pg_ctl" -D docsdata -w -l docs-server.log \
             -o "-k $work -p 54988 -c listen_addresses= -c shared_preload_libraries=evlog" start >/dev/null
         bash test/readme_examples.sh "$bindir" 54988 "$work" "$work" 2>&1 | tee docs.log || true
+        # the runner's self-test: on test/docs_selftest/README.md exactly
+        # the blocks whose prose says "must fail" fail, every other one passes
+        want=$(awk '/^```sql/ { print "README.md:" NR (last ~ /must fail/ ? " FAILED" : " ok") }
+                    !/^[ \t]*$/ && !/^```/ { last = $0 }' test/docs_selftest/README.md)
+        got=$(bash test/readme_examples.sh "$bindir" 54988 "$work" "$work/test/docs_selftest" 2>&1 |
+              grep -E '^README\.md:[0-9]+ (ok|FAILED)' | sed -E 's/^(README\.md:[0-9]+ (ok|FAILED)).*/\1/' || true)
+        if [ -n "$want" ] && [ "$want" = "$got" ]; then
+            echo "test docs_selftest ... ok"; passed=$((passed + 1))
+        else
+            echo "test docs_selftest ... FAILED"; failed=$((failed + 1))
+            diff <(echo "$want") <(echo "$got") | sed 's/^/    /'
+        fi
         "$bindir/pg_ctl" -D docsdata -m fast -w stop >/dev/null || true
         line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' docs.log | tail -n1)
         if [ -n "$line" ]; then

@@ -29,7 +29,7 @@ SELECT evlog_last_seq() AS before \gset
 SELECT evlog_append_batch($$[
   {"kind": "agent_event", "ts": "2026-05-16T01:00:00.123456Z", "host_id": "h1", "rollout_id": "r1",
    "payload": {"kind": "DispatchAck", "status": "pass", "n": 1}, "event_id": "b-rt-1"},
-  {"kind": "effect", "ts": "2026-05-16 03:00:00+02", "host_id": null, "rollout_id": "r1",
+  {"kind": "plan_action", "ts": "2026-05-16 03:00:00+02", "host_id": null, "rollout_id": "r1",
    "payload": {"effect": "RecordTransition", "nested": {"a": [1, 2, {"b": null}]}}},
   {"kind": "manifest_poll", "ts": "2026-05-16T01:00:02Z", "payload": {}}
 ]$$) AS seqs \gset

@@ -7,7 +7,9 @@
  *
  * This file owns reading a batch: it turns entry i of the input into an
  * EvlogEvent and validates it with the same event.c checks as evlog_append,
- * passing i as "entry" so every error's detail starts with "entry i: ".  The
+ * passing i as "entry" so every error's detail starts with "entry i: ", and
+ * with the derived tables' payload rules (evlog_derive_check), so that an
+ * entry its append would refuse is refused before any seq is taken.  The
  * writing, event_id handling and seq allocation are log_writer.c's
  * (evlog_writer_append_many).
  *
@@ -394,6 +396,7 @@ fetch_jsonb_entry(void *arg, int index, EvlogEvent *ev)
 	if (ev->event_id)
 		evlog_check_id(ev->event_id, "event_id", index);
 	evlog_check_payload(ev->payload, index);
+	evlog_derive_check(ev, index);
 	b->ts[index] = ev->ts;
 }
 
@@ -501,7 +504,10 @@ fetch_array_entry(void *arg, int index, EvlogEvent *ev)
 	ev->event_id = array_optional_text(b->event_ids, b->event_id_nulls, index, "event_id", validate);
 	ev->payload = DatumGetJsonbP(b->payloads[index]);
 	if (validate)
+	{
 		evlog_check_payload(ev->payload, index);
+		evlog_derive_check(ev, index);
+	}
 	array_expectation(b, index, &ev->expect);
 	b->validated[index] = true;
 }

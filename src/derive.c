@@ -34,7 +34,8 @@
  * TimeZone and DateStyle and accepts now/today/infinity, so the row it gave
  * would not be a function of the event.  Integral fields take integers only.
  * evlog_derive_check() runs the same reading without writing, for
- * evlog_enqueue, so what an append would refuse is refused at the call.
+ * evlog_enqueue and the batch functions, so what an append would refuse is
+ * refused at the call (a batch's before any seq is taken, naming the entry).
  *
  * Seq order.  Every table must equal a replay of the log in seq order,
  * whatever order concurrent transactions, batches (whose seqs are all taken
@@ -378,6 +379,9 @@ static bool text_is(const text *t, const char *s);
 /* ---- reading the payload ---- */
 
 /* Context for error messages: which event, which table it feeds. */
+/* entry of a batch evlog_derive_check is checking, -1 for evlog_enqueue */
+static int	check_entry = -1;
+
 typedef struct PayloadCtx
 {
 	const EvlogEventRow *ev;
@@ -392,7 +396,7 @@ static void malformed(const PayloadCtx *pc, int sqlstate, const char *field,
 static void
 malformed(const PayloadCtx *pc, int sqlstate, const char *field, const char *problem)
 {
-	/* an event checked before it has a seq (evlog_enqueue) is named by kind */
+	/* an event checked before it has a seq is named by entry or by kind */
 	if (pc->ev->seq > 0)
 		ereport(ERROR,
 				(errcode(sqlstate),
@@ -400,6 +404,13 @@ malformed(const PayloadCtx *pc, int sqlstate, const char *field, const char *pro
 				 errdetail("Event seq " INT64_FORMAT ": payload field \"%s\" %s.",
 						   pc->ev->seq, field, problem),
 				 errhint("Derived rows commit with their event, so an event they cannot be derived from is refused.")));
+	if (check_entry >= 0)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("malformed %s for evlog.%s", pc->what, pc->view),
+				 errdetail("entry %d: payload field \"%s\" %s.",
+						   check_entry, field, problem),
+				 errhint("Derived rows commit with their event, so an event they cannot be derived from is refused; nothing of the batch was written.")));
 	ereport(ERROR,
 			(errcode(sqlstate),
 			 errmsg("malformed %s for evlog.%s", pc->what, pc->view),
@@ -1256,21 +1267,27 @@ evlog_derive_event(const EvlogEventRow *ev, const EvlogDeriveTarget *target)
  * Read an event that is not in the log yet as the built-in rules would, and
  * raise the error its append would raise for its payload; write nothing.
  * For entry points that accept an event now and write it later
- * (evlog_enqueue), so that what the log would refuse is refused at the call.
+ * (evlog_enqueue), or that validate every entry before taking any seq (the
+ * batch functions: entry is the entry's 0-based index, which the error's
+ * detail names; -1 otherwise), so that what the log would refuse is refused
+ * at the call.
  */
 void
-evlog_derive_check(const EvlogEvent *event)
+evlog_derive_check(const EvlogEvent *event, int entry)
 {
 	EvlogEventRow ev;
 
 	if (!evlog_kind_feeds_builtin(event->kind))
 		return;
 	memset(&ev, 0, sizeof(ev));
-	ev.seq = 0;					/* none yet: errors name the kind */
+	ev.seq = 0;					/* none yet: errors name the entry or kind */
 	ev.ts = event->ts;
 	ev.kind = event->kind;
 	ev.host_id = event->host_id;
 	ev.rollout_id = event->rollout_id;
 	ev.payload = JsonbPGetDatum(event->payload);
+	/* an error leaves check_entry set: the next call sets it again */
+	check_entry = entry;
 	derive_builtin(&ev, evlog_event_feeds(&ev), DERIVE_CHECK);
+	check_entry = -1;
 }

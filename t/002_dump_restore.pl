@@ -3,7 +3,7 @@
 # continue above the old seqs, and the log is still append-only.  The log has
 # several partitions (evlog 1.1), one of them already pruned: they are not
 # extension members, so pg_dump dumps each, and the documented restore list
-# (t/EvlogTest.pm, README) restores them without an error.
+# (t/EvlogTest.pm, doc/operations.md) restores them without an error.
 use strict;
 use warnings;
 use IPC::Run;

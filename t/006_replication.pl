@@ -1,5 +1,5 @@
 # Fan-out with built-in logical replication, and reads on a physical hot
-# standby (README, "Scaling out").
+# standby (doc/operations.md, "Scaling out").
 #
 # A publisher running evlog publishes evlog.event_log (via the partition
 # root) and evlog.watermark; a subscriber running evlog maintains its own

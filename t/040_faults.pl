@@ -7,7 +7,7 @@
 #   3. the queue's writer terminated while it flushes: it is restarted and
 #      every accepted event lands exactly once.
 # Disk full is not simulated: the tests run as an unprivileged user that
-# cannot mount a small filesystem (README, "Faults").
+# cannot mount a small filesystem (doc/operations.md, "Hardening and faults").
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;

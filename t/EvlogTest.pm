@@ -9,7 +9,7 @@ use IPC::Run;
 our @EXPORT = qw(append_every_kind fingerprint_sql derived_fingerprint_sql restore_list);
 
 # The documented way to restore a custom-format dump of an evlog 1.1
-# database (README, "Backup and restore"): every TOC entry except the
+# database (doc/operations.md, "Backup and restore"): every TOC entry except the
 # indexes and primary keys of the log's partitions, which ATTACH PARTITION
 # creates from the parent's (an extension member, created by CREATE
 # EXTENSION before the partitions are attached).  Writes the list next to

@@ -11,10 +11,25 @@
 # README.md and doc/ are (default: the repository this script is in).
 #
 # It takes every ```sql fenced block of README.md and of each doc/*.md that
-# has one and runs it with psql -X -v ON_ERROR_STOP=1.  Blocks of one file
-# run in document order in one database, created for that file with
-# CREATE EXTENSION evlog, so a block may use what earlier ones made.  An HTML
-# comment on the last non-blank line before a block's fence changes that:
+# has one and runs it with psql -X -q.  Blocks of one file run in document
+# order in one database, created for that file with CREATE EXTENSION evlog,
+# so a block may use what earlier ones made.
+#
+# Shown output.  A ```text block that follows a ```sql block with nothing
+# but blank lines between them is that block's output: the block then runs
+# with ON_ERROR_STOP off (an error it shows is part of its output) and
+# passes only if what psql prints, standard output and errors interleaved,
+# equals the ```text block after this normalisation of both: psql's
+# "psql:FILE:LINE: " prefix of error lines is removed, trailing blanks of
+# every line and trailing blank lines are dropped.  Nothing else is
+# normalised, so shown output must not depend on the clock, the server's
+# pid or a hash: fixed ts values, and columns chosen to be stable.  psql
+# runs with -q (no command tags), default aligned format and
+# VERBOSITY default (ERROR, DETAIL, HINT lines).  A ```sql block without
+# shown output runs with ON_ERROR_STOP=1 and passes if psql exits 0.
+#
+# An HTML comment on the last non-blank line before a block's fence changes
+# where it runs:
 #
 #   <!-- example: fresh -->                this block and the next ones run
 #                                          in a new database with evlog
@@ -30,11 +45,16 @@
 #
 # Words combine: <!-- example: fresh roles app -->.  Every database the
 # script creates is dropped at the end (WITH (FORCE) only if a queue writer
-# is still connected after DROP DATABASE's 5 s wait).  Prints one line per block, "FILE:LINE ok",
-# "FILE:LINE FAILED" (with psql's output) or "FILE:LINE skipped (reason)",
-# then "N skipped" and last "N passed, N failed"; exits non-zero when a block
-# failed.  README_EXAMPLES_VERBOSE=1 prints psql's output of passing blocks
-# too (psql's line numbers count from the block's first line after the fence).
+# is still connected after DROP DATABASE's 5 s wait).  Prints one line per
+# block, "FILE:LINE ok" ("ok (output checked)" for a block with shown
+# output), "FILE:LINE FAILED" (with psql's output, or for a
+# block with shown output a diff of shown against actual) or "FILE:LINE
+# skipped (reason)", then "N skipped" and last "N passed, N failed"; exits
+# non-zero when a block failed.  README_EXAMPLES_VERBOSE=1 prints psql's
+# output of passing blocks too (psql's line numbers count from the block's
+# first line after the fence).  test/docs_selftest/README.md is a fixture
+# whose shown outputs are partly wrong on purpose: scripts/test.sh docs runs
+# this script on it and checks that exactly those blocks fail.
 set -uo pipefail
 
 if [ $# -lt 3 ]; then
@@ -46,6 +66,8 @@ docroot=${4:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 if [ "$(id -u)" -eq 0 ] && [ -z "${PGUSER:-}" ]; then export PGUSER=postgres; fi
 
 psql=("$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$sockdir" -p "$port")
+# the same without ON_ERROR_STOP, for blocks whose shown output has errors
+psql_shown=("$bindir/psql" -X -q -h "$sockdir" -p "$port")
 tmp=$(mktemp -d /tmp/readme_examples.XXXXXX)
 chmod 755 "$tmp"
 prefix="readme_ex_$$"
@@ -101,14 +123,16 @@ ensure_role() {
 }
 
 # extract FILE: write each ```sql block to $tmp/N.sql and a manifest line
-# "N<TAB>LINE<TAB>DIRECTIVE" (LINE: the line of the opening fence)
+# "N<TAB>LINE<TAB>DIRECTIVE" (LINE: the line of the opening fence); a
+# ```text block right after it (only blank lines between) goes to
+# $tmp/N.expected
 extract() {
     awk -v out="$tmp" -v base="$2" '
-        BEGIN { infence = 0; n = base }
+        BEGIN { infence = 0; n = base; after = 0 }
         {
             if (!infence && match($0, /^[ \t]*```/)) {
                 lang = substr($0, RSTART + RLENGTH); gsub(/[ \t]/, "", lang)
-                infence = 1; issql = (lang == "sql")
+                infence = 1; issql = (lang == "sql"); isout = 0
                 if (issql) {
                     n++; file = out "/" n ".sql"; printf "" > file
                     dir = ""
@@ -118,16 +142,26 @@ extract() {
                         sub(/[ \t]*-->.*$/, "", dir)
                     }
                     printf "%d\t%d\t%s\n", n, NR, dir > (out "/manifest")
+                } else if (lang == "text" && after) {
+                    isout = 1; file = out "/" n ".expected"; printf "" > file
                 }
+                after = 0
                 next
             }
             if (infence && $0 ~ /^[ \t]*```[ \t]*$/) {
-                if (issql) close(file)
+                if (issql || isout) close(file)
+                after = issql
                 infence = 0; prev = ""; next
             }
-            if (infence) { if (issql) print > file; next }
-            if ($0 !~ /^[ \t]*$/) prev = $0
+            if (infence) { if (issql || isout) print > file; next }
+            if ($0 !~ /^[ \t]*$/) { prev = $0; after = 0 }
         }' "$1"
+}
+
+# normalise FILE: what shown and actual output are compared as
+normalise() {
+    sed -E -e 's/^psql:[^:]*:[0-9]+: //' -e 's/[[:space:]]+$//' "$1" |
+        awk '{ lines[NR] = $0 } END { n = NR; while (n > 0 && lines[n] == "") n--; for (i = 1; i <= n; i++) print lines[i] }'
 }
 
 if [ ! -f "$docroot/README.md" ]; then
@@ -180,6 +214,20 @@ for f in "${files[@]}"; do
             [ $setup_ok -eq 1 ] || echo "$where FAILED (could not set up its database or roles)"
         fi
         if [ $setup_ok -eq 0 ]; then failed=$((failed + 1)); continue; fi
+        if [ -f "$tmp/$n.expected" ]; then
+            "${psql_shown[@]}" -d "$db" -f "$tmp/$n.sql" > "$tmp/$n.actual" 2>&1
+            normalise "$tmp/$n.expected" > "$tmp/$n.want"
+            normalise "$tmp/$n.actual" > "$tmp/$n.got"
+            if diff -u --label shown --label actual "$tmp/$n.want" "$tmp/$n.got" > "$tmp/$n.diff"; then
+                echo "$where ok (output checked)"; passed=$((passed + 1))
+                [ -n "${README_EXAMPLES_VERBOSE:-}" ] && sed 's/^/    /' "$tmp/$n.actual"
+            else
+                echo "$where FAILED (database $db: output differs from the block shown)"
+                sed 's/^/    /' "$tmp/$n.diff"
+                failed=$((failed + 1))
+            fi
+            continue
+        fi
         if output=$("${psql[@]}" -d "$db" -f "$tmp/$n.sql" 2>&1); then
             echo "$where ok"; passed=$((passed + 1))
             [ -n "${README_EXAMPLES_VERBOSE:-}" ] && printf '%s\n' "$output" | sed 's/^/    /'
