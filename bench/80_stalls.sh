@@ -22,7 +22,8 @@ export PGOPTIONS='-c evlog.partition_size=1000'
 q "CREATE EXTENSION IF NOT EXISTS evlog"
 # prunable partitions: old events, then partitions ahead of the run
 q "SELECT count(evlog_append('agent_event', '2000-01-01', 'old', NULL, '{}')) FROM generate_series(1, 5000)" >/dev/null
-q "SELECT evlog_create_partitions(200)" >/dev/null
+# (at most 64 partitions per call)
+for upto in 69000 133000 197000; do q "SELECT evlog_create_partitions(upto => $upto)" >/dev/null; done
 
 dir=$(mktemp -d)
 cat > "$dir/append.sql" <<'SQL'

@@ -102,8 +102,8 @@ SELECT pg_temp.err($$SELECT evlog_append('it''s', now(), 'h', NULL, '{}')$$);
 SELECT pg_temp.err($$SELECT evlog_append(repeat('x', 1000), now(), 'h', NULL, '{}')$$);
 
 -- spent seqs: 20,000 seqs allocated and never used (failed transactions),
--- with 16-seq partitions.  The next append creates the partition it needs
--- and one partition spanning the gap, not 1,250 partitions.
+-- with 16-seq partitions.  For the next append, evlog's partition creator
+-- makes one partition spanning the gap and the next one, not 1,250.
 SELECT count(*) AS partitions_before FROM evlog.partitions;
 SELECT setval('evlog.event_log_seq_seq', (SELECT last_value FROM evlog.event_log_seq_seq) + 20000) AS spent \gset
 SELECT evlog_append('k', '2026-01-01Z', 'h', NULL, '{}') = :spent + 1 AS appended_after_gap;

@@ -768,20 +768,26 @@ evlog_partitions_await(Relation log, int64 seq)
 }
 
 /*
- * The creator's work, one transaction: partitions up to "upto" (and at
- * least half a partition beyond the sequence's position, whatever was
- * allocated since the job was made).  Returns how many it created.
+ * The creator's work, one transaction: partitions up to "upto", and a whole
+ * partition beyond the sequence's position (whatever was allocated since
+ * the job was made).  A whole one, not the half at which appenders ask:
+ * appenders then find the top far enough ahead for a partition's worth of
+ * appends, instead of asking again at every append.  Returns how many it
+ * created.
  */
 static int
 creator_round(int64 upto)
 {
 	int			created;
+	int64		pos;
+	int64		ahead = evlog_partition_size;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "evlog: creating partitions");
-	upto = Max(upto, sequence_position() + Max(evlog_partition_size / 2, 1));
+	pos = sequence_position();
+	upto = Max(upto, pos > PG_INT64_MAX - ahead ? PG_INT64_MAX : pos + ahead);
 	created = evlog_partitions_ensure(upto, EVLOG_PARTITIONS_AUTO_MAX);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
