@@ -12,7 +12,7 @@
 #include "evlog.h"
 
 /*
- * chain.c — the hash chain.  evlog_seal_upto() seals up to max_events
+ * evlog_seal_upto() seals up to max_events
  * (<= 0: all) events up to evlog_safe_seq() and returns how many; call it
  * inside a transaction and commit soon: it holds the sealer's lock until
  * the transaction ends.
