@@ -25,7 +25,13 @@ OBJS = \
 	src/as_user.o \
 	src/stream.o \
 	src/locks.o \
-	src/progress.o
+	src/progress.o \
+	src/util.o \
+	src/logscan.o \
+	src/guard.o \
+	src/summaries.o \
+	src/append_expected.o \
+	src/watermark_publish.o
 
 # A fresh install runs one script, evlog--$(EXTVERSION).sql, copied from the
 # hand-maintained src/sql/evlog.sql (the whole schema at the current
@@ -61,9 +67,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# PGXS tracks no header dependencies: every object is rebuilt when evlog.h
-# changes (a stale object with an old struct layout crashes the server)
-$(OBJS): src/evlog.h
+# PGXS tracks no header dependencies: every object is rebuilt when any of
+# evlog's headers changes (a stale object with an old struct layout crashes
+# the server)
+$(OBJS): $(wildcard src/*.h)
 
 $(EXTENSION)--$(EXTVERSION).sql: src/sql/evlog.sql $(EXTENSION).control
 	cp $< $@

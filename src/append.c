@@ -15,7 +15,8 @@
 
 #include "fmgr.h"
 
-#include "evlog.h"
+#include "event.h"
+#include "log_writer.h"
 
 PG_FUNCTION_INFO_V1(evlog_append_text);
 PG_FUNCTION_INFO_V1(evlog_append_jsonb);

@@ -51,7 +51,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
-#include "evlog.h"
+#include "as_user.h"
 
 void
 evlog_as_user_begin(Oid user, int flags, EvlogAsUser *as)

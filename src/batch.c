@@ -35,7 +35,10 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
-#include "evlog.h"
+#include "derive.h"
+#include "event.h"
+#include "log_writer.h"
+#include "stream.h"
 
 PG_FUNCTION_INFO_V1(evlog_append_batch_jsonb);
 PG_FUNCTION_INFO_V1(evlog_append_batch_arrays);

@@ -89,23 +89,13 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "evlog.h"
+#include "chain.h"
+#include "logscan.h"
+#include "seqs.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(evlog_seal);
 PG_FUNCTION_INFO_V1(evlog_verify_chain);
-
-/* Columns of evlog.event_log, in table order. */
-enum
-{
-	EV_SEQ,
-	EV_TS,
-	EV_KIND,
-	EV_HOST_ID,
-	EV_ROLLOUT_ID,
-	EV_PAYLOAD,
-	EV_EVENT_ID,
-	EV_NATTS
-};
 
 /* Columns of evlog.chain, in table order. */
 enum
@@ -210,24 +200,24 @@ chain_hash_event(ChainHasher *h, const uint8 *prev, TupleTableSlot *ev,
 	bool	   *n = ev->tts_isnull;
 	char	   *payload;
 
-	if (n[EV_SEQ] || n[EV_TS] || n[EV_KIND] || n[EV_PAYLOAD])
+	if (n[EVLOG_COL_SEQ] || n[EVLOG_COL_TS] || n[EVLOG_COL_KIND] || n[EVLOG_COL_PAYLOAD])
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("evlog.event_log row has a null in a not-null column"),
-				 errdetail("seq %s", n[EV_SEQ] ? "NULL" :
-						   psprintf(INT64_FORMAT, DatumGetInt64(v[EV_SEQ])))));
+				 errdetail("seq %s", n[EVLOG_COL_SEQ] ? "NULL" :
+						   psprintf(INT64_FORMAT, DatumGetInt64(v[EVLOG_COL_SEQ])))));
 
 	resetStringInfo(&h->buf);
-	append_int64_be(&h->buf, DatumGetInt64(v[EV_SEQ]));
+	append_int64_be(&h->buf, DatumGetInt64(v[EVLOG_COL_SEQ]));
 	/* unsigned: the sum wraps (see enc() above) instead of overflowing */
-	append_int64_be(&h->buf, (int64) ((uint64) DatumGetTimestampTz(v[EV_TS]) +
+	append_int64_be(&h->buf, (int64) ((uint64) DatumGetTimestampTz(v[EVLOG_COL_TS]) +
 									  (uint64) UNIX_TO_PG_EPOCH_USECS));
-	append_text(&h->buf, v[EV_KIND], false);
-	append_text(&h->buf, v[EV_HOST_ID], n[EV_HOST_ID]);
-	append_text(&h->buf, v[EV_ROLLOUT_ID], n[EV_ROLLOUT_ID]);
-	payload = DatumGetCString(DirectFunctionCall1(jsonb_out, v[EV_PAYLOAD]));
+	append_text(&h->buf, v[EVLOG_COL_KIND], false);
+	append_text(&h->buf, v[EVLOG_COL_HOST_ID], n[EVLOG_COL_HOST_ID]);
+	append_text(&h->buf, v[EVLOG_COL_ROLLOUT_ID], n[EVLOG_COL_ROLLOUT_ID]);
+	payload = DatumGetCString(DirectFunctionCall1(jsonb_out, v[EVLOG_COL_PAYLOAD]));
 	append_string(&h->buf, payload, strlen(payload));
-	append_text(&h->buf, v[EV_EVENT_ID], n[EV_EVENT_ID]);
+	append_text(&h->buf, v[EVLOG_COL_EVENT_ID], n[EVLOG_COL_EVENT_ID]);
 
 	if (pg_cryptohash_init(h->ctx) < 0 ||
 		pg_cryptohash_update(h->ctx, prev, PG_SHA256_DIGEST_LENGTH) < 0 ||
@@ -466,7 +456,7 @@ evlog_seal_upto(int64 max_events)
 
 		CHECK_FOR_INTERRUPTS();
 		slot_getallattrs(ev);
-		seq = DatumGetInt64(ev->tts_values[EV_SEQ]);
+		seq = DatumGetInt64(ev->tts_values[EVLOG_COL_SEQ]);
 		if (seq > safe)
 			break;
 
@@ -588,7 +578,7 @@ seqcur_next(SeqCursor *s)
 	if (s->valid)
 	{
 		slot_getallattrs(s->slot);
-		s->seq = DatumGetInt64(s->slot->tts_values[0]);
+		s->seq = DatumGetInt64(s->slot->tts_values[EVLOG_COL_SEQ]);
 		if (s->seq > s->hi)
 			s->valid = false;
 	}

@@ -111,7 +111,9 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "evlog.h"
+#include "as_user.h"
+#include "derive.h"
+#include "logscan.h"
 
 typedef enum DeriveStmt
 {
@@ -1160,12 +1162,12 @@ evlog_event_from_tuple(HeapTuple tuple, TupleDesc desc, EvlogEventRow *ev)
 		elog(ERROR, "evlog.event_log row with %d columns", desc->natts);
 	for (int a = 0; a < EVLOG_LOG_NATTS; a++)
 		values[a] = heap_getattr(tuple, a + 1, desc, &nulls[a]);
-	ev->seq = DatumGetInt64(values[0]);
-	ev->ts = DatumGetTimestampTz(values[1]);
-	ev->kind = DatumGetTextPP(values[2]);
-	ev->host_id = nulls[3] ? NULL : DatumGetTextPP(values[3]);
-	ev->rollout_id = nulls[4] ? NULL : DatumGetTextPP(values[4]);
-	ev->payload = values[5];
+	ev->seq = DatumGetInt64(values[EVLOG_COL_SEQ]);
+	ev->ts = DatumGetTimestampTz(values[EVLOG_COL_TS]);
+	ev->kind = DatumGetTextPP(values[EVLOG_COL_KIND]);
+	ev->host_id = nulls[EVLOG_COL_HOST_ID] ? NULL : DatumGetTextPP(values[EVLOG_COL_HOST_ID]);
+	ev->rollout_id = nulls[EVLOG_COL_ROLLOUT_ID] ? NULL : DatumGetTextPP(values[EVLOG_COL_ROLLOUT_ID]);
+	ev->payload = values[EVLOG_COL_PAYLOAD];
 	ev->tuple = tuple;
 	ev->tupdesc = desc;
 }

@@ -50,7 +50,10 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "evlog.h"
+#include "as_user.h"
+#include "derive.h"
+#include "logscan.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(evlog_derive_trigger);
 PG_FUNCTION_INFO_V1(evlog_derived_views_changed);
@@ -253,7 +256,7 @@ evlog_derive_trigger(PG_FUNCTION_ARGS)
 	if (evlog_user_views_none())
 	{
 		bool		isnull;
-		Datum		kind = heap_getattr(trigdata->tg_trigtuple, 3,
+		Datum		kind = heap_getattr(trigdata->tg_trigtuple, EVLOG_COL_KIND + 1,
 										RelationGetDescr(trigdata->tg_relation), &isnull);
 
 		if (isnull || !evlog_kind_feeds_builtin(DatumGetTextPP(kind)))

@@ -47,7 +47,11 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "evlog.h"
+#include "derive.h"
+#include "event.h"
+#include "log_writer.h"
+#include "queue.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(evlog_enqueue_text);
 PG_FUNCTION_INFO_V1(evlog_enqueue_jsonb);

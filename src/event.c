@@ -14,7 +14,6 @@
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/pg_collation.h"
 #include "lib/stringinfo.h"
@@ -27,7 +26,8 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "evlog.h"
+#include "event.h"
+#include "util.h"
 
 /* "entry 3: " in a batch, "" for a single append */
 char *

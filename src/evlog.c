@@ -20,7 +20,13 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "evlog.h"
+#include "locks.h"
+#include "progress.h"
+#include "prune.h"
+#include "queue.h"
+#include "retention.h"
+#include "seqs.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 

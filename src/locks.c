@@ -54,7 +54,7 @@
 #include "utils/resowner.h"
 #include "utils/wait_event.h"
 
-#include "evlog.h"
+#include "locks.h"
 
 int			evlog_maintenance_lock_timeout_ms = 50;
 int			evlog_maintenance_lock_wait_ms = 60000;

@@ -90,20 +90,13 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "evlog.h"
-
-/* Columns of evlog.event_log, in table order. */
-enum
-{
-	COL_SEQ,
-	COL_TS,
-	COL_KIND,
-	COL_HOST_ID,
-	COL_ROLLOUT_ID,
-	COL_PAYLOAD,
-	COL_EVENT_ID,
-	EVENT_LOG_NATTS
-};
+#include "log_writer.h"
+#include "logscan.h"
+#include "partition.h"
+#include "seqs.h"
+#include "stream.h"
+#include "util.h"
+#include "watermark.h"
 
 /*
  * Multi-insert buffer limits, COPY FROM's: enough rows to amortise the
@@ -176,21 +169,6 @@ typedef struct IdKey
 #define ENTRY_NEW		0		/* to be inserted */
 #define ENTRY_STORED	1		/* event_id already in the log */
 #define ENTRY_DUP		2		/* event_id seen earlier in the batch */
-
-/* OID of a relation in the schema "evlog"; errors if the extension is gone. */
-Oid
-evlog_relid(const char *relname)
-{
-	Oid			nsp = get_namespace_oid("evlog", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("relation \"evlog.%s\" does not exist", relname),
-				 errhint("Run CREATE EXTENSION evlog in this database.")));
-	return relid;
-}
 
 /*
  * Make a partition cover seq (the head overtook the partitions made ahead,
@@ -484,22 +462,22 @@ lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int entry, int64 *seq)
 	EvlogLogScan *ls = NULL;
 
 	InitDirtySnapshot(dirty);
-	ScanKeyInit(&key, w->partitioned ? 1 : COL_EVENT_ID + 1, BTEqualStrategyNumber,
+	ScanKeyInit(&key, w->partitioned ? 1 : EVLOG_COL_EVENT_ID + 1, BTEqualStrategyNumber,
 				F_TEXTEQ, PointerGetDatum(ev->event_id));
 	key.sk_collation = DEFAULT_COLLATION_OID;
 	scan = systable_beginscan(keyrel, w->event_id_index, true, &dirty, 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		TupleDesc	desc = RelationGetDescr(w->rel);
-		Datum		values[EVENT_LOG_NATTS];
-		bool		nulls[EVENT_LOG_NATTS];
+		Datum		values[EVLOG_LOG_NATTS];
+		bool		nulls[EVLOG_LOG_NATTS];
 		EvlogEvent	stored;
 		const char *differs;
 
 		if (!w->partitioned)
 		{
 			/* by column: dropped ones after evlog's may follow */
-			for (int a = 0; a < EVENT_LOG_NATTS; a++)
+			for (int a = 0; a < EVLOG_LOG_NATTS; a++)
 				values[a] = heap_getattr(tup, a + 1, desc, &nulls[a]);
 		}
 		else
@@ -521,11 +499,11 @@ lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int entry, int64 *seq)
 			memcpy(values, slot->tts_values, sizeof(values));
 			memcpy(nulls, slot->tts_isnull, sizeof(nulls));
 		}
-		stored.kind = DatumGetTextPP(values[COL_KIND]);
-		stored.ts = DatumGetTimestampTz(values[COL_TS]);
-		stored.host_id = nulls[COL_HOST_ID] ? NULL : DatumGetTextPP(values[COL_HOST_ID]);
-		stored.rollout_id = nulls[COL_ROLLOUT_ID] ? NULL : DatumGetTextPP(values[COL_ROLLOUT_ID]);
-		stored.payload = DatumGetJsonbP(values[COL_PAYLOAD]);
+		stored.kind = DatumGetTextPP(values[EVLOG_COL_KIND]);
+		stored.ts = DatumGetTimestampTz(values[EVLOG_COL_TS]);
+		stored.host_id = nulls[EVLOG_COL_HOST_ID] ? NULL : DatumGetTextPP(values[EVLOG_COL_HOST_ID]);
+		stored.rollout_id = nulls[EVLOG_COL_ROLLOUT_ID] ? NULL : DatumGetTextPP(values[EVLOG_COL_ROLLOUT_ID]);
+		stored.payload = DatumGetJsonbP(values[EVLOG_COL_PAYLOAD]);
 		stored.event_id = ev->event_id;
 
 		differs = event_differs(&stored, ev);
@@ -535,7 +513,7 @@ lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int entry, int64 *seq)
 					 errmsg("event_id \"%s\" is already in the log with different content",
 							text_to_cstring(ev->event_id)),
 					 errdetail("The stored event (seq " INT64_FORMAT ") differs in %s.",
-							   DatumGetInt64(values[COL_SEQ]), differs),
+							   DatumGetInt64(values[EVLOG_COL_SEQ]), differs),
 					 errhint("A retry must resend the same event; a new event needs a new event_id.")));
 		if (differs)
 			ereport(ERROR,
@@ -543,9 +521,9 @@ lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int entry, int64 *seq)
 					 errmsg("event_id \"%s\" is already in the log with different content",
 							text_to_cstring(ev->event_id)),
 					 errdetail_internal("entry %d: the stored event (seq " INT64_FORMAT ") differs in %s",
-										entry, DatumGetInt64(values[COL_SEQ]), differs),
+										entry, DatumGetInt64(values[EVLOG_COL_SEQ]), differs),
 					 errhint("A retry must resend the same event; a new event needs a new event_id.")));
-		*seq = DatumGetInt64(values[COL_SEQ]);
+		*seq = DatumGetInt64(values[EVLOG_COL_SEQ]);
 		found = true;
 		break;
 	}
@@ -718,20 +696,20 @@ static void
 store_event(TupleTableSlot *slot, EvlogEvent *ev, int64 seq)
 {
 	ExecClearTuple(slot);
-	slot->tts_values[COL_SEQ] = Int64GetDatum(seq);
-	slot->tts_values[COL_TS] = TimestampTzGetDatum(ev->ts);
-	slot->tts_values[COL_KIND] = PointerGetDatum(ev->kind);
-	slot->tts_values[COL_HOST_ID] = PointerGetDatum(ev->host_id);
-	slot->tts_values[COL_ROLLOUT_ID] = PointerGetDatum(ev->rollout_id);
-	slot->tts_values[COL_PAYLOAD] = JsonbPGetDatum(ev->payload);
-	slot->tts_values[COL_EVENT_ID] = PointerGetDatum(ev->event_id);
-	memset(slot->tts_isnull, false, EVENT_LOG_NATTS * sizeof(bool));
+	slot->tts_values[EVLOG_COL_SEQ] = Int64GetDatum(seq);
+	slot->tts_values[EVLOG_COL_TS] = TimestampTzGetDatum(ev->ts);
+	slot->tts_values[EVLOG_COL_KIND] = PointerGetDatum(ev->kind);
+	slot->tts_values[EVLOG_COL_HOST_ID] = PointerGetDatum(ev->host_id);
+	slot->tts_values[EVLOG_COL_ROLLOUT_ID] = PointerGetDatum(ev->rollout_id);
+	slot->tts_values[EVLOG_COL_PAYLOAD] = JsonbPGetDatum(ev->payload);
+	slot->tts_values[EVLOG_COL_EVENT_ID] = PointerGetDatum(ev->event_id);
+	memset(slot->tts_isnull, false, EVLOG_LOG_NATTS * sizeof(bool));
 	/* dropped columns after evlog's (evlog_check_log_layout) are null */
-	for (int a = EVENT_LOG_NATTS; a < slot->tts_tupleDescriptor->natts; a++)
+	for (int a = EVLOG_LOG_NATTS; a < slot->tts_tupleDescriptor->natts; a++)
 		slot->tts_isnull[a] = true;
-	slot->tts_isnull[COL_HOST_ID] = ev->host_id == NULL;
-	slot->tts_isnull[COL_ROLLOUT_ID] = ev->rollout_id == NULL;
-	slot->tts_isnull[COL_EVENT_ID] = ev->event_id == NULL;
+	slot->tts_isnull[EVLOG_COL_HOST_ID] = ev->host_id == NULL;
+	slot->tts_isnull[EVLOG_COL_ROLLOUT_ID] = ev->rollout_id == NULL;
+	slot->tts_isnull[EVLOG_COL_EVENT_ID] = ev->event_id == NULL;
 	ExecStoreVirtualTuple(slot);
 }
 

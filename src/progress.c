@@ -37,7 +37,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-#include "evlog.h"
+#include "progress.h"
 
 PG_FUNCTION_INFO_V1(evlog_progress);
 

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * prune.c
- *	  Retention (evlog 1.1): evlog_prune(before), and the append-only
- *	  triggers with the one bypass it is allowed.
+ *	  Retention (evlog 1.1): evlog_prune(before).  The append-only
+ *	  triggers it alone may pass, and how, are guard.c's.
  *
  * What evlog_prune(before) removes.  Whole partitions of evlog.event_log,
  * from the oldest on, as long as every event in the partition has
@@ -54,385 +54,48 @@
  *		 event; the partitions are detached and dropped;
  *	  5. a "retention" event records before, the seq range and the count.
  *
- * The bypass.  evlog.chain and evlog.event_ids refuse DELETE for every role
- * through ENABLE ALWAYS triggers (evlog_refuse_change below).  They let a
- * DELETE through only while evlog_prune_active is set, a C variable that
- * only evlog_prune sets, around its own statements, and that no SQL can
- * reach, and only for the two DELETEs of phase 1 (no code of another
- * role runs meanwhile): no role, the superuser included, can use the bypass
- * for anything else (a superuser can still disable the triggers, as in 1.0: that is
- * what the chain makes evident).
- *
- * The DDL guard (1.2).  Row triggers cannot stop DDL: DETACH and DROP of a
- * partition remove events before they are sealed, and the chain then links
- * around the hole as if they had never been; a column added, dropped or
- * renamed changes the layout evlog reads by position.  The event trigger
- * evlog_ddl_guard (ddl_command_start on ALTER TABLE and DROP TABLE) refuses
- * those commands on evlog's tables for every role, the superuser included,
- * except around evlog_prune's own DETACH and DROP (prune_dropping, set
- * only there) and in the extension's scripts.  Doing it anyway takes a visible act: ALTER EVENT
- * TRIGGER evlog_ddl_guard DISABLE.
- *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/table.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
-#include "commands/event_trigger.h"
-#include "commands/extension.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "nodes/parsenodes.h"
 #include "portability/instr_time.h"
-#include "storage/bufmgr.h"
-#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
-#include "utils/memutils.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/syscache.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "evlog.h"
+#include "as_user.h"
+#include "chain.h"
+#include "derive.h"
+#include "event.h"
+#include "guard.h"
+#include "locks.h"
+#include "log_writer.h"
+#include "logscan.h"
+#include "prune.h"
+#include "seqs.h"
+#include "summaries.h"
+#include "util.h"
+#include "watermark.h"
 
 PG_FUNCTION_INFO_V1(evlog_prune);
-PG_FUNCTION_INFO_V1(evlog_refuse_change);
-PG_FUNCTION_INFO_V1(evlog_refuse_chain_change);
-PG_FUNCTION_INFO_V1(evlog_summarise_partitions);
-PG_FUNCTION_INFO_V1(evlog_ddl_guard);
 
-bool		evlog_prune_active = false;
-/* set only around evlog_prune's own DETACH and DROP: the DDL guard lets them through */
-static bool prune_dropping = false;
 int			evlog_max_consumer_lag_events = -1;
-
-/* ------------------------------------------------------------------------
- * The append-only triggers
- * ------------------------------------------------------------------------
- */
-
-static const char *
-trigger_op(TriggerData *td)
-{
-	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-		return "UPDATE";
-	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
-		return "DELETE";
-	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
-		return "TRUNCATE";
-	return "INSERT";
-}
-
-static void
-check_trigger_call(FunctionCallInfo fcinfo, const char *name)
-{
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("%s was not called by the trigger manager", name)));
-}
-
-/* evlog.refuse_change(): UPDATE, DELETE and TRUNCATE on the log. */
-Datum
-evlog_refuse_change(PG_FUNCTION_ARGS)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-
-	check_trigger_call(fcinfo, "evlog.refuse_change()");
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("evlog.event_log is append-only"),
-			 errdetail("%s is refused for every role, the owner included.", trigger_op(td)),
-			 errhint("Append corrections as new events; rows leave the log only through a logged retention function.")));
-	PG_RETURN_NULL();
-}
-
-/*
- * evlog.refuse_chain_change(): UPDATE, DELETE and TRUNCATE on evlog.chain,
- * evlog.chain_anchor and evlog.event_ids; evlog_prune's row DELETEs on
- * evlog.chain and evlog.event_ids pass.
- */
-Datum
-evlog_refuse_chain_change(PG_FUNCTION_ARGS)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	const char *table;
-
-	check_trigger_call(fcinfo, "evlog.refuse_chain_change()");
-	table = RelationGetRelationName(td->tg_relation);
-	if (evlog_prune_active &&
-		TRIGGER_FIRED_BY_DELETE(td->tg_event) &&
-		TRIGGER_FIRED_FOR_ROW(td->tg_event) &&
-		(strcmp(table, "chain") == 0 || strcmp(table, "event_ids") == 0))
-		return PointerGetDatum(td->tg_trigtuple);
-
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("%s.%s is append-only",
-					get_namespace_name(RelationGetNamespace(td->tg_relation)), table),
-			 errdetail("%s is refused for every role, the owner included.", trigger_op(td)),
-			 strcmp(table, "event_ids") == 0 ?
-			 errhint("Entries are written only by evlog's append path and removed only by evlog_prune().") :
-			 errhint("Links are written only by evlog_seal(); anchors only by retention.")));
-	PG_RETURN_NULL();
-}
 
 /* ------------------------------------------------------------------------
  * evlog_prune
  * ------------------------------------------------------------------------
  */
-
-static uint64
-spi_exec(const char *sql, int expect)
-{
-	int			rc = SPI_execute(sql, false, 0);
-
-	if (rc != expect)
-		elog(ERROR, "evlog: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
-	return SPI_processed;
-}
-
-/* spi_exec with one parameter $1 */
-static uint64
-spi_exec_args(const char *sql, Oid *argtypes, Datum *args, int expect)
-{
-	int			rc = SPI_execute_with_args(sql, 1, argtypes, args, NULL, false, 0);
-
-	if (rc != expect)
-		elog(ERROR, "evlog: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
-	return SPI_processed;
-}
-
-static int64
-spi_int8(const char *sql, bool *isnull)
-{
-	spi_exec(sql, SPI_OK_SELECT);
-	if (SPI_processed == 0)
-	{
-		*isnull = true;
-		return 0;
-	}
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull));
-}
-
-/* What evlog_prune needs to know of one candidate partition. */
-typedef struct PartStats
-{
-	int64		count;
-	int64		min_seq;
-	int64		max_seq;
-	bool		all_older;
-} PartStats;
-
-static char *
-qualified_name(Oid relid)
-{
-	return psprintf("%s.%s", quote_identifier(get_namespace_name(get_rel_namespace(relid))),
-					quote_identifier(get_rel_name(relid)));
-}
-
-static BlockNumber
-heap_blocks(Oid relid)
-{
-	Relation	rel = table_open(relid, AccessShareLock);
-	BlockNumber n = RelationGetNumberOfBlocks(rel);
-
-	/* closed at once: DETACH refuses a table this session has open */
-	table_close(rel, NoLock);
-	return n;
-}
-
-/* count, min and max seq of a partition, from its primary key */
-static void
-part_count(Oid relid, PartStats *ps)
-{
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
-
-	if (SPI_execute(psprintf("SELECT pg_catalog.count(*), pg_catalog.min(seq), pg_catalog.max(seq) FROM %s",
-							 qualified_name(relid)), true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "evlog: counting a partition failed");
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	ps->count = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	ps->min_seq = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-	if (isnull)
-		ps->min_seq = ps->max_seq = 0;
-	else
-		ps->max_seq = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-}
-
-/*
- * Partition summaries.  The retention event records how many events a
- * prune removed, and counting them was the one part of a prune that grows
- * with the rows.  A partition that appends can no longer reach never
- * changes, so its count is taken once, in the background: the partition
- * worker summarises every closed partition after it creates the next ones
- * (evlog_summarise_partitions() does it by hand, e.g. after a bulk load),
- * and evlog_prune reads the summary back.  A summary is used only while the
- * partition has the name, upper bound and heap size it had when counted;
- * otherwise prune counts.
- */
-static bool
-summary_read(const EvlogPart *part, BlockNumber blocks, PartStats *ps)
-{
-	Oid			argtypes[3] = {INT8OID, TEXTOID, INT8OID};
-	Datum		values[3];
-	bool		isnull;
-	HeapTuple	tup;
-	TupleDesc	desc;
-
-	values[0] = Int64GetDatum(part->hi);
-	values[1] = CStringGetTextDatum(get_rel_name(part->relid));
-	values[2] = Int64GetDatum((int64) blocks);
-	if (SPI_execute_with_args("SELECT events, min_seq, max_seq FROM evlog.partition_summaries"
-							  " WHERE hi OPERATOR(pg_catalog.=) $1 AND relname OPERATOR(pg_catalog.=) $2"
-							  " AND heap_blocks OPERATOR(pg_catalog.=) $3",
-							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "evlog: reading evlog.partition_summaries failed");
-	if (SPI_processed == 0)
-		return false;
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	ps->count = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	ps->min_seq = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-	ps->max_seq = isnull ? 0 : DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-	if (isnull)
-		ps->min_seq = ps->max_seq = 0;
-	return true;
-}
-
-/*
- * Summarise the closed partitions that have no valid summary yet; returns
- * how many were summarised.  Closed: every seq the partition can hold is at
- * or below evlog_safe_seq() (handed out and committed or aborted; on a
- * subscriber, arrived), so no append can land in it any more.  The caller
- * is connected to SPI as the log's owner.
- */
-static int
-summarise_closed(Oid logid)
-{
-	Relation	log;
-	EvlogPart  *parts;
-	int			nparts;
-	int64		safe = evlog_safe_seq();
-	int			done = 0;
-
-	log = table_open(logid, AccessShareLock);
-	parts = evlog_log_parts(log, &nparts);
-	table_close(log, NoLock);
-
-	/*
-	 * Count with a snapshot taken after the horizon: every seq at or below
-	 * it is then committed and visible.  The transaction's snapshot may
-	 * predate the commit of the last appends into a partition now closed,
-	 * and would count it short for good.
-	 */
-	PushActiveSnapshot(GetLatestSnapshot());
-	for (int i = 0; i < nparts && parts[i].hi <= safe; i++)
-	{
-		PartStats	ps;
-		BlockNumber blocks;
-		Oid			argtypes[6] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID};
-		Datum		values[6];
-		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-
-		CHECK_FOR_INTERRUPTS();
-		blocks = heap_blocks(parts[i].relid);
-		if (summary_read(&parts[i], blocks, &ps))
-			continue;
-		part_count(parts[i].relid, &ps);
-		values[0] = Int64GetDatum(parts[i].hi);
-		values[1] = CStringGetTextDatum(get_rel_name(parts[i].relid));
-		values[2] = Int64GetDatum(ps.count);
-		values[3] = Int64GetDatum(ps.min_seq);
-		values[4] = Int64GetDatum(ps.max_seq);
-		values[5] = Int64GetDatum((int64) blocks);
-		if (ps.count == 0)
-			nulls[3] = nulls[4] = 'n';
-		if (SPI_execute_with_args("INSERT INTO evlog.partition_summaries"
-								  " (hi, relname, events, min_seq, max_seq, heap_blocks)"
-								  " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hi) DO UPDATE"
-								  " SET relname = excluded.relname, events = excluded.events,"
-								  " min_seq = excluded.min_seq, max_seq = excluded.max_seq,"
-								  " heap_blocks = excluded.heap_blocks, summarised_at = pg_catalog.now()",
-								  6, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "evlog: writing evlog.partition_summaries failed");
-		done++;
-	}
-	PopActiveSnapshot();
-	return done;
-}
-
-/*
- * Summarise closed partitions as the log's owner (the partition worker,
- * evlog_summarise_partitions()).
- */
-int
-evlog_partitions_summarise(void)
-{
-	Oid			logid = evlog_relid("event_log");
-	Relation	log;
-	EvlogAsUser as;
-	int			done;
-
-	log = table_open(logid, AccessShareLock);
-	evlog_require_11(log, "summarising partitions");
-	evlog_as_user_begin(log->rd_rel->relowner, EVLOG_AS_SPI, &as);
-	table_close(log, NoLock);
-	done = summarise_closed(logid);
-	evlog_as_user_end(&as);
-	return done;
-}
-
-Datum
-evlog_summarise_partitions(PG_FUNCTION_ARGS)
-{
-	PreventCommandIfReadOnly("evlog_summarise_partitions()");
-	PG_RETURN_INT32(evlog_partitions_summarise());
-}
-
-/*
- * Does every event of the partition (retention events excepted) have
- * ts < before, and if so, how many are there?
- */
-static void
-part_stats(const EvlogPart *part, TimestampTz before, PartStats *ps)
-{
-	Oid			argtypes[1] = {TIMESTAMPTZOID};
-	Datum		values[1];
-	bool		isnull;
-
-	/*
-	 * Is any event as new as the cut?  ts follows seq closely, so the BRIN
-	 * index on ts answers this without reading the partition.
-	 */
-	values[0] = TimestampTzGetDatum(before);
-	if (SPI_execute_with_args(psprintf("SELECT EXISTS (SELECT FROM %s WHERE ts OPERATOR(pg_catalog.>=) $1"
-									   " AND kind OPERATOR(pg_catalog.<>) 'retention')",
-									   qualified_name(part->relid)),
-							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "evlog: scanning a partition failed");
-	ps->all_older = !DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	ps->count = 0;
-	ps->min_seq = ps->max_seq = 0;
-	if (!ps->all_older)
-		return;
-	/* what the retention event records: summarised, else counted now */
-	if (!summary_read(part, heap_blocks(part->relid), ps))
-		part_count(part->relid, ps);
-}
 
 /*
  * Delete rows of user views' targets that carry a pruned event_log_seq.  A
@@ -447,11 +110,11 @@ prune_user_targets(int64 cut)
 	uint64		n;
 	Oid		   *targets;
 
-	spi_exec("SELECT v.target::pg_catalog.oid FROM evlog.derived_views v"
-			 " JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) v.target"
-			 " AND a.attname OPERATOR(pg_catalog.=) 'event_log_seq'"
-			 " AND a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.int8'::pg_catalog.regtype"
-			 " AND NOT a.attisdropped", SPI_OK_SELECT);
+	evlog_spi_exec("SELECT v.target::pg_catalog.oid FROM evlog.derived_views v"
+				   " JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) v.target"
+				   " AND a.attname OPERATOR(pg_catalog.=) 'event_log_seq'"
+				   " AND a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.int8'::pg_catalog.regtype"
+				   " AND NOT a.attisdropped", SPI_OK_SELECT);
 	n = SPI_processed;
 	targets = palloc(sizeof(Oid) * (n + 1));
 	for (uint64 i = 0; i < n; i++)
@@ -483,10 +146,10 @@ prune_user_targets(int64 cut)
 			continue;
 		}
 		sql = psprintf("DELETE FROM %s WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
-					   qualified_name(targets[i]), cut);
+					   evlog_qualified_name(targets[i]), cut);
 		evlog_as_user_begin(cls->relowner, EVLOG_AS_SPI, &as);
 		ReleaseSysCache(tup);
-		spi_exec(sql, SPI_OK_DELETE);
+		evlog_spi_exec(sql, SPI_OK_DELETE);
 		evlog_as_user_end(&as);
 	}
 }
@@ -511,14 +174,14 @@ rederive_rollouts(Relation log, int64 cut, Datum pruned)
 	MemoryContext percxt;
 
 	/* events that name a rollout whose row was just deleted */
-	spi_exec_args(psprintf("SELECT DISTINCT e.seq FROM evlog.event_log e,"
-			 " pg_catalog.unnest($1::pg_catalog.text[]) AS p(rollout_id)"
-			 " WHERE e.seq OPERATOR(pg_catalog.>) " INT64_FORMAT
-			 " AND e.kind OPERATOR(pg_catalog.=) ANY ('{rollout_event,effect}'::text[])"
-			 " AND (e.rollout_id OPERATOR(pg_catalog.=) p.rollout_id"
-			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rolloutId' OPERATOR(pg_catalog.=) p.rollout_id"
-			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rollout_id' OPERATOR(pg_catalog.=) p.rollout_id)"
-			 " ORDER BY e.seq", cut), argtypes, args, SPI_OK_SELECT);
+	evlog_spi_exec_args(psprintf("SELECT DISTINCT e.seq FROM evlog.event_log e,"
+				   " pg_catalog.unnest($1::pg_catalog.text[]) AS p(rollout_id)"
+				   " WHERE e.seq OPERATOR(pg_catalog.>) " INT64_FORMAT
+				   " AND e.kind OPERATOR(pg_catalog.=) ANY ('{rollout_event,effect}'::text[])"
+				   " AND (e.rollout_id OPERATOR(pg_catalog.=) p.rollout_id"
+				   "      OR e.payload OPERATOR(pg_catalog.->>) 'rolloutId' OPERATOR(pg_catalog.=) p.rollout_id"
+				   "      OR e.payload OPERATOR(pg_catalog.->>) 'rollout_id' OPERATOR(pg_catalog.=) p.rollout_id)"
+				   " ORDER BY e.seq", cut), 1, argtypes, args, NULL, SPI_OK_SELECT);
 	n = SPI_processed;
 	if (n == 0)
 		return;
@@ -529,15 +192,15 @@ rederive_rollouts(Relation log, int64 cut, Datum pruned)
 
 		seqs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	spi_exec_args(psprintf("DELETE FROM evlog.derived_skips s USING evlog.event_log e,"
-			 " pg_catalog.unnest($1::pg_catalog.text[]) AS p(rollout_id)"
-			 " WHERE s.view OPERATOR(pg_catalog.=) 'rollouts'"
-			 " AND e.seq OPERATOR(pg_catalog.>) " INT64_FORMAT
-			 " AND s.event_log_seq OPERATOR(pg_catalog.=) e.seq"
-			 " AND (e.rollout_id OPERATOR(pg_catalog.=) p.rollout_id"
-			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rolloutId' OPERATOR(pg_catalog.=) p.rollout_id"
-			 "      OR e.payload OPERATOR(pg_catalog.->>) 'rollout_id' OPERATOR(pg_catalog.=) p.rollout_id)",
-			 cut), argtypes, args, SPI_OK_DELETE);
+	evlog_spi_exec_args(psprintf("DELETE FROM evlog.derived_skips s USING evlog.event_log e,"
+				   " pg_catalog.unnest($1::pg_catalog.text[]) AS p(rollout_id)"
+				   " WHERE s.view OPERATOR(pg_catalog.=) 'rollouts'"
+				   " AND e.seq OPERATOR(pg_catalog.>) " INT64_FORMAT
+				   " AND s.event_log_seq OPERATOR(pg_catalog.=) e.seq"
+				   " AND (e.rollout_id OPERATOR(pg_catalog.=) p.rollout_id"
+				   "      OR e.payload OPERATOR(pg_catalog.->>) 'rolloutId' OPERATOR(pg_catalog.=) p.rollout_id"
+				   "      OR e.payload OPERATOR(pg_catalog.->>) 'rollout_id' OPERATOR(pg_catalog.=) p.rollout_id)",
+				   cut), 1, argtypes, args, NULL, SPI_OK_DELETE);
 
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	percxt = AllocSetContextCreate(CurrentMemoryContext, "evlog prune rederive",
@@ -573,8 +236,8 @@ chain_in_use(void)
 {
 	bool		isnull;
 
-	return spi_int8("SELECT pg_catalog.count(*) FROM ((SELECT 1 FROM evlog.chain LIMIT 1)"
-					" UNION ALL (SELECT 1 FROM evlog.chain_anchor LIMIT 1)) s", &isnull) > 0;
+	return evlog_spi_int8("SELECT pg_catalog.count(*) FROM ((SELECT 1 FROM evlog.chain LIMIT 1)"
+						  " UNION ALL (SELECT 1 FROM evlog.chain_anchor LIMIT 1)) s", &isnull) > 0;
 }
 
 /*
@@ -595,10 +258,10 @@ consumers_can_be_passed(void)
 	bool		isnull;
 
 	return evlog_max_consumer_lag_events >= 0 &&
-		spi_int8("SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute"
-				 " WHERE attrelid OPERATOR(pg_catalog.=) 'evlog.consumers'::pg_catalog.regclass"
-				 " AND attname OPERATOR(pg_catalog.=) 'pruned_unread_upto' AND NOT attisdropped",
-				 &isnull) > 0;
+		evlog_spi_int8("SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute"
+					   " WHERE attrelid OPERATOR(pg_catalog.=) 'evlog.consumers'::pg_catalog.regclass"
+					   " AND attname OPERATOR(pg_catalog.=) 'pruned_unread_upto' AND NOT attisdropped",
+					   &isnull) > 0;
 }
 
 static int64
@@ -608,11 +271,11 @@ consumer_hold(int64 closed, bool passable)
 	int64		hold;
 
 	if (passable)
-		hold = spi_int8(psprintf("SELECT pg_catalog.min(position) FROM evlog.consumers"
-								 " WHERE position OPERATOR(pg_catalog.>=) " INT64_FORMAT,
-								 closed - evlog_max_consumer_lag_events), &isnull);
+		hold = evlog_spi_int8(psprintf("SELECT pg_catalog.min(position) FROM evlog.consumers"
+									   " WHERE position OPERATOR(pg_catalog.>=) " INT64_FORMAT,
+									   closed - evlog_max_consumer_lag_events), &isnull);
 	else
-		hold = spi_int8("SELECT pg_catalog.min(position) FROM evlog.consumers", &isnull);
+		hold = evlog_spi_int8("SELECT pg_catalog.min(position) FROM evlog.consumers", &isnull);
 	return isnull ? PG_INT64_MAX : hold;
 }
 
@@ -626,10 +289,10 @@ mark_passed_consumers(int64 last_seq)
 {
 	uint64		n;
 
-	n = spi_exec(psprintf("UPDATE evlog.consumers SET pruned_unread_upto ="
-						  " pg_catalog.int8larger(COALESCE(pruned_unread_upto, 0), " INT64_FORMAT ")"
-						  " WHERE position OPERATOR(pg_catalog.<) " INT64_FORMAT,
-						  last_seq, last_seq), SPI_OK_UPDATE);
+	n = evlog_spi_exec(psprintf("UPDATE evlog.consumers SET pruned_unread_upto ="
+								" pg_catalog.int8larger(COALESCE(pruned_unread_upto, 0), " INT64_FORMAT ")"
+								" WHERE position OPERATOR(pg_catalog.<) " INT64_FORMAT,
+								last_seq, last_seq), SPI_OK_UPDATE);
 	if (n > 0)
 		ereport(WARNING,
 				(errcode(ERRCODE_WARNING),
@@ -654,11 +317,11 @@ lock_for_removal(Oid logid, const EvlogPart *parts, int ndrop)
 	uint64		nref;
 	int			n = 0;
 
-	spi_exec(psprintf("SELECT conrelid::pg_catalog.oid FROM pg_catalog.pg_constraint"
-					  " WHERE contype OPERATOR(pg_catalog.=) 'f'"
-					  " AND confrelid OPERATOR(pg_catalog.=) %u"
-					  " AND conparentid OPERATOR(pg_catalog.=) 0"
-					  " ORDER BY 1", logid), SPI_OK_SELECT);
+	evlog_spi_exec(psprintf("SELECT conrelid::pg_catalog.oid FROM pg_catalog.pg_constraint"
+							" WHERE contype OPERATOR(pg_catalog.=) 'f'"
+							" AND confrelid OPERATOR(pg_catalog.=) %u"
+							" AND conparentid OPERATOR(pg_catalog.=) 0"
+							" ORDER BY 1", logid), SPI_OK_SELECT);
 	nref = SPI_processed;
 	reqs = palloc(sizeof(EvlogLockRequest) * (1 + ndrop + nref));
 	reqs[n].relid = logid;
@@ -680,6 +343,162 @@ lock_for_removal(Oid logid, const EvlogPart *parts, int ndrop)
 }
 
 /*
+ * Which partitions to remove, from the oldest on: those below closed (no
+ * append can land in them any more), all older than before, sealed up to
+ * sealed and acknowledged up to hold.  Returns how many, with the count,
+ * first and last seq of the events they hold.
+ */
+static int
+choose_partitions(const EvlogPart *parts, int nparts, TimestampTz before,
+				  int64 closed, int64 sealed, int64 hold,
+				  int64 *count, int64 *first_seq, int64 *last_seq)
+{
+	int			ndrop = 0;
+
+	*count = 0;
+	*first_seq = 0;
+	*last_seq = 0;
+	for (int i = 0; i < nparts; i++)
+	{
+		EvlogPartStats ps;
+
+		CHECK_FOR_INTERRUPTS();
+		if (parts[i].hi > closed)
+			break;				/* appends may still land in it */
+		evlog_part_stats(&parts[i], before, &ps);
+		if (!ps.all_older || (ps.count > 0 && ps.max_seq > sealed))
+			break;
+		if (ps.count > 0 && ps.max_seq > hold)
+		{
+			ereport(DEBUG1,
+					(errmsg("evlog_prune: a named consumer at seq " INT64_FORMAT " holds retention back", hold)));
+			break;
+		}
+		if (ps.count > 0 && *first_seq == 0)
+			*first_seq = ps.min_seq;
+		if (ps.count > 0)
+			*last_seq = ps.max_seq;
+		*count += ps.count;
+		ndrop++;
+	}
+	return ndrop;
+}
+
+/*
+ * Phase 1, appends going on: the chain links and event_id entries of the
+ * pruned events, one per event, so the bulk of the work when events carry
+ * an event_id or the chain is in use.  Appenders only ever insert into
+ * these tables, above the cut.  The bypass is open only around these
+ * statements, not while user targets are pruned (phase 2).
+ */
+static void
+remove_links_and_ids(bool chain, int64 cut, int64 last_seq)
+{
+	evlog_prune_active = true;
+	if (chain && last_seq > 0)
+	{
+		evlog_spi_exec(psprintf("INSERT INTO evlog.chain_anchor (seq, hash)"
+								" SELECT c.seq, c.hash FROM evlog.chain c"
+								" WHERE c.seq OPERATOR(pg_catalog.<=) " INT64_FORMAT
+								" ORDER BY c.seq DESC LIMIT 1"
+								" ON CONFLICT (seq) DO NOTHING", cut), SPI_OK_INSERT);
+		evlog_spi_exec(psprintf("DELETE FROM evlog.chain WHERE seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+								cut), SPI_OK_DELETE);
+	}
+	evlog_spi_exec(psprintf("DELETE FROM evlog.event_ids WHERE seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+							cut), SPI_OK_DELETE);
+	evlog_prune_active = false;
+}
+
+/*
+ * Phase 2, under ACCESS EXCLUSIVE: the derived rows of pruned events
+ * (appenders update host_states and rollouts rows, and the rollouts are
+ * derived again from the log as it stands), user targets' rows, and the
+ * pruned partitions' summaries.
+ */
+static void
+remove_derived_rows(Oid logid, int64 cut)
+{
+	Datum		pruned;
+	bool		isnull;
+
+	evlog_spi_exec(psprintf("DELETE FROM evlog.probe_failures WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+							cut), SPI_OK_DELETE);
+	evlog_spi_exec(psprintf("DELETE FROM evlog.derived_skips WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+							cut), SPI_OK_DELETE);
+	evlog_spi_exec(psprintf("DELETE FROM evlog.host_states WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+							cut), SPI_OK_DELETE);
+	/* no temporary table: this runs as a restricted operation */
+	evlog_spi_exec(psprintf("WITH d AS (DELETE FROM evlog.rollouts"
+							" WHERE opened_event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT
+							" RETURNING rollout_id)"
+							" SELECT pg_catalog.array_agg(rollout_id) FROM d", cut),
+				   SPI_OK_SELECT);
+	pruned = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (OidIsValid(get_relname_relid("rollout_state", get_rel_namespace(logid))))
+	{
+		Oid			argtypes[1] = {TEXTARRAYOID};
+		Datum		args[1] = {isnull ? PointerGetDatum(construct_empty_array(TEXTOID)) : pruned};
+
+		/*
+		 * 1.2: a rollout's registers hold the seqs of its opening and of
+		 * each field's last writer; when any of them is pruned, what the
+		 * remaining events give is not known from the registers alone (the
+		 * next-lowest opening, say), so the rollout is derived again from
+		 * its remaining events, like one whose opening went.  No temporary
+		 * table: this runs as a restricted operation.
+		 */
+		evlog_spi_exec_args(psprintf("WITH d AS (DELETE FROM evlog.rollout_state s"
+									 " WHERE LEAST(s.open_seq, s.wave_seq, s.state_seq, s.terminal_seq,"
+									 " s.superseded_seq, s.early_seqs[1]) OPERATOR(pg_catalog.<=) " INT64_FORMAT
+									 " RETURNING s.rollout_id),"
+									 " r AS (DELETE FROM evlog.rollouts r USING d"
+									 " WHERE r.rollout_id OPERATOR(pg_catalog.=) d.rollout_id)"
+									 " SELECT pg_catalog.array_agg(DISTINCT x) FROM"
+									 " (SELECT d.rollout_id FROM d UNION ALL"
+									 "  SELECT pg_catalog.unnest($1::pg_catalog.text[])) u(x)", cut), 1,
+							argtypes, args, NULL, SPI_OK_SELECT);
+		pruned = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	}
+	if (!isnull)
+	{
+		Relation	log = table_open(logid, NoLock);
+
+		rederive_rollouts(log, cut, pruned);
+		table_close(log, NoLock);
+	}
+	prune_user_targets(cut);
+	evlog_spi_exec(psprintf("DELETE FROM evlog.partition_summaries WHERE hi OPERATOR(pg_catalog.<=) " INT64_FORMAT,
+							cut), SPI_OK_DELETE);
+}
+
+/* Phase 2, last: detach and drop the partitions, past the DDL guard. */
+static void
+drop_partitions(const EvlogPart *parts, int ndrop)
+{
+	evlog_prune_dropping = true;
+	for (int i = 0; i < ndrop; i++)
+	{
+		const char *name = quote_identifier(get_rel_name(parts[i].relid));
+		bool		isnull;
+		bool		member;
+
+		evlog_spi_exec(psprintf("ALTER TABLE evlog.event_log DETACH PARTITION evlog.%s", name),
+					   SPI_OK_UTILITY);
+		/* the 1.0 table, attached by the update script, is an extension member */
+		member = evlog_spi_int8(psprintf("SELECT pg_catalog.count(*) FROM pg_catalog.pg_depend"
+										 " WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+										 " AND objid OPERATOR(pg_catalog.=) %u AND deptype OPERATOR(pg_catalog.=) 'e'",
+										 parts[i].relid), &isnull) > 0;
+		if (member)
+			evlog_spi_exec(psprintf("ALTER EXTENSION evlog DROP TABLE evlog.%s", name),
+						   SPI_OK_UTILITY);
+		evlog_spi_exec(psprintf("DROP TABLE evlog.%s", name), SPI_OK_UTILITY);
+	}
+	evlog_prune_dropping = false;
+}
+
+/*
  * The removal itself, connected to SPI as the log's owner, holding SHARE
  * UPDATE EXCLUSIVE on the log (no other prune, no partition created or
  * attached meanwhile; appends go on).  Returns the number of events removed.
@@ -691,8 +510,8 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 	Relation	log;
 	EvlogPart  *parts;
 	int			nparts;
-	int			ndrop = 0;
-	int64		count = 0;
+	int			ndrop;
+	int64		count;
 	int64		closed;
 	int64		sealed = PG_INT64_MAX;
 	int64		hold;
@@ -700,7 +519,6 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 	int64		cut;
 	bool		isnull;
 	bool		chain;
-	Datum		pruned;
 	instr_time	begun;
 	instr_time	locked;
 	instr_time	done;
@@ -710,9 +528,9 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 	if (chain)
 	{
 		(void) evlog_seal_upto(0);
-		sealed = spi_int8("SELECT pg_catalog.max(seq) FROM evlog.chain", &isnull);
+		sealed = evlog_spi_int8("SELECT pg_catalog.max(seq) FROM evlog.chain", &isnull);
 		if (isnull)
-			sealed = spi_int8("SELECT pg_catalog.max(seq) FROM evlog.chain_anchor", &isnull);
+			sealed = evlog_spi_int8("SELECT pg_catalog.max(seq) FROM evlog.chain_anchor", &isnull);
 	}
 
 	/*
@@ -728,143 +546,27 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 	log = table_open(logid, NoLock);
 	parts = evlog_log_parts(log, &nparts);
 	table_close(log, NoLock);
-	*first_seq = 0;
-	*last_seq = 0;
-	for (int i = 0; i < nparts; i++)
-	{
-		PartStats	ps;
-
-		CHECK_FOR_INTERRUPTS();
-		if (parts[i].hi > closed)
-			break;				/* appends may still land in it */
-		part_stats(&parts[i], before, &ps);
-		if (!ps.all_older || (ps.count > 0 && ps.max_seq > sealed))
-			break;
-		if (ps.count > 0 && ps.max_seq > hold)
-		{
-			ereport(DEBUG1,
-					(errmsg("evlog_prune: a named consumer at seq " INT64_FORMAT " holds retention back", hold)));
-			break;
-		}
-		if (ps.count > 0 && *first_seq == 0)
-			*first_seq = ps.min_seq;
-		if (ps.count > 0)
-			*last_seq = ps.max_seq;
-		count += ps.count;
-		ndrop++;
-	}
+	ndrop = choose_partitions(parts, nparts, before, closed, sealed, hold,
+							  &count, first_seq, last_seq);
 	*nparts_dropped = ndrop;
 	if (ndrop == 0)
 		return 0;
 	cut = parts[ndrop - 1].hi;
 
-	/*
-	 * The bypass is open only around the statements that need it (phase 1),
-	 * not while user targets are pruned (phase 2).
-	 */
 	PG_TRY();
 	{
-		evlog_prune_active = true;
-
-		/*
-		 * Phase 1, appends going on: the chain links and event_id entries of
-		 * the pruned events, one per event, so the bulk of the work when
-		 * events carry an event_id or the chain is in use.  Appenders only
-		 * ever insert into these tables, above the cut.
-		 */
-		if (chain && *last_seq > 0)
-		{
-			spi_exec(psprintf("INSERT INTO evlog.chain_anchor (seq, hash)"
-							  " SELECT c.seq, c.hash FROM evlog.chain c"
-							  " WHERE c.seq OPERATOR(pg_catalog.<=) " INT64_FORMAT
-							  " ORDER BY c.seq DESC LIMIT 1"
-							  " ON CONFLICT (seq) DO NOTHING", cut), SPI_OK_INSERT);
-			spi_exec(psprintf("DELETE FROM evlog.chain WHERE seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
-							  cut), SPI_OK_DELETE);
-		}
-		spi_exec(psprintf("DELETE FROM evlog.event_ids WHERE seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
-						  cut), SPI_OK_DELETE);
-		evlog_prune_active = false;
+		remove_links_and_ids(chain, cut, *last_seq);
 		if (passable && *last_seq > 0)
 			mark_passed_consumers(*last_seq);
 
-		/*
-		 * Phase 2, appenders and readers waiting: derived rows (appenders
-		 * update host_states and rollouts rows, and the rollouts are derived
-		 * again from the log as it stands) and the partitions.
-		 */
+		/* appenders and readers wait from here on */
 		lock_for_removal(logid, parts, ndrop);
 		INSTR_TIME_SET_CURRENT(locked);
 		/* what we see must include every append that committed before the lock */
 		CommandCounterIncrement();
+		remove_derived_rows(logid, cut);
+		drop_partitions(parts, ndrop);
 
-		spi_exec(psprintf("DELETE FROM evlog.probe_failures WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
-						  cut), SPI_OK_DELETE);
-		spi_exec(psprintf("DELETE FROM evlog.derived_skips WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
-						  cut), SPI_OK_DELETE);
-		spi_exec(psprintf("DELETE FROM evlog.host_states WHERE event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT,
-						  cut), SPI_OK_DELETE);
-		/* no temporary table: this runs as a restricted operation */
-		spi_exec(psprintf("WITH d AS (DELETE FROM evlog.rollouts"
-						  " WHERE opened_event_log_seq OPERATOR(pg_catalog.<=) " INT64_FORMAT
-						  " RETURNING rollout_id)"
-						  " SELECT pg_catalog.array_agg(rollout_id) FROM d", cut),
-				 SPI_OK_SELECT);
-		pruned = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (OidIsValid(get_relname_relid("rollout_state", get_rel_namespace(logid))))
-		{
-			Oid			argtypes[1] = {TEXTARRAYOID};
-			Datum		args[1] = {isnull ? PointerGetDatum(construct_empty_array(TEXTOID)) : pruned};
-
-			/*
-			 * 1.2: a rollout's registers hold the seqs of its opening and of
-			 * each field's last writer; when any of them is pruned, what the
-			 * remaining events give is not known from the registers alone
-			 * (the next-lowest opening, say), so the rollout is derived
-			 * again from its remaining events, like one whose opening went.
-			 * No temporary table: this runs as a restricted operation.
-			 */
-			spi_exec_args(psprintf("WITH d AS (DELETE FROM evlog.rollout_state s"
-								   " WHERE LEAST(s.open_seq, s.wave_seq, s.state_seq, s.terminal_seq,"
-								   " s.superseded_seq, s.early_seqs[1]) OPERATOR(pg_catalog.<=) " INT64_FORMAT
-								   " RETURNING s.rollout_id),"
-								   " r AS (DELETE FROM evlog.rollouts r USING d"
-								   " WHERE r.rollout_id OPERATOR(pg_catalog.=) d.rollout_id)"
-								   " SELECT pg_catalog.array_agg(DISTINCT x) FROM"
-								   " (SELECT d.rollout_id FROM d UNION ALL"
-								   "  SELECT pg_catalog.unnest($1::pg_catalog.text[])) u(x)", cut),
-						  argtypes, args, SPI_OK_SELECT);
-			pruned = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		}
-		if (!isnull)
-		{
-			log = table_open(logid, NoLock);
-			rederive_rollouts(log, cut, pruned);
-			table_close(log, NoLock);
-		}
-		prune_user_targets(cut);
-		spi_exec(psprintf("DELETE FROM evlog.partition_summaries WHERE hi OPERATOR(pg_catalog.<=) " INT64_FORMAT,
-						  cut), SPI_OK_DELETE);
-
-		prune_dropping = true;
-		for (int i = 0; i < ndrop; i++)
-		{
-			const char *name = quote_identifier(get_rel_name(parts[i].relid));
-			bool		member;
-
-			spi_exec(psprintf("ALTER TABLE evlog.event_log DETACH PARTITION evlog.%s", name),
-					 SPI_OK_UTILITY);
-			/* the 1.0 table, attached by the update script, is an extension member */
-			member = spi_int8(psprintf("SELECT pg_catalog.count(*) FROM pg_catalog.pg_depend"
-									   " WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
-									   " AND objid OPERATOR(pg_catalog.=) %u AND deptype OPERATOR(pg_catalog.=) 'e'",
-									   parts[i].relid), &isnull) > 0;
-			if (member)
-				spi_exec(psprintf("ALTER EXTENSION evlog DROP TABLE evlog.%s", name),
-						 SPI_OK_UTILITY);
-			spi_exec(psprintf("DROP TABLE evlog.%s", name), SPI_OK_UTILITY);
-		}
-		prune_dropping = false;
 		INSTR_TIME_SET_CURRENT(done);
 		INSTR_TIME_SUBTRACT(done, locked);
 		INSTR_TIME_SUBTRACT(locked, begun);
@@ -875,8 +577,9 @@ prune_partitions(Oid logid, TimestampTz before, int64 *first_seq, int64 *last_se
 	}
 	PG_FINALLY();
 	{
+		/* an error in either phase must not leave a bypass open */
 		evlog_prune_active = false;
-		prune_dropping = false;
+		evlog_prune_dropping = false;
 	}
 	PG_END_TRY();
 	return count;
@@ -972,99 +675,3 @@ evlog_prune(PG_FUNCTION_ARGS)
  * The DDL guard (see the header)
  * ------------------------------------------------------------------------
  */
-
-/* A relation of evlog's own schema (the log, its partitions, derived tables). */
-static bool
-is_evlog_relation(RangeVar *rv)
-{
-	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
-	Oid			nsp = get_namespace_oid("evlog", true);
-
-	return OidIsValid(relid) && OidIsValid(nsp) && get_rel_namespace(relid) == nsp;
-}
-
-static void
-refuse_ddl(RangeVar *rv, const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("evlog does not allow %s on \"evlog.%s\"", what, rv->relname),
-			 errdetail("Only evlog_prune() removes events; evlog reads its tables by column position."),
-			 errhint("To do it anyway, first run ALTER EVENT TRIGGER evlog_ddl_guard DISABLE; as a superuser.")));
-}
-
-Datum
-evlog_ddl_guard(PG_FUNCTION_ARGS)
-{
-	EventTriggerData *trigdata;
-	Node	   *stmt;
-
-	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("evlog_ddl_guard() must be called as an event trigger")));
-	trigdata = (EventTriggerData *) fcinfo->context;
-	stmt = trigdata->parsetree;
-
-	/* evlog's own: retention, and the install and update scripts */
-	if (prune_dropping || creating_extension)
-		PG_RETURN_VOID();
-
-	if (IsA(stmt, AlterTableStmt))
-	{
-		AlterTableStmt *at = (AlterTableStmt *) stmt;
-		ListCell   *lc;
-
-		if (at->relation == NULL || !is_evlog_relation(at->relation))
-			PG_RETURN_VOID();
-		foreach(lc, at->cmds)
-		{
-			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
-
-			switch (cmd->subtype)
-			{
-				case AT_DetachPartition:
-				case AT_DetachPartitionFinalize:
-					refuse_ddl(at->relation, "DETACH PARTITION");
-					break;
-				case AT_AddColumn:
-				case AT_AddColumnRecurse:
-					refuse_ddl(at->relation, "ADD COLUMN");
-					break;
-				case AT_DropColumn:
-				case AT_DropColumnRecurse:
-					refuse_ddl(at->relation, "DROP COLUMN");
-					break;
-				case AT_AlterColumnType:
-					refuse_ddl(at->relation, "ALTER COLUMN ... TYPE");
-					break;
-				default:
-					break;		/* triggers, owner, constraints, ATTACH: pg_dump's */
-			}
-		}
-	}
-	else if (IsA(stmt, DropStmt))
-	{
-		DropStmt   *drop = (DropStmt *) stmt;
-		ListCell   *lc;
-
-		if (drop->removeType != OBJECT_TABLE)
-			PG_RETURN_VOID();
-		foreach(lc, drop->objects)
-		{
-			RangeVar   *rv = makeRangeVarFromNameList(lfirst_node(List, lc));
-
-			if (is_evlog_relation(rv))
-				refuse_ddl(rv, "DROP TABLE");
-		}
-	}
-	else if (IsA(stmt, RenameStmt))
-	{
-		RenameStmt *rn = (RenameStmt *) stmt;
-
-		if (rn->relation != NULL && is_evlog_relation(rn->relation) &&
-			(rn->renameType == OBJECT_COLUMN || rn->renameType == OBJECT_TABLE))
-			refuse_ddl(rn->relation, "RENAME");
-	}
-	PG_RETURN_VOID();
-}

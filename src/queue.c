@@ -67,7 +67,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
-#include "evlog.h"
+#include "queue.h"
 
 struct EvlogQueueSlot
 {
@@ -220,12 +220,6 @@ int
 evlog_queue_nslots(void)
 {
 	return queue_ctl ? queue_ctl->nslots : 0;
-}
-
-int
-evlog_queue_slot_index(EvlogQueueSlot *slot)
-{
-	return slot - queue_ctl->slots;
 }
 
 static void

@@ -35,7 +35,9 @@
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
-#include "evlog.h"
+#include "logscan.h"
+#include "seqs.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(evlog_read);
 PG_FUNCTION_INFO_V1(evlog_safe_seq_sql);

@@ -79,7 +79,12 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-#include "evlog.h"
+#include "as_user.h"
+#include "derive.h"
+#include "locks.h"
+#include "logscan.h"
+#include "progress.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(evlog_rebuild);
 PG_FUNCTION_INFO_V1(evlog_verify);
@@ -136,17 +141,6 @@ add_range(RangeList *l, int64 lo, int64 hi)
 	l->r[l->n].lo = lo;
 	l->r[l->n].hi = hi;
 	l->n++;
-}
-
-/* Run a utility or DML statement through SPI; returns rows processed. */
-static uint64
-spi_exec(const char *sql)
-{
-	int			rc = SPI_execute(sql, false, 0);
-
-	if (rc < 0)
-		elog(ERROR, "evlog: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
-	return SPI_processed;
 }
 
 /* Upper bound on the number of events: the log's seq span. */
@@ -242,7 +236,7 @@ drop_if_exists(const char *relname)
 	Oid			nsp = LookupExplicitNamespace("pg_temp", true);
 
 	if (OidIsValid(nsp) && OidIsValid(get_relname_relid(relname, nsp)))
-		spi_exec(psprintf("DROP TABLE pg_temp.%s", relname));
+		evlog_spi_exec(psprintf("DROP TABLE pg_temp.%s", relname), EVLOG_SPI_ANY);
 }
 
 /* evlog.rollout_state exists from 1.2 on; derive.c falls back without it */
@@ -259,28 +253,28 @@ static void
 create_staging(int bits)
 {
 	drop_if_exists("evlog_stage_derived_skips");
-	spi_exec("CREATE TEMP TABLE evlog_stage_derived_skips (LIKE evlog.derived_skips) ON COMMIT DROP");
+	evlog_spi_exec("CREATE TEMP TABLE evlog_stage_derived_skips (LIKE evlog.derived_skips) ON COMMIT DROP", EVLOG_SPI_ANY);
 	if (bits & EVLOG_VIEW_PROBE_FAILURES)
 	{
 		drop_if_exists("evlog_stage_probe_failures");
-		spi_exec("CREATE TEMP TABLE evlog_stage_probe_failures (event_log_seq bigint, rollout_id text,"
-				 " host_id text, probe_name text, control_id text, framework text,"
-				 " observed_at timestamptz) ON COMMIT DROP");
+		evlog_spi_exec("CREATE TEMP TABLE evlog_stage_probe_failures (event_log_seq bigint, rollout_id text,"
+					   " host_id text, probe_name text, control_id text, framework text,"
+					   " observed_at timestamptz) ON COMMIT DROP", EVLOG_SPI_ANY);
 	}
 	if (bits & EVLOG_VIEW_ROLLOUTS)
 	{
 		drop_if_exists("evlog_stage_rollouts");
-		spi_exec("CREATE TEMP TABLE evlog_stage_rollouts (LIKE evlog.rollouts INCLUDING INDEXES) ON COMMIT DROP");
+		evlog_spi_exec("CREATE TEMP TABLE evlog_stage_rollouts (LIKE evlog.rollouts INCLUDING INDEXES) ON COMMIT DROP", EVLOG_SPI_ANY);
 		if (has_rollout_state())
 		{
 			drop_if_exists("evlog_stage_rollout_state");
-			spi_exec("CREATE TEMP TABLE evlog_stage_rollout_state (LIKE evlog.rollout_state INCLUDING INDEXES) ON COMMIT DROP");
+			evlog_spi_exec("CREATE TEMP TABLE evlog_stage_rollout_state (LIKE evlog.rollout_state INCLUDING INDEXES) ON COMMIT DROP", EVLOG_SPI_ANY);
 		}
 	}
 	if (bits & EVLOG_VIEW_HOST_STATES)
 	{
 		drop_if_exists("evlog_stage_host_states");
-		spi_exec("CREATE TEMP TABLE evlog_stage_host_states (LIKE evlog.host_states INCLUDING INDEXES) ON COMMIT DROP");
+		evlog_spi_exec("CREATE TEMP TABLE evlog_stage_host_states (LIKE evlog.host_states INCLUDING INDEXES) ON COMMIT DROP", EVLOG_SPI_ANY);
 	}
 }
 
@@ -338,12 +332,12 @@ swap_view(int view, const char *where)
 
 	drop_if_exists("evlog_swap_del");
 	drop_if_exists("evlog_swap_ins");
-	ndel = spi_exec(psprintf("CREATE TEMP TABLE evlog_swap_del ON COMMIT DROP AS"
-							 " SELECT %s FROM %s %s EXCEPT ALL SELECT %s FROM %s %s",
-							 cols, real, where, cols, stage, where));
-	spi_exec(psprintf("CREATE TEMP TABLE evlog_swap_ins ON COMMIT DROP AS"
-					  " SELECT %s FROM %s %s EXCEPT ALL SELECT %s FROM %s %s",
-					  cols, stage, where, cols, real, where));
+	ndel = evlog_spi_exec(psprintf("CREATE TEMP TABLE evlog_swap_del ON COMMIT DROP AS"
+								   " SELECT %s FROM %s %s EXCEPT ALL SELECT %s FROM %s %s",
+								   cols, real, where, cols, stage, where), EVLOG_SPI_ANY);
+	evlog_spi_exec(psprintf("CREATE TEMP TABLE evlog_swap_ins ON COMMIT DROP AS"
+							" SELECT %s FROM %s %s EXCEPT ALL SELECT %s FROM %s %s",
+							cols, stage, where, cols, real, where), EVLOG_SPI_ANY);
 	if (ndel > 0)
 	{
 		/*
@@ -354,16 +348,16 @@ swap_view(int view, const char *where)
 		 */
 		char	   *delrec = psprintf("(SELECT %s AS rec FROM pg_temp.evlog_swap_del)", rec);
 
-		spi_exec(psprintf("DELETE FROM %s r USING"
-						  " (SELECT x.tid FROM"
-						  "   (SELECT y.tid, y.rec, pg_catalog.row_number() OVER (PARTITION BY y.rec) AS rn"
-						  "      FROM (SELECT t.ctid AS tid, %s AS rec FROM %s t %s) y"
-						  "     WHERE y.rec OPERATOR(pg_catalog.=) ANY (SELECT d.rec FROM %s d)) x"
-						  "   JOIN (SELECT d.rec, pg_catalog.count(*) AS n FROM %s d GROUP BY 1) d2"
-						  "     ON x.rec OPERATOR(pg_catalog.=) d2.rec"
-						  "  WHERE x.rn OPERATOR(pg_catalog.<=) d2.n) k"
-						  " WHERE r.ctid OPERATOR(pg_catalog.=) k.tid",
-						  real, rec, real, where, delrec, delrec));
+		evlog_spi_exec(psprintf("DELETE FROM %s r USING"
+								" (SELECT x.tid FROM"
+								"   (SELECT y.tid, y.rec, pg_catalog.row_number() OVER (PARTITION BY y.rec) AS rn"
+								"      FROM (SELECT t.ctid AS tid, %s AS rec FROM %s t %s) y"
+								"     WHERE y.rec OPERATOR(pg_catalog.=) ANY (SELECT d.rec FROM %s d)) x"
+								"   JOIN (SELECT d.rec, pg_catalog.count(*) AS n FROM %s d GROUP BY 1) d2"
+								"     ON x.rec OPERATOR(pg_catalog.=) d2.rec"
+								"  WHERE x.rn OPERATOR(pg_catalog.<=) d2.n) k"
+								" WHERE r.ctid OPERATOR(pg_catalog.=) k.tid",
+								real, rec, real, where, delrec, delrec), EVLOG_SPI_ANY);
 	}
 	/*
 	 * Insert with session_replication_role = replica for this statement
@@ -376,7 +370,7 @@ swap_view(int view, const char *where)
 	nest = NewGUCNestLevel();
 	(void) set_config_option("session_replication_role", "replica", PGC_SUSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	spi_exec(psprintf("INSERT INTO %s (%s) SELECT %s FROM pg_temp.evlog_swap_ins", real, cols, cols));
+	evlog_spi_exec(psprintf("INSERT INTO %s (%s) SELECT %s FROM pg_temp.evlog_swap_ins", real, cols, cols), EVLOG_SPI_ANY);
 	AtEOXact_GUC(true, nest);
 
 	/* not read-only: the statement's own snapshot predates the staging rows */
@@ -523,7 +517,7 @@ replay_user_view(EvlogUserView *uv, Progress *p, ScanDirection dir)
 	EvlogAsUser as;
 
 	evlog_as_user_begin(owner, EVLOG_AS_SPI, &as);
-	spi_exec(psprintf("DELETE FROM %s", rel));
+	evlog_spi_exec(psprintf("DELETE FROM %s", rel), EVLOG_SPI_ANY);
 	evlog_as_user_end(&as);
 
 	snap = RegisterSnapshot(GetLatestSnapshot());
@@ -722,10 +716,10 @@ verify_user(ReturnSetInfo *rsinfo, EvlogUserView *uv, ScanDirection dir)
 	 */
 	drop_if_exists("evlog_verify_before");
 	evlog_as_user_begin(owner, EVLOG_AS_SPI | EVLOG_AS_TEMP_TABLES, &as);
-	spi_exec(psprintf("CREATE TEMP TABLE evlog_verify_before (LIKE %s)", rel));
+	evlog_spi_exec(psprintf("CREATE TEMP TABLE evlog_verify_before (LIKE %s)", rel), EVLOG_SPI_ANY);
 	evlog_as_user_end(&as);
 	evlog_as_user_begin(owner, EVLOG_AS_SPI, &as);
-	spi_exec(psprintf("INSERT INTO pg_temp.evlog_verify_before SELECT * FROM %s", rel));
+	evlog_spi_exec(psprintf("INSERT INTO pg_temp.evlog_verify_before SELECT * FROM %s", rel), EVLOG_SPI_ANY);
 	evlog_as_user_end(&as);
 
 	(void) replay_user_view(uv, &p, dir);

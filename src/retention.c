@@ -40,7 +40,11 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "evlog.h"
+#include "as_user.h"
+#include "prune.h"
+#include "retention.h"
+#include "summaries.h"
+#include "util.h"
 
 int			evlog_retention_s = 0;
 int			evlog_retention_check_interval_s = 60;
@@ -255,13 +259,10 @@ evlog_retention_main(Datum main_arg)
 	evlog_worker_pin_settings();
 	pgstat_report_appname("evlog retention");
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	evlog_worker_xact_begin(NULL);
 	if (!evlog_11_installed())
 	{
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		evlog_worker_xact_end();
 		proc_exit(0);
 	}
 	pgstat_report_activity(STATE_RUNNING, "evlog: scheduled evlog_prune");
@@ -273,13 +274,8 @@ evlog_retention_main(Datum main_arg)
 				(errmsg("evlog retention removed " INT64_FORMAT " events older than %s",
 						removed, timestamptz_to_str(before))));
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "evlog: summarising closed partitions");
+	evlog_worker_xact_begin("evlog: summarising closed partitions");
 	(void) evlog_partitions_summarise();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	evlog_worker_xact_end();
 	proc_exit(0);
 }

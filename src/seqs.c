@@ -46,7 +46,10 @@
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
-#include "evlog.h"
+#include "logscan.h"
+#include "seqs.h"
+#include "util.h"
+#include "watermark.h"
 
 /* this transaction's appends: lowest seq registered, highest appended */
 static int64 xact_first_seq = 0;
@@ -138,7 +141,7 @@ highest_present_seq(Relation rel)
 	{
 		bool		isnull;
 
-		result = DatumGetInt64(slot_getattr(slot, 1, &isnull));
+		result = DatumGetInt64(slot_getattr(slot, EVLOG_COL_SEQ + 1, &isnull));
 	}
 	evlog_logscan_end(scan);
 	return result;

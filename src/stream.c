@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * stream.c
- *	  Streams and conditional appends (1.2).
+ *	  Streams and conditional appends' check (1.2); the SQL entry points
+ *	  are append_expected.c's.
  *
  * A stream is the events of one rollout_id or of one host_id, in seq order;
  * its head is its highest seq (0, EVLOG_STREAM_EMPTY, when it has none).  A
@@ -60,7 +61,9 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "evlog.h"
+#include "event.h"
+#include "logscan.h"
+#include "stream.h"
 
 /*
  * The stream was not at the expected seq.  A class of evlog's own rather
@@ -69,14 +72,6 @@
  * again; nor 23505, which evlog raises for a conflicting event_id.
  */
 #define ERRCODE_EVLOG_STREAM_MOVED	MAKE_SQLSTATE('E','V','0','0','1')
-
-/* the log's column numbers (1-based) the stream indexes key on */
-#define ATTNUM_SEQ			1
-#define ATTNUM_HOST_ID		4
-#define ATTNUM_ROLLOUT_ID	5
-
-PG_FUNCTION_INFO_V1(evlog_append_expected_text);
-PG_FUNCTION_INFO_V1(evlog_append_expected_jsonb);
 
 static const char *
 stream_name(EvlogStreamKind stream)
@@ -175,7 +170,7 @@ part_head(Relation rel, Relation index, AttrNumber attno, text *id)
 		{
 			bool		isnull;
 
-			head = DatumGetInt64(heap_getattr(tup, ATTNUM_SEQ,
+			head = DatumGetInt64(heap_getattr(tup, EVLOG_COL_SEQ + 1,
 											  RelationGetDescr(rel), &isnull));
 			/* set by the dirty snapshot for an inserter still running */
 			xwait = dirty.xmin;
@@ -195,7 +190,7 @@ static int64
 stream_head_dirty(Relation log, EvlogStreamKind stream, text *id)
 {
 	Oid			parent_index = stream_index(stream);
-	AttrNumber	attno = stream == EVLOG_STREAM_HOST ? ATTNUM_HOST_ID : ATTNUM_ROLLOUT_ID;
+	AttrNumber	attno = stream == EVLOG_STREAM_HOST ? EVLOG_COL_HOST_ID + 1 : EVLOG_COL_ROLLOUT_ID + 1;
 	EvlogPart  *parts;
 	int			nparts;
 	int64		head = EVLOG_STREAM_EMPTY;
@@ -260,88 +255,4 @@ evlog_stream_expect(Relation log, EvlogEvent *ev, int entry)
 				 errdetail_internal("%sexpected seq " INT64_FORMAT ", the stream's latest seq is " INT64_FORMAT,
 									evlog_entry_prefix(entry), ev->expect.seq, head),
 				 errhint("Nothing was appended.  Read the stream again, decide again, and append expecting its new latest seq.")));
-}
-
-/*
- * expected_stream and expected_seq arguments: no check when expected_seq is
- * NULL; 0 means the stream must be empty.
- */
-void
-evlog_expect_from_args(FunctionCallInfo fcinfo, int stream_arg, int seq_arg,
-					   EvlogExpect *x, int entry)
-{
-	x->stream = EVLOG_STREAM_NONE;
-	x->seq = EVLOG_STREAM_EMPTY;
-	if (PG_ARGISNULL(seq_arg))
-		return;
-	evlog_require_not_null(PG_ARGISNULL(stream_arg), "expected_stream", entry);
-	x->stream = evlog_stream_kind(PG_GETARG_TEXT_PP(stream_arg), entry);
-	x->seq = PG_GETARG_INT64(seq_arg);
-	if (x->seq < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("expected_seq must be 0 (an empty stream) or a seq"),
-				 errdetail("expected_seq is " INT64_FORMAT ".", x->seq)));
-}
-
-/*
- * evlog_append(kind, ts, host_id, rollout_id, payload, expected_stream,
- *				expected_seq, event_id DEFAULT NULL)
- */
-enum
-{
-	XARG_KIND,
-	XARG_TS,
-	XARG_HOST_ID,
-	XARG_ROLLOUT_ID,
-	XARG_PAYLOAD,
-	XARG_EXPECTED_STREAM,
-	XARG_EXPECTED_SEQ,
-	XARG_EVENT_ID
-};
-
-/*
- * The event as evlog_append reads it (its first five arguments are
- * evlog_append's), then the expectation: same checks, same order.
- */
-static void
-expected_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev)
-{
-	StaticAssertStmt((int) XARG_PAYLOAD == (int) EVLOG_ARG_PAYLOAD, "evlog_append's leading arguments");
-	evlog_event_from_args(fcinfo, ev, XARG_EVENT_ID);
-	evlog_expect_from_args(fcinfo, XARG_EXPECTED_STREAM, XARG_EXPECTED_SEQ,
-						   &ev->expect, -1);
-	if (ev->expect.stream != EVLOG_STREAM_NONE)
-		(void) evlog_stream_id(ev, ev->expect.stream, -1);
-}
-
-static int64
-append_expected(EvlogEvent *ev)
-{
-	EvlogWriter *writer = evlog_writer_open();
-	int64		seq = evlog_writer_append_expected(writer, ev);
-
-	evlog_writer_close(writer);
-	return seq;
-}
-
-Datum
-evlog_append_expected_text(PG_FUNCTION_ARGS)
-{
-	EvlogEvent	ev;
-
-	expected_event_from_args(fcinfo, &ev);
-	ev.payload = evlog_parse_payload(PG_GETARG_TEXT_PP(XARG_PAYLOAD), -1);
-	PG_RETURN_INT64(append_expected(&ev));
-}
-
-Datum
-evlog_append_expected_jsonb(PG_FUNCTION_ARGS)
-{
-	EvlogEvent	ev;
-
-	expected_event_from_args(fcinfo, &ev);
-	ev.payload = PG_GETARG_JSONB_P(XARG_PAYLOAD);
-	evlog_check_payload(ev.payload, -1);
-	PG_RETURN_INT64(append_expected(&ev));
 }

@@ -26,7 +26,8 @@
  * partition_top is the upper end of the publisher's partitions, written
  * in the transaction that creates a partition (partition.c), so it reaches
  * a subscriber before any row that needs the new partition: the trigger
- * evlog.watermark_applied creates the subscriber's own partitions up to it
+ * evlog.watermark_applied (watermark_publish.c, with
+ * evlog_publish_watermark) creates the subscriber's own partitions up to it
  * (the subscriber routes replicated rows into its partitions, whose bounds
  * need not match the publisher's).
  *
@@ -38,29 +39,20 @@
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "access/tableam.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_subscription_rel.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "evlog.h"
-
-PG_FUNCTION_INFO_V1(evlog_publish_watermark);
-PG_FUNCTION_INFO_V1(evlog_watermark_applied);
-
-/* Columns of evlog.watermark. */
-#define WM_SAFE_SEQ			2
-#define WM_PARTITION_TOP	3
+#include "util.h"
+#include "watermark.h"
 
 /* Is relid the target of a logical-replication subscription here? */
 bool
@@ -82,8 +74,8 @@ evlog_is_subscribed(Oid relid)
 }
 
 /* OID of evlog.watermark, with a clear error on a 1.0 database. */
-static Oid
-watermark_relid(void)
+Oid
+evlog_watermark_relid(void)
 {
 	Oid			nsp = get_namespace_oid("evlog", false);
 	Oid			relid = get_relname_relid("watermark", nsp);
@@ -113,13 +105,13 @@ evlog_replica_horizon(Relation log, int64 *safe)
 	if (!RecoveryInProgress() && !evlog_is_subscribed(RelationGetRelid(log)))
 		return false;
 
-	rel = table_open(watermark_relid(), AccessShareLock);
+	rel = table_open(evlog_watermark_relid(), AccessShareLock);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(rel, snapshot, 0, NULL);
 	if ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		bool		isnull;
-		Datum		d = heap_getattr(tup, WM_SAFE_SEQ, RelationGetDescr(rel), &isnull);
+		Datum		d = heap_getattr(tup, EVLOG_WM_SAFE_SEQ, RelationGetDescr(rel), &isnull);
 
 		if (!isnull)
 		{
@@ -156,7 +148,7 @@ evlog_watermark_record_top(int64 top)
 	Datum		values[1];
 	int			rc;
 
-	if (evlog_is_subscribed(watermark_relid()))
+	if (evlog_is_subscribed(evlog_watermark_relid()))
 		return;
 	rc = SPI_execute("SELECT 1 FROM pg_catalog.pg_publication_tables"
 					 " WHERE schemaname OPERATOR(pg_catalog.=) 'evlog'"
@@ -166,91 +158,8 @@ evlog_watermark_record_top(int64 top)
 	if (SPI_processed == 0)
 		return;
 	values[0] = Int64GetDatum(top);
-	rc = SPI_execute_with_args("INSERT INTO evlog.watermark AS w (id, partition_top) VALUES (true, $1)"
+	(void) evlog_spi_exec_args("INSERT INTO evlog.watermark AS w (id, partition_top) VALUES (true, $1)"
 							   " ON CONFLICT (id) DO UPDATE"
 							   " SET partition_top = pg_catalog.int8larger(w.partition_top, EXCLUDED.partition_top)",
-							   1, argtypes, values, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "evlog: recording the partition top failed: %s",
-			 SPI_result_code_string(rc));
-}
-
-/*
- * evlog_publish_watermark(): write this server's evlog_safe_seq() and the
- * top of its partitions into evlog.watermark (never moving either
- * backwards); returns the safe seq.
- */
-Datum
-evlog_publish_watermark(PG_FUNCTION_ARGS)
-{
-	int64		safe;
-	int64		top = 0;
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		values[2];
-	int			rc;
-	Relation	log;
-	EvlogPart  *parts;
-	int			nparts;
-
-	PreventCommandIfReadOnly("evlog_publish_watermark()");
-	log = table_open(evlog_relid("event_log"), AccessShareLock);
-	evlog_require_11(log, "evlog_publish_watermark()");
-	if (evlog_is_subscribed(watermark_relid()))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("evlog.watermark is a logical replication subscriber here"),
-				 errhint("Publish the watermark on the publisher.")));
-	parts = evlog_log_parts(log, &nparts);
-	if (nparts > 0 && parts[nparts - 1].hi != PG_INT64_MAX)
-		top = parts[nparts - 1].hi;
-	table_close(log, AccessShareLock);
-
-	safe = evlog_safe_seq();
-	values[0] = Int64GetDatum(safe);
-	values[1] = Int64GetDatum(top);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args("INSERT INTO evlog.watermark AS w (id, safe_seq, partition_top, published_at)"
-							   " VALUES (true, $1, $2, pg_catalog.now())"
-							   " ON CONFLICT (id) DO UPDATE"
-							   " SET safe_seq = pg_catalog.int8larger(COALESCE(w.safe_seq, EXCLUDED.safe_seq), EXCLUDED.safe_seq),"
-							   " partition_top = pg_catalog.int8larger(w.partition_top, EXCLUDED.partition_top),"
-							   " published_at = EXCLUDED.published_at",
-							   2, argtypes, values, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "evlog: publishing the watermark failed: %s",
-			 SPI_result_code_string(rc));
-	SPI_finish();
-	PG_RETURN_INT64(safe);
-}
-
-/*
- * AFTER INSERT OR UPDATE trigger on evlog.watermark, ENABLE ALWAYS so that
- * it fires in the apply worker: on a subscriber, create partitions up to
- * the publisher's partition top before rows needing them arrive.
- */
-Datum
-evlog_watermark_applied(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	HeapTuple	tup;
-	bool		isnull;
-	Datum		top;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("evlog.watermark_applied() must be fired AFTER ... FOR EACH ROW")));
-	if (!evlog_is_subscribed(RelationGetRelid(trigdata->tg_relation)))
-		return PointerGetDatum(NULL);
-
-	tup = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
-		trigdata->tg_newtuple : trigdata->tg_trigtuple;
-	top = heap_getattr(tup, WM_PARTITION_TOP,
-					   RelationGetDescr(trigdata->tg_relation), &isnull);
-	if (!isnull && DatumGetInt64(top) > 0)
-		(void) evlog_partitions_ensure(DatumGetInt64(top), EVLOG_PARTITIONS_AUTO_MAX);
-	return PointerGetDatum(NULL);
+							   1, argtypes, values, NULL, SPI_OK_INSERT);
 }

@@ -101,7 +101,12 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "evlog.h"
+#include "as_user.h"
+#include "log_writer.h"
+#include "queue.h"
+#include "retention.h"
+#include "util.h"
+#include "worker.h"
 
 PGDLLEXPORT void evlog_launcher_main(Datum main_arg);
 PGDLLEXPORT void evlog_writer_main(Datum main_arg);
@@ -132,26 +137,6 @@ evlog_worker_register_launcher(void)
 	strlcpy(bgw.bgw_name, "evlog launcher", BGW_MAXLEN);
 	strlcpy(bgw.bgw_type, "evlog launcher", BGW_MAXLEN);
 	RegisterBackgroundWorker(&bgw);
-}
-
-/*
- * The fields every dynamic worker of evlog shares: connected to database
- * dboid, started once recovery is over, never restarted by the postmaster;
- * type doubles as the name, suffixed with the database.  The caller sets
- * bgw_notify_pid and bgw_extra as needed.
- */
-void
-evlog_bgworker_init(BackgroundWorker *bgw, const char *function, const char *type, Oid dboid)
-{
-	memset(bgw, 0, sizeof(*bgw));
-	bgw->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw->bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw->bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(bgw->bgw_library_name, "evlog", BGW_MAXLEN);
-	strlcpy(bgw->bgw_function_name, function, BGW_MAXLEN);
-	snprintf(bgw->bgw_name, BGW_MAXLEN, "%s for database %u", type, dboid);
-	strlcpy(bgw->bgw_type, type, BGW_MAXLEN);
-	bgw->bgw_main_arg = ObjectIdGetDatum(dboid);
 }
 
 /* ---- launcher ---------------------------------------------------------- */
@@ -399,17 +384,6 @@ set_lock_timeout(void)
 	SetConfigOption("lock_timeout", buf, PGC_SUSET, PGC_S_OVERRIDE);
 }
 
-/* Run one SPI statement with int8 arguments; returns the processed count. */
-static uint64
-spi_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
-{
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-
-	if (rc < 0)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-	return SPI_processed;
-}
-
 static Jsonb *
 json_payload(const char *json)
 {
@@ -467,15 +441,15 @@ dead_letter(EvlogEvent *ev, int64 ticket, TimestampTz enqueued_at, Oid role,
 	values[10] = ObjectIdGetDatum(role);
 	SPI_connect();
 	if (has_role)
-		spi_exec("INSERT INTO evlog.dead_letter (ticket, kind, ts, host_id, rollout_id, payload,"
-				 " event_id, enqueued_at, error, sqlstate, enqueued_by)"
-				 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-				 11, types, values, nulls);
+		evlog_spi_exec_args("INSERT INTO evlog.dead_letter (ticket, kind, ts, host_id, rollout_id, payload,"
+							" event_id, enqueued_at, error, sqlstate, enqueued_by)"
+							" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+							11, types, values, nulls, EVLOG_SPI_ANY);
 	else
-		spi_exec("INSERT INTO evlog.dead_letter (ticket, kind, ts, host_id, rollout_id, payload,"
-				 " event_id, enqueued_at, error, sqlstate)"
-				 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-				 10, types, values, nulls);
+		evlog_spi_exec_args("INSERT INTO evlog.dead_letter (ticket, kind, ts, host_id, rollout_id, payload,"
+							" event_id, enqueued_at, error, sqlstate)"
+							" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+							10, types, values, nulls, EVLOG_SPI_ANY);
 	SPI_finish();
 }
 
@@ -568,10 +542,7 @@ try_batch(EvlogBatch *batch, bool isolate)
 	{
 		uint64		accounted = u.abandoned;
 
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "evlog: writing a batch");
+		evlog_worker_xact_begin("evlog: writing a batch");
 
 		if (batch != NULL)
 		{
@@ -596,13 +567,11 @@ try_batch(EvlogBatch *batch, bool isolate)
 			Datum		values[1] = {Int64GetDatum((int64) accounted)};
 
 			SPI_connect();
-			spi_exec("UPDATE evlog.queue_state SET flushed_in_epoch = flushed_in_epoch OPERATOR(pg_catalog.+) $1",
-					 1, types, values, NULL);
+			evlog_spi_exec_args("UPDATE evlog.queue_state SET flushed_in_epoch = flushed_in_epoch OPERATOR(pg_catalog.+) $1",
+								1, types, values, NULL, EVLOG_SPI_ANY);
 			SPI_finish();
 		}
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		pgstat_report_activity(STATE_IDLE, NULL);
+		evlog_worker_xact_end();
 	}
 	PG_CATCH();
 	{
@@ -736,7 +705,7 @@ last_ticket(void)
 	int64		last;
 	bool		called;
 
-	spi_exec("SELECT last_value, is_called FROM evlog.enqueue_ticket_seq", 0, NULL, NULL, NULL);
+	evlog_spi_exec_args("SELECT last_value, is_called FROM evlog.enqueue_ticket_seq", 0, NULL, NULL, NULL, EVLOG_SPI_ANY);
 	last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	called = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	return called ? last : last - 1;
@@ -759,14 +728,11 @@ recover(void)
 	bool		first = false;
 	uint64		lost = 0;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "evlog: crash accounting");
+	evlog_worker_xact_begin("evlog: crash accounting");
 	evlog_test_pause(EVLOG_PAUSE_WRITER_RECOVERY);
 	SPI_connect();
-	spi_exec("SELECT epoch_start_ticket, flushed_in_epoch, clean_shutdown, epoch_started_at"
-			 " FROM evlog.queue_state FOR UPDATE", 0, NULL, NULL, NULL);
+	evlog_spi_exec_args("SELECT epoch_start_ticket, flushed_in_epoch, clean_shutdown, epoch_started_at"
+						" FROM evlog.queue_state FOR UPDATE", 0, NULL, NULL, NULL, EVLOG_SPI_ANY);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -814,17 +780,15 @@ recover(void)
 				Oid			types[1] = {INT8OID};
 				Datum		values[1] = {Int64GetDatum(boundary)};
 
-				spi_exec("UPDATE evlog.queue_state SET epoch_start_ticket = $1,"
-						 " flushed_in_epoch = 0, clean_shutdown = false,"
-						 " epoch_started_at = pg_catalog.now()", 1, types, values, NULL);
+				evlog_spi_exec_args("UPDATE evlog.queue_state SET epoch_start_ticket = $1,"
+									" flushed_in_epoch = 0, clean_shutdown = false,"
+									" epoch_started_at = pg_catalog.now()", 1, types, values, NULL, EVLOG_SPI_ANY);
 			}
 			epoch_floor = boundary;
 		}
 	}
 	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	evlog_worker_xact_end();
 	if (lost > 0)
 		evlog_queue_add_crash_lost(slot, lost);
 	return lost;
@@ -842,9 +806,7 @@ close_and_mark_clean(void)
 	int64		last;
 	bool		closed;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	evlog_worker_xact_begin(NULL);
 	SPI_connect();
 	last = last_ticket();
 	closed = evlog_queue_close_if_drained(slot, last);
@@ -853,13 +815,12 @@ close_and_mark_clean(void)
 		Oid			types[1] = {INT8OID};
 		Datum		values[1] = {Int64GetDatum(last)};
 
-		spi_exec("UPDATE evlog.queue_state SET epoch_start_ticket = $1,"
-				 " flushed_in_epoch = 0, clean_shutdown = true,"
-				 " epoch_started_at = pg_catalog.now()", 1, types, values, NULL);
+		evlog_spi_exec_args("UPDATE evlog.queue_state SET epoch_start_ticket = $1,"
+							" flushed_in_epoch = 0, clean_shutdown = true,"
+							" epoch_started_at = pg_catalog.now()", 1, types, values, NULL, EVLOG_SPI_ANY);
 	}
 	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	evlog_worker_xact_end();
 	return closed;
 }
 
