@@ -574,8 +574,13 @@ evlog_partitions_needed(Relation log, int64 seq)
  * The partition creator: a short-lived dynamic background worker, at most
  * one per database at a time, connected as the log's owner.  It creates
  * partitions in transactions of its own until the log's sequence is at
- * least half a partition below the top, then summarises the partitions the
- * log has moved past and exits.  Appenders ask for it when their seqs come
+ * least half a partition below the top, then starts a summariser for the
+ * partitions the log has moved past and exits.  The summariser is the same
+ * worker in another role, with a lock of its own: counting a partition
+ * reads all its rows (a restored log has every partition to count again)
+ * and may wait for a lock on evlog.partition_summaries, and a creator that
+ * did it itself would keep the creator's lock all that time, while
+ * appenders that need a partition could start no other creator.  Appenders ask for it when their seqs come
  * near the top (evlog_partitions_request) and, when a burst outruns it, wait
  * for it a bounded time (evlog_partitions_await): an appending transaction
  * never takes the log's SHARE UPDATE EXCLUSIVE lock itself, so it never
@@ -598,12 +603,21 @@ typedef struct PartitionJob
 {
 	int64		upto;
 	int32		size;
+	bool		summarise;		/* the summariser, not a creator */
 } PartitionJob;
 
+/* field3 tells the creator's lock (0) from the summariser's (1) */
 static void
 set_creator_tag(LOCKTAG *tag)
 {
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, EVLOG_LOCKTAG_MAGIC, 0,
+						 EVLOG_LOCK_PARTITION_CREATOR);
+}
+
+static void
+set_summariser_tag(LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, EVLOG_LOCKTAG_MAGIC, 1,
 						 EVLOG_LOCK_PARTITION_CREATOR);
 }
 
@@ -627,6 +641,9 @@ creator_running(void)
  * is on its way.
  */
 static BackgroundWorkerHandle *launched = NULL;
+
+static void launch_summariser(Oid owner);
+static void summariser_main(void) pg_attribute_noreturn();
 
 static bool
 launched_running(void)
@@ -653,7 +670,7 @@ launch_creator(Oid owner, int64 upto)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
-	PartitionJob job = {upto, evlog_partition_size};
+	PartitionJob job = {upto, evlog_partition_size, false};
 	MemoryContext old;
 	bool		ok;
 
@@ -789,6 +806,70 @@ creator_round(int64 upto)
 	return created;
 }
 
+/*
+ * Start a summariser (see "The partition creator"), unless one is running:
+ * nobody waits for it, so it notifies nobody.
+ */
+static void
+launch_summariser(Oid owner)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	PartitionJob job = {0, evlog_partition_size, true};
+	LOCKTAG		tag;
+
+	set_summariser_tag(&tag);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return;
+	LockRelease(&tag, ExclusiveLock, false);
+	evlog_bgworker_init(&worker, "evlog_partition_worker_main", "evlog partition summariser", MyDatabaseId);
+	worker.bgw_notify_pid = 0;
+	memcpy(worker.bgw_extra, &job, sizeof(job));
+	memcpy(worker.bgw_extra + sizeof(job), &owner, sizeof(owner));
+	if (RegisterDynamicBackgroundWorker(&worker, &handle))
+		pfree(handle);
+}
+
+/*
+ * The summariser: count the closed partitions that have no valid summary,
+ * in a transaction of its own, one summariser per database, then exit.  A
+ * failure only means prune counts them itself.
+ */
+static void
+summariser_main(void)
+{
+	LOCKTAG		tag;
+	char		timeout[16];
+
+	pgstat_report_appname("evlog partition summariser");
+	set_summariser_tag(&tag);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		proc_exit(0);			/* another one is counting */
+	/* a lock held by an idle transaction: give up, the next one counts */
+	snprintf(timeout, sizeof(timeout), "%d", Max(evlog_maintenance_lock_wait_ms, 1));
+	SetConfigOption("lock_timeout", timeout, PGC_SUSET, PGC_S_OVERRIDE);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "evlog: summarising closed partitions");
+	PG_TRY();
+	{
+		(void) evlog_partitions_summarise();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
+}
+
 /* The partition creator's main (see above), then exit. */
 void
 evlog_partition_worker_main(Datum main_arg)
@@ -807,6 +888,8 @@ evlog_partition_worker_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), owner, 0);
 	evlog_worker_pin_settings();
+	if (job.summarise)
+		summariser_main();
 	pgstat_report_appname("evlog partition creator");
 
 	set_creator_tag(&tag);
@@ -869,28 +952,12 @@ evlog_partition_worker_main(Datum main_arg)
 	}
 
 	/*
-	 * Then, in a transaction of its own, count the partitions the log has
-	 * moved past, so that evlog_prune need not (prune.c).  A failure here
-	 * only means prune counts them itself.
+	 * Then the partitions the log has moved past are to be counted, so that
+	 * evlog_prune need not (prune.c): by a summariser, so that this lock is
+	 * free for the next creator meanwhile.  No free worker slot only means
+	 * prune counts them itself.
 	 */
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "evlog: summarising closed partitions");
-	PG_TRY();
-	{
-		(void) evlog_partitions_summarise();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	launch_summariser(owner);
 	proc_exit(0);
 }
 
