@@ -572,7 +572,7 @@ evlog_partitions_needed(Relation log, int64 seq)
 
 /*
  * The partition creator: a short-lived dynamic background worker, at most
- * one per database at a time, connected as the log's owner.  It creates
+ * one per database at a time, that works as the log's owner.  It creates
  * partitions in transactions of its own until the log's sequence is at
  * least half a partition below the top, then starts a summariser for the
  * partitions the log has moved past and exits.  The summariser is the same
@@ -598,6 +598,13 @@ evlog_partitions_needed(Relation log, int64 seq)
  * "One per database" is a session lock the creator holds while it runs;
  * a backend that finds it taken does not start another.  The job tells the
  * creator the partition size of the session that asked (a SUSET setting).
+ *
+ * Like evlog's other workers, it connects as the bootstrap superuser and
+ * does its work as the log's owner, read from the catalog where the work
+ * is done (evlog_partitions_ensure, sequence_position, the summaries): the
+ * owner need not be able to log in (the superuser who installed evlog may
+ * be NOLOGIN by now), and a worker connecting as such a role would fail
+ * at every start, leaving appenders without partitions.
  */
 typedef struct PartitionJob
 {
@@ -642,7 +649,7 @@ creator_running(void)
  */
 static BackgroundWorkerHandle *launched = NULL;
 
-static void launch_summariser(Oid owner);
+static void launch_summariser(void);
 static void summariser_main(void) pg_attribute_noreturn();
 
 static bool
@@ -666,7 +673,7 @@ launched_running(void)
  * it starts and when it exits.
  */
 static bool
-launch_creator(Oid owner, int64 upto)
+launch_creator(int64 upto)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -680,9 +687,8 @@ launch_creator(Oid owner, int64 upto)
 		return true;
 	evlog_bgworker_init(&worker, "evlog_partition_worker_main", "evlog partition creator", MyDatabaseId);
 	worker.bgw_notify_pid = MyProcPid;
-	StaticAssertStmt(sizeof(PartitionJob) + sizeof(Oid) <= BGW_EXTRALEN, "bgw_extra too small");
+	StaticAssertStmt(sizeof(PartitionJob) <= BGW_EXTRALEN, "bgw_extra too small");
 	memcpy(worker.bgw_extra, &job, sizeof(job));
-	memcpy(worker.bgw_extra + sizeof(job), &owner, sizeof(owner));
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	ok = RegisterDynamicBackgroundWorker(&worker, &handle);
 	MemoryContextSwitchTo(old);
@@ -729,8 +735,9 @@ evlog_partitions_request(Oid owner, int64 seq)
 {
 	int64		margin = Max(evlog_partition_size / 2, 1);
 
+	/* owner: the creator reads it from the catalog itself */
 	known_top = 0;
-	(void) launch_creator(owner, seq + margin);
+	(void) launch_creator(seq + margin);
 }
 
 /*
@@ -767,7 +774,7 @@ evlog_partitions_await(Relation log, int64 seq)
 			return false;
 
 		/* a creator that exited before getting this far: start another */
-		started |= launch_creator(log->rd_rel->relowner, seq + margin);
+		started |= launch_creator(seq + margin);
 		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), evlog_partition_wait_ms))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -811,7 +818,7 @@ creator_round(int64 upto)
  * nobody waits for it, so it notifies nobody.
  */
 static void
-launch_summariser(Oid owner)
+launch_summariser(void)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -825,7 +832,6 @@ launch_summariser(Oid owner)
 	evlog_bgworker_init(&worker, "evlog_partition_worker_main", "evlog partition summariser", MyDatabaseId);
 	worker.bgw_notify_pid = 0;
 	memcpy(worker.bgw_extra, &job, sizeof(job));
-	memcpy(worker.bgw_extra + sizeof(job), &owner, sizeof(owner));
 	if (RegisterDynamicBackgroundWorker(&worker, &handle))
 		pfree(handle);
 }
@@ -875,7 +881,6 @@ void
 evlog_partition_worker_main(Datum main_arg)
 {
 	PartitionJob job;
-	Oid			owner;
 	char		size[16];
 	char		timeout[16];
 	LOCKTAG		tag;
@@ -883,10 +888,10 @@ evlog_partition_worker_main(Datum main_arg)
 	long		backoff = 10;
 
 	memcpy(&job, MyBgworkerEntry->bgw_extra, sizeof(job));
-	memcpy(&owner, MyBgworkerEntry->bgw_extra + sizeof(job), sizeof(owner));
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), owner, 0);
+	/* the bootstrap superuser: see "The partition creator" above */
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
 	evlog_worker_pin_settings();
 	if (job.summarise)
 		summariser_main();
@@ -957,7 +962,7 @@ evlog_partition_worker_main(Datum main_arg)
 	 * free for the next creator meanwhile.  No free worker slot only means
 	 * prune counts them itself.
 	 */
-	launch_summariser(owner);
+	launch_summariser();
 	proc_exit(0);
 }
 

@@ -7,6 +7,9 @@
 # keeps evlog.partition_summaries locked for as long as the test runs, so
 # counting waits (evlog.maintenance_lock_wait is long), while one statement
 # appends across many partition boundaries.
+#
+# The creator works as the log's owner, who need not be able to log in: the
+# superuser who installed evlog may have been made NOLOGIN since.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -56,6 +59,27 @@ $node->poll_query_until($db, q{
   or die 'counting never finished';
 is($node->safe_psql($db, q{SELECT count(*) > 0 FROM evlog.partition_summaries}), 't',
 	'closed partitions are summarised once the lock is released');
+
+# ---- the log's owner cannot log in
+$node->safe_psql('postgres', q{
+	CREATE ROLE installer SUPERUSER LOGIN;
+	CREATE DATABASE nologin OWNER installer;
+});
+$node->safe_psql('nologin', q{
+	SET ROLE installer;
+	CREATE EXTENSION evlog;
+	SELECT evlog_grant_writer('app');
+});
+$node->safe_psql('postgres', 'ALTER ROLE installer NOLOGIN');
+($rc, $out, $err) = $node->psql('nologin', q{
+	SET ROLE app;
+	SET evlog.partition_wait = '60s';
+	SELECT count(evlog_append('agent_event', '2000-01-01', 'nologin', NULL, '{}')) FROM generate_series(1, 50)});
+is($rc, 0, 'appends get partitions when the log\'s owner cannot log in') or diag $err;
+is($node->safe_psql('nologin', q{
+	SELECT string_agg(DISTINCT c.relowner::regrole::text, ',')
+	  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	 WHERE i.inhparent = 'evlog.event_log'::regclass}), 'installer', 'the partitions belong to the log\'s owner');
 
 $node->stop;
 done_testing();
