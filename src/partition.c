@@ -825,10 +825,11 @@ launch_summariser(void)
 	PartitionJob job = {0, evlog_partition_size, true};
 	LOCKTAG		tag;
 
+	/* a session lock: the creator calls this outside any transaction */
 	set_summariser_tag(&tag);
-	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
 		return;
-	LockRelease(&tag, ExclusiveLock, false);
+	LockRelease(&tag, ExclusiveLock, true);
 	evlog_bgworker_init(&worker, "evlog_partition_worker_main", "evlog partition summariser", MyDatabaseId);
 	worker.bgw_notify_pid = 0;
 	memcpy(worker.bgw_extra, &job, sizeof(job));

@@ -165,6 +165,7 @@ void
 evlog_progress_start(const char *command)
 {
 	ProgressSlot *s = my_slot();
+	TimestampTz now;
 
 	if (s == NULL)
 		return;
@@ -174,6 +175,8 @@ evlog_progress_start(const char *command)
 		RegisterSubXactCallback(progress_subxact_callback, NULL);
 		callback_registered = true;
 	}
+	/* a system call: not under the spinlock */
+	now = GetCurrentTimestamp();
 	started_subid = GetCurrentSubTransactionId();
 	SpinLockAcquire(&s->mutex);
 	s->pid = MyProcPid;
@@ -183,7 +186,7 @@ evlog_progress_start(const char *command)
 	s->phase[0] = '\0';
 	s->done = 0;
 	s->total = 0;
-	s->started = GetCurrentTimestamp();
+	s->started = now;
 	SpinLockRelease(&s->mutex);
 }
 
