@@ -405,6 +405,15 @@ SELECT count(*) = :rows_before AS log_unchanged,
   FROM evlog.event_log;
 -- the event_ids are free: appending them now stores the events
 SELECT cardinality(evlog_append_batch('[{"kind": "effect", "ts": "2026-05-16T01:21:30Z", "payload": {"skipped": 2}, "event_id": "skipped-2"}]')) AS appended;
+-- the same on evlog.event_ids: a skipped entry would leave the event_id
+-- unrecorded, and a retry would append the event a second time
+CREATE TRIGGER batch_skip_id BEFORE INSERT ON evlog.event_ids
+    FOR EACH ROW EXECUTE FUNCTION batch_skip_trigger();
+SELECT evlog_append('effect', '2026-05-16T01:21:30Z', NULL, NULL, '{"skipped": 5}', 'skipped-5');
+\echo :LAST_ERROR_SQLSTATE
+SELECT evlog_append_batch('[{"kind": "effect", "ts": "2026-05-16T01:21:30Z", "payload": {"skipped": 6}, "event_id": "skipped-6"}]');
+DROP TRIGGER batch_skip_id ON evlog.event_ids;
+SELECT count(*) AS skipped_5_6 FROM evlog.event_log WHERE event_id IN ('skipped-5', 'skipped-6');
 DROP FUNCTION batch_skip_trigger();
 DROP TABLE batch_seen;
 DROP FUNCTION batch_seen_trigger();

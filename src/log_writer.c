@@ -407,7 +407,16 @@ after_insert(EvlogWriter *w, EvlogEvent *ev, int64 seq)
 		ids->tts_values[1] = Int64GetDatum(seq);
 		ids->tts_isnull[0] = ids->tts_isnull[1] = false;
 		ExecStoreVirtualTuple(ids);
+		/* skipped by a BEFORE ROW trigger: as in insert_log_row */
+		ItemPointerSetInvalid(&ids->tts_tid);
 		ExecSimpleRelationInsert(w->ids_rri, w->estate, ids);
+		if (!ItemPointerIsValid(&ids->tts_tid))
+			ereport(ERROR,
+					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+					 errmsg("a BEFORE INSERT trigger skipped the event_id entry of an event appended to evlog.event_log"),
+					 errdetail("A row trigger on %s returned NULL; without its entry the event_id \"%s\" would not be unique.",
+							   RelationGetRelationName(w->ids_rri->ri_RelationDesc), text_to_cstring(ev->event_id)),
+					 errhint("Make the trigger return NEW (or raise an error to refuse the event), or drop it.")));
 	}
 	w->max_seq = Max(w->max_seq, seq);
 	if (!w->need_partition && evlog_partitions_needed(w->rel, seq))

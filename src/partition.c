@@ -288,10 +288,15 @@ evlog_partitions_needed(Relation log, int64 seq)
 
 /*
  * The partition creator: a short-lived dynamic background worker, at most
- * one per database at a time, connected as the log's owner.  It creates
+ * one per database at a time, that works as the log's owner.  It creates
  * partitions in transactions of its own until the log's sequence is at
- * least half a partition below the top, then summarises the partitions the
- * log has moved past and exits.  Appenders ask for it when their seqs come
+ * least half a partition below the top, then starts a summariser for the
+ * partitions the log has moved past and exits.  The summariser is the same
+ * worker in another role, with a lock of its own: counting a partition
+ * reads all its rows (a restored log has every partition to count again)
+ * and may wait for a lock on evlog.partition_summaries, and a creator that
+ * did it itself would keep the creator's lock all that time, while
+ * appenders that need a partition could start no other creator.  Appenders ask for it when their seqs come
  * near the top (evlog_partitions_request) and, when a burst outruns it, wait
  * for it a bounded time (evlog_partitions_await): an appending transaction
  * never takes the log's SHARE UPDATE EXCLUSIVE lock itself, so it never
@@ -309,17 +314,33 @@ evlog_partitions_needed(Relation log, int64 seq)
  * "One per database" is a session lock the creator holds while it runs;
  * a backend that finds it taken does not start another.  The job tells the
  * creator the partition size of the session that asked (a SUSET setting).
+ *
+ * Like evlog's other workers, it connects as the bootstrap superuser and
+ * does its work as the log's owner, read from the catalog where the work
+ * is done (evlog_partitions_ensure, sequence_position, the summaries): the
+ * owner need not be able to log in (the superuser who installed evlog may
+ * be NOLOGIN by now), and a worker connecting as such a role would fail
+ * at every start, leaving appenders without partitions.
  */
 typedef struct PartitionJob
 {
 	int64		upto;
 	int32		size;
+	bool		summarise;		/* the summariser, not a creator */
 } PartitionJob;
 
+/* field3 tells the creator's lock (0) from the summariser's (1) */
 static void
 set_creator_tag(LOCKTAG *tag)
 {
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, EVLOG_LOCKTAG_MAGIC, 0,
+						 EVLOG_LOCK_PARTITION_CREATOR);
+}
+
+static void
+set_summariser_tag(LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, EVLOG_LOCKTAG_MAGIC, 1,
 						 EVLOG_LOCK_PARTITION_CREATOR);
 }
 
@@ -344,6 +365,9 @@ creator_running(void)
  */
 static BackgroundWorkerHandle *launched = NULL;
 
+static void launch_summariser(void);
+static void summariser_main(void) pg_attribute_noreturn();
+
 static bool
 launched_running(void)
 {
@@ -365,11 +389,11 @@ launched_running(void)
  * it starts and when it exits.
  */
 static bool
-launch_creator(Oid owner, int64 upto)
+launch_creator(int64 upto)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
-	PartitionJob job = {upto, evlog_partition_size};
+	PartitionJob job = {upto, evlog_partition_size, false};
 	MemoryContext old;
 	bool		ok;
 
@@ -379,9 +403,8 @@ launch_creator(Oid owner, int64 upto)
 		return true;
 	evlog_bgworker_init(&worker, "evlog_partition_worker_main", "evlog partition creator", MyDatabaseId);
 	worker.bgw_notify_pid = MyProcPid;
-	StaticAssertStmt(sizeof(PartitionJob) + sizeof(Oid) <= BGW_EXTRALEN, "bgw_extra too small");
+	StaticAssertStmt(sizeof(PartitionJob) <= BGW_EXTRALEN, "bgw_extra too small");
 	memcpy(worker.bgw_extra, &job, sizeof(job));
-	memcpy(worker.bgw_extra + sizeof(job), &owner, sizeof(owner));
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	ok = RegisterDynamicBackgroundWorker(&worker, &handle);
 	MemoryContextSwitchTo(old);
@@ -428,8 +451,9 @@ evlog_partitions_request(Oid owner, int64 seq)
 {
 	int64		margin = Max(evlog_partition_size / 2, 1);
 
+	/* owner: the creator reads it from the catalog itself */
 	known_top = 0;
-	(void) launch_creator(owner, seq + margin);
+	(void) launch_creator(seq + margin);
 }
 
 /*
@@ -466,7 +490,7 @@ evlog_partitions_await(Relation log, int64 seq)
 			return false;
 
 		/* a creator that exited before getting this far: start another */
-		started |= launch_creator(log->rd_rel->relowner, seq + margin);
+		started |= launch_creator(seq + margin);
 		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), evlog_partition_wait_ms))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -506,12 +530,71 @@ creator_round(int64 upto)
 	return created;
 }
 
+/*
+ * Start a summariser (see "The partition creator"), unless one is running:
+ * nobody waits for it, so it notifies nobody.
+ */
+static void
+launch_summariser(void)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	PartitionJob job = {0, evlog_partition_size, true};
+	LOCKTAG		tag;
+
+	/* a session lock: the creator calls this outside any transaction */
+	set_summariser_tag(&tag);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		return;
+	LockRelease(&tag, ExclusiveLock, true);
+	evlog_bgworker_init(&worker, "evlog_partition_worker_main", "evlog partition summariser", MyDatabaseId);
+	worker.bgw_notify_pid = 0;
+	memcpy(worker.bgw_extra, &job, sizeof(job));
+	if (RegisterDynamicBackgroundWorker(&worker, &handle))
+		pfree(handle);
+}
+
+/*
+ * The summariser: count the closed partitions that have no valid summary,
+ * in a transaction of its own, one summariser per database, then exit.  A
+ * failure only means prune counts them itself.
+ */
+static void
+summariser_main(void)
+{
+	LOCKTAG		tag;
+	char		timeout[16];
+
+	pgstat_report_appname("evlog partition summariser");
+	set_summariser_tag(&tag);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		proc_exit(0);			/* another one is counting */
+	/* a lock held by an idle transaction: give up, the next one counts */
+	snprintf(timeout, sizeof(timeout), "%d", Max(evlog_maintenance_lock_wait_ms, 1));
+	SetConfigOption("lock_timeout", timeout, PGC_SUSET, PGC_S_OVERRIDE);
+
+	evlog_worker_xact_begin("evlog: summarising closed partitions");
+	PG_TRY();
+	{
+		(void) evlog_partitions_summarise();
+		evlog_worker_xact_end();
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	PG_END_TRY();
+	proc_exit(0);
+}
+
 /* The partition creator's main (see above), then exit. */
 void
 evlog_partition_worker_main(Datum main_arg)
 {
 	PartitionJob job;
-	Oid			owner;
 	char		size[16];
 	char		timeout[16];
 	LOCKTAG		tag;
@@ -519,11 +602,13 @@ evlog_partition_worker_main(Datum main_arg)
 	long		backoff = 10;
 
 	memcpy(&job, MyBgworkerEntry->bgw_extra, sizeof(job));
-	memcpy(&owner, MyBgworkerEntry->bgw_extra + sizeof(job), sizeof(owner));
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), owner, 0);
+	/* the bootstrap superuser: see "The partition creator" above */
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
 	evlog_worker_pin_settings();
+	if (job.summarise)
+		summariser_main();
 	pgstat_report_appname("evlog partition creator");
 
 	set_creator_tag(&tag);
@@ -586,24 +671,12 @@ evlog_partition_worker_main(Datum main_arg)
 	}
 
 	/*
-	 * Then, in a transaction of its own, count the partitions the log has
-	 * moved past, so that evlog_prune need not (summaries.c).  A failure here
-	 * only means prune counts them itself.
+	 * Then the partitions the log has moved past are to be counted, so that
+	 * evlog_prune need not (summaries.c): by a summariser, so that this lock is
+	 * free for the next creator meanwhile.  No free worker slot only means
+	 * prune counts them itself.
 	 */
-	evlog_worker_xact_begin("evlog: summarising closed partitions");
-	PG_TRY();
-	{
-		(void) evlog_partitions_summarise();
-		evlog_worker_xact_end();
-	}
-	PG_CATCH();
-	{
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		pgstat_report_activity(STATE_IDLE, NULL);
-	}
-	PG_END_TRY();
+	launch_summariser();
 	proc_exit(0);
 }
 

@@ -17,9 +17,11 @@
  * evlog_progress() returns no rows, and the long operations still report
  * each phase (and every 100000 events) to their caller as NOTICEs.
  *
- * A slot is cleared when its operation returns, and at the end of the
- * transaction (commit or abort, whichever comes first), so an operation
- * that fails never leaves a stale row behind.
+ * A slot is cleared when its operation returns, at the end of the
+ * transaction (commit or abort, whichever comes first), and when the
+ * subtransaction it started in aborts (a plpgsql exception block that
+ * catches the operation's error goes on in the same transaction), so an
+ * operation that fails never leaves a stale row behind.
  *
  *-------------------------------------------------------------------------
  */
@@ -59,6 +61,8 @@ typedef struct ProgressSlot
 static ProgressSlot *slots = NULL;
 static int	nslots = 0;
 static bool callback_registered = false;
+/* the subtransaction the running operation started in */
+static SubTransactionId started_subid = InvalidSubTransactionId;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -126,6 +130,7 @@ clear_my_slot(void)
 {
 	ProgressSlot *s = my_slot();
 
+	started_subid = InvalidSubTransactionId;
 	if (s == NULL)
 		return;
 	SpinLockAcquire(&s->mutex);
@@ -142,19 +147,37 @@ progress_xact_callback(XactEvent event, void *arg)
 		clear_my_slot();
 }
 
+/*
+ * Subtransaction ids grow within a transaction: the aborting one is the
+ * one the operation started in, or one of its ancestors.
+ */
+static void
+progress_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && started_subid != InvalidSubTransactionId &&
+		mySubid <= started_subid)
+		clear_my_slot();
+}
+
 /* Report from now on: command (evlog_rebuild or evlog_verify) runs. */
 void
 evlog_progress_start(const char *command)
 {
 	ProgressSlot *s = my_slot();
+	TimestampTz now;
 
 	if (s == NULL)
 		return;
 	if (!callback_registered)
 	{
 		RegisterXactCallback(progress_xact_callback, NULL);
+		RegisterSubXactCallback(progress_subxact_callback, NULL);
 		callback_registered = true;
 	}
+	/* a system call: not under the spinlock */
+	now = GetCurrentTimestamp();
+	started_subid = GetCurrentSubTransactionId();
 	SpinLockAcquire(&s->mutex);
 	s->pid = MyProcPid;
 	s->dboid = MyDatabaseId;
@@ -163,7 +186,7 @@ evlog_progress_start(const char *command)
 	s->phase[0] = '\0';
 	s->done = 0;
 	s->total = 0;
-	s->started = GetCurrentTimestamp();
+	s->started = now;
 	SpinLockRelease(&s->mutex);
 }
 

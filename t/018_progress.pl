@@ -51,6 +51,22 @@ my ($ret, $o, $e) = $node->psql($db, q{SELECT evlog_rebuild('nope')});
 like($e, qr/unknown evlog view/, 'a rebuild of an unknown view fails');
 is($node->safe_psql($db, 'SELECT count(*) FROM evlog.progress'), '0', 'and leaves no progress row');
 
+# a failure caught by an exception block: the transaction goes on, the row
+# is gone
+is($node->safe_psql($db, q{
+	DO $$
+	BEGIN
+		BEGIN
+			PERFORM evlog_rebuild('nope');
+		EXCEPTION WHEN undefined_object THEN NULL;
+		END;
+		RAISE NOTICE 'rows after the caught failure: %', (SELECT count(*) FROM evlog.progress);
+		IF (SELECT count(*) FROM evlog.progress) <> 0 THEN
+			RAISE EXCEPTION 'a stale progress row';
+		END IF;
+	END $$;
+	SELECT 'ok'}), 'ok', 'a failure caught inside the transaction leaves no progress row');
+
 $idle->quit;
 $node->stop;
 done_testing();
