@@ -9,6 +9,8 @@ OBJS = \
 	src/log_writer.o \
 	src/append.o \
 	src/seqs.o \
+	src/notify.o \
+	src/catcache.o \
 	src/read.o \
 	src/derive.o \
 	src/derive_trigger.o \

@@ -292,6 +292,7 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 	{
 		evlog_queue_init();
+		evlog_notify_init();
 		evlog_worker_register_launcher();
 	}
 }

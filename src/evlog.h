@@ -7,6 +7,9 @@
  *	  evlog.c       module load, GUCs
  *	  event.c       validation of one event's fields (every append path)
  *	  seqs.c        seq allocation, the in-flight set, NOTIFY evlog
+ *	  notify.c      the per-database notifier that sends NOTIFY evlog for
+ *	                appenders after they commit (preloaded only)
+ *	  catcache.c    backend-local caches of the hot path's catalog lookups
  *	  log_writer.c  the only code that writes evlog.event_log:
  *	                event_id dedup, executor-level insert
  *	  read.c        late-commit-safe reading: evlog_read, evlog_safe_seq
@@ -231,6 +234,12 @@ extern void evlog_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev, int e
 
 /* seqs.c — seq allocation and the in-flight set */
 extern void evlog_seqs_init(void);
+
+/* notify.c — NOTIFY evlog from the notifier process */
+extern void evlog_notify_init(void);
+extern bool evlog_notify_join(void);
+extern void evlog_notify_leave(int64 last_seq, bool committed);
+extern PGDLLEXPORT void evlog_notifier_main(Datum main_arg);
 extern int64 evlog_allocate_seqs(Oid log_relid, Oid seq_relid, int n);
 extern int64 evlog_safe_seq(void);
 extern int	evlog_inflight(int64 **seqs, int **pids);
@@ -403,6 +412,10 @@ extern PGDLLEXPORT void evlog_retention_main(Datum main_arg);
  */
 extern bool evlog_replica_horizon(Relation log, int64 *safe);
 extern bool evlog_is_subscribed(Oid relid);
+
+/* catcache.c — cached catalog lookups of the hot path (evlog_relid above) */
+extern bool evlog_is_subscribed_cached(Oid relid);
+extern bool evlog_kind_registered(text *kind);
 extern void evlog_watermark_record_top(int64 top);
 
 /*

@@ -177,21 +177,6 @@ typedef struct IdKey
 #define ENTRY_STORED	1		/* event_id already in the log */
 #define ENTRY_DUP		2		/* event_id seen earlier in the batch */
 
-/* OID of a relation in the schema "evlog"; errors if the extension is gone. */
-Oid
-evlog_relid(const char *relname)
-{
-	Oid			nsp = get_namespace_oid("evlog", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("relation \"evlog.%s\" does not exist", relname),
-				 errhint("Run CREATE EXTENSION evlog in this database.")));
-	return relid;
-}
-
 /* the last seq this backend appended (partition.c decides from it) */
 static int64 backend_last_seq = 0;
 
@@ -232,7 +217,7 @@ evlog_writer_open(void)
 	evlog_check_log_layout(w->rel);
 	w->seq_relid = evlog_relid("event_log_seq_seq");
 	w->partitioned = evlog_log_is_partitioned(w->rel);
-	if (w->partitioned && evlog_is_subscribed(RelationGetRelid(w->rel)))
+	if (w->partitioned && evlog_is_subscribed_cached(RelationGetRelid(w->rel)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("evlog.event_log is a logical replication subscriber here"),
