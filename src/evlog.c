@@ -39,6 +39,7 @@ int			evlog_enqueue_mode = EVLOG_ENQUEUE_COMMIT;
 int			evlog_overflow = EVLOG_OVERFLOW_BLOCK;
 int			evlog_max_writers = 4;
 int			evlog_writer_idle_timeout_ms = 1000;
+int			evlog_notifier_idle_timeout_ms = 1000;
 int			evlog_test_pause_at = EVLOG_PAUSE_NONE;
 
 static const struct config_enum_entry enqueue_mode_options[] = {
@@ -205,6 +206,20 @@ _PG_init(void)
 							"How long a writer with an empty queue stays before it exits and gives its queue up.",
 							"Keep it well below 5 s: DROP DATABASE waits that long for other connections.",
 							&evlog_writer_idle_timeout_ms,
+							1000, 1, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/*
+	 * The notifier (notify.c) holds a background worker slot and a
+	 * connection to its database while it stays: short by default, so that
+	 * it neither keeps evlog writers from starting nor makes DROP DATABASE
+	 * wait.  An append after it left starts a new one.
+	 */
+	DefineCustomIntVariable("evlog.notifier_idle_timeout",
+							"How long the notifier of a database stays without appends to notify before it exits.",
+							"Needs shared_preload_libraries = 'evlog'; each notifier takes one of max_worker_processes while it runs.",
+							&evlog_notifier_idle_timeout_ms,
 							1000, 1, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);

@@ -123,6 +123,7 @@ extern int	evlog_enqueue_mode;
 extern int	evlog_overflow;
 extern int	evlog_max_writers;
 extern int	evlog_writer_idle_timeout_ms;
+extern int	evlog_notifier_idle_timeout_ms;
 extern int	evlog_test_pause_at;
 
 /*

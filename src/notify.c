@@ -23,7 +23,7 @@
  *
  * The first appender of a database whose notifier is not running registers
  * one (a dynamic background worker); the notifier sends what was published
- * before it attached.  It exits after evlog.writer_idle_timeout without a
+ * before it attached.  It exits after evlog.notifier_idle_timeout without a
  * wake-up (a connected worker makes DROP DATABASE wait), freeing its slot
  * under the same spinlock appenders join under, only when no transaction is
  * between PRE_COMMIT and its end and everything published was sent: so no
@@ -347,7 +347,7 @@ evlog_notifier_main(Datum main_arg)
 
 		now = GetCurrentTimestamp();
 		if (ShutdownRequestPending ||
-			TimestampDifferenceExceeds(idle_since, now, evlog_writer_idle_timeout_ms))
+			TimestampDifferenceExceeds(idle_since, now, evlog_notifier_idle_timeout_ms))
 		{
 			/*
 			 * Leave only when nobody is committing and everything published
@@ -376,7 +376,7 @@ evlog_notifier_main(Datum main_arg)
 			int			usecs;
 
 			TimestampDifference(now,
-								TimestampTzPlusMilliseconds(idle_since, evlog_writer_idle_timeout_ms),
+								TimestampTzPlusMilliseconds(idle_since, evlog_notifier_idle_timeout_ms),
 								&secs, &usecs);
 			wait_ms = Max(secs * 1000 + usecs / 1000, 1);
 		}
