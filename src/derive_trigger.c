@@ -277,15 +277,18 @@ evlog_derive_trigger(PG_FUNCTION_ARGS)
 
 	target.builtin = EVLOG_VIEW_ALL_BUILTIN;
 	target.staging = false;
-	target.user = evlog_user_views(&target.nuser);
-	if (target.nuser == 0)
+	if (evlog_user_views_none())
 	{
 		/* built-in rules only: switch to the owner only if one writes */
+		target.user = NULL;
+		target.nuser = 0;
 		evlog_derive_event_lazy(&ev, &target, trigdata->tg_relation->rd_rel->relowner);
 	}
 	else
 	{
+		/* loading the registry needs SPI, and reads it as the owner */
 		evlog_as_user_begin(trigdata->tg_relation->rd_rel->relowner, EVLOG_AS_SPI, &as);
+		target.user = evlog_user_views(&target.nuser);
 		evlog_derive_event(&ev, &target);
 		evlog_as_user_end(&as);
 	}
