@@ -4,13 +4,17 @@
 # timings; perf's hardware counters are not available in every container).
 #
 #   bash tools/callgrind_append.sh [N] [OUTDIR]
+#   CG_PATHS="batch copy" bash tools/callgrind_append.sh 20
 #
 # Stages PostgreSQL with this tree's evlog, and runs one single-user backend
 # (postgres --single) under callgrind that does N single-row evlog_append
 # statements, then N plain INSERTs into a table of the log's shape.  Only
 # what a simple query does is counted (--toggle-collect on its exported steps: Debian strips static symbols), so server start, CREATE
 # EXTENSION and the warm-up are left out.  Prints instructions per statement
-# for each path; OUTDIR keeps the callgrind.out files (tools/flamegraph.py
+# for each path.  CG_PATHS picks paths: append, insert (default), batch (N
+# statements of evlog_append_batch(jsonb) with 1,000 entries) and copy (N
+# COPYs of the same 1,000 rows from a file into the plain table); for those
+# two the figure is per row.  OUTDIR keeps the callgrind.out files (tools/flamegraph.py
 # turns one into a flame graph).
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
@@ -39,10 +43,20 @@ CREATE INDEX ON plain_log USING brin (ts);
 SELECT evlog_create_partitions(upto => 100000);"
 run_as_server_user "$bindir/postgres" --single -D "$work/data" postgres <<<"$setup" >/dev/null
 
-# one run per path: a warm-up of 50 statements is counted too, but the
-# same for both, and N is large enough for it not to matter much
-for path in append insert; do
+# the batch and COPY inputs: the same 1,000 rows
+awk 'BEGIN { for (i = 0; i < 1000; i++)
+    printf "2026-05-16T01:00:00Z\tagent_event\thost-%d\tr1\t{\"kind\":\"ProbeResult\",\"probeName\":\"p\",\"status\":\"pass\",\"mode\":\"observe\",\"observedAt\":\"2026-05-16T01:00:00Z\"}\n", i % 256 }' \
+    > "$work/rows.tsv"
+batch="SELECT cardinality(evlog_append_batch('$(awk -F'\t' 'BEGIN { printf "[" } { printf "%s{\"kind\":\"%s\",\"ts\":\"%s\",\"host_id\":\"%s\",\"rollout_id\":\"%s\",\"payload\":%s}", (NR > 1 ? "," : ""), $2, $1, $3, $4, $5 } END { printf "]" }' "$work/rows.tsv")'::jsonb));"
+copy="COPY plain_log (ts, kind, host_id, rollout_id, payload) FROM '$work/rows.tsv';"
+chmod 644 "$work/rows.tsv"
+
+# One backend per path, every statement counted (the first ones warm the
+# caches; N makes them a small share).
+for path in ${CG_PATHS:-append insert}; do
     stmt=${!path}
+    per=1
+    case $path in batch|copy) per=1000 ;; esac
     { for ((i = 0; i < n; i++)); do echo "$stmt"; done; } > "$work/$path.sql"
     chown postgres: "$work/$path.sql" 2>/dev/null || true
     run_as_server_user valgrind --tool=callgrind --toggle-collect=pg_parse_query --toggle-collect=pg_analyze_and_rewrite_fixedparams --toggle-collect=pg_plan_queries --toggle-collect=PortalRun --toggle-collect=StartTransactionCommand --toggle-collect=CommitTransactionCommand \
@@ -50,6 +64,7 @@ for path in append insert; do
         "$bindir/postgres" --single -D "$work/data" postgres < "$work/$path.sql" >/dev/null 2>"$work/$path.err" \
         || { cat "$work/$path.err" >&2; exit 1; }
     total=$(sed -n 's/^summary: *//p; s/^totals: *//p' "$work/callgrind.$path" | head -1 | awk '{print $1}')
-    printf '%-8s %12.0f instructions per statement (%d statements)\n' "$path" "$(awk -v t="$total" -v n="$n" 'BEGIN { print t / n }')" "$n"
+    printf '%-8s %12.0f instructions per %s (%d statements)\n' "$path" \
+        "$(awk -v t="$total" -v n="$n" -v p="$per" 'BEGIN { print t / n / p }')" "$([ "$per" = 1 ] && echo statement || echo row)" "$n"
     [ -z "$out" ] || { mkdir -p "$out"; cp "$work/callgrind.$path" "$out/"; }
 done
