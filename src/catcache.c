@@ -54,7 +54,7 @@ PG_FUNCTION_INFO_V1(evlog_kinds_changed);
 
 typedef struct RelidEntry
 {
-	const char *name;			/* the caller's string: compared by content */
+	char		name[NAMEDATALEN];	/* a copy: callers may pass palloc'd names */
 	Oid			relid;
 } RelidEntry;
 
@@ -159,13 +159,9 @@ evlog_relid(const char *relname)
 				 errmsg("relation \"evlog.%s\" does not exist", relname),
 				 errhint("Run CREATE EXTENSION evlog in this database.")));
 
-	/*
-	 * Callers pass string literals, so the pointer outlives the entry; a
-	 * name that is not a literal would be copied here, but there is none.
-	 */
-	if (relid_count < RELID_CACHE_SIZE)
+	if (relid_count < RELID_CACHE_SIZE && strlen(relname) < NAMEDATALEN)
 	{
-		relid_cache[relid_count].name = relname;
+		strlcpy(relid_cache[relid_count].name, relname, NAMEDATALEN);
 		relid_cache[relid_count].relid = relid;
 		relid_count++;
 	}
