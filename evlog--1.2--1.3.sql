@@ -2,8 +2,11 @@
  * evlog--1.2--1.3.sql — update evlog 1.2 to 1.3.
  *
  * What changes (one section per concern below).
- *   - no stalls: (filled in by the section)
- *   - hot path: (filled in by the section)
+ *   - no stalls: no new objects (partitions now come only from evlog's
+ *     partition creator, a background worker; evlog.partition_wait bounds
+ *     an appender's wait for it)
+ *   - hot path: evlog.kinds_changed, a statement trigger on evlog.kinds that
+ *     lets every backend cache the registered kinds an append checks
  *   - structure: long operations report progress in shared memory
  *     (evlog_progress, evlog.progress; evlog.rebuild_progress reads it),
  *     not in pg_stat_activity.query; evlog_summarize_partitions (the old
@@ -20,6 +23,28 @@
 -- ==== no stalls ====
 
 -- ==== hot path ====
+
+/*
+ * An append checks its kind against evlog.kinds.  Backends keep the kinds
+ * they found in a local cache (catcache.c) instead of scanning the table
+ * on every append; this trigger makes an UPDATE, DELETE or TRUNCATE of
+ * evlog.kinds reset that cache in every backend (a relcache invalidation
+ * of evlog.kinds, sent at commit).  An INSERT needs none: a kind not in the
+ * cache is looked up.  ENABLE ALWAYS: a kind removed by logical replication
+ * apply or a restore must reach the caches too.  Without the trigger (a
+ * database still at 1.2) the library does not cache kinds.
+ */
+CREATE FUNCTION evlog.kinds_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'evlog_kinds_changed'
+LANGUAGE C;
+COMMENT ON FUNCTION evlog.kinds_changed() IS 'trigger: tells every backend to forget the registered kinds it has cached';
+REVOKE ALL ON FUNCTION evlog.kinds_changed() FROM PUBLIC;
+
+CREATE TRIGGER kinds_changed
+    AFTER UPDATE OR DELETE OR TRUNCATE ON evlog.kinds
+    FOR EACH STATEMENT EXECUTE FUNCTION evlog.kinds_changed();
+ALTER TABLE evlog.kinds ENABLE ALWAYS TRIGGER kinds_changed;
+COMMENT ON TRIGGER kinds_changed ON evlog.kinds IS 'resets the backends'' caches of registered kinds (catcache.c)';
 
 -- ==== structure ====
 /*

@@ -262,10 +262,28 @@ evlog_builtin_table(int view, bool staging)
 	return NULL;				/* keep compiler quiet */
 }
 
+/*
+ * The trigger's deferred switch to the log's owner (evlog_derive_event_lazy):
+ * most events that feed a built-in table write nothing (a passing probe),
+ * and switching the user, opening a GUC nest level with three settings and
+ * connecting SPI cost more than the rest of the trigger.  Every statement
+ * the rules run goes through get_plan() first, which switches then.
+ */
+static Oid	lazy_owner = InvalidOid;
+static bool lazy_switched = false;
+static EvlogAsUser lazy_as;
+
 static SPIPlanPtr
 get_plan(DeriveStmt st, bool staging)
 {
-	SPIPlanPtr	plan = plans[staging][st];
+	SPIPlanPtr	plan;
+
+	if (OidIsValid(lazy_owner) && !lazy_switched)
+	{
+		evlog_as_user_begin(lazy_owner, EVLOG_AS_SPI, &lazy_as);
+		lazy_switched = true;
+	}
+	plan = plans[staging][st];
 
 	if (plan == NULL)
 	{
@@ -1263,6 +1281,39 @@ evlog_derive_event(const EvlogEventRow *ev, const EvlogDeriveTarget *target)
 	}
 	for (int i = 0; i < target->nuser; i++)
 		call_user_view(ev, &target->user[i]);
+}
+
+/*
+ * evlog_derive_event() for the built-in tables only, with the switch to
+ * owner (restricted, settings pinned, SPI connected: as_user.c) made only
+ * if a rule runs a statement.  On error the (sub)transaction's abort undoes
+ * the switch, as it does for evlog_as_user_begin() everywhere.
+ */
+void
+evlog_derive_event_lazy(const EvlogEventRow *ev, const EvlogDeriveTarget *target, Oid owner)
+{
+	Oid			save_owner = lazy_owner;
+	bool		save_switched = lazy_switched;
+	EvlogAsUser save_as = lazy_as;
+	bool		switched;
+
+	Assert(target->nuser == 0);
+	lazy_owner = owner;
+	lazy_switched = false;
+	PG_TRY();
+	{
+		evlog_derive_event(ev, target);
+	}
+	PG_FINALLY();
+	{
+		switched = lazy_switched;
+		lazy_owner = save_owner;
+		lazy_switched = save_switched;
+	}
+	PG_END_TRY();
+	if (switched)
+		evlog_as_user_end(&lazy_as);
+	lazy_as = save_as;
 }
 
 /*

@@ -67,6 +67,8 @@ extern void evlog_event_from_tuple(HeapTuple tuple, TupleDesc desc, EvlogEventRo
 extern int	evlog_event_feeds(const EvlogEventRow *ev);
 extern bool evlog_kind_feeds_builtin(const text *kind);
 extern void evlog_derive_event(const EvlogEventRow *ev, const EvlogDeriveTarget *target);
+extern void evlog_derive_event_lazy(const EvlogEventRow *ev, const EvlogDeriveTarget *target,
+									Oid owner);
 extern void evlog_derive_check(const EvlogEvent *event, int entry);
 extern int64 evlog_derived_from_seq;
 extern const char *evlog_builtin_view_name(int view);

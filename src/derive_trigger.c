@@ -17,7 +17,8 @@
  * (the extension owner), the way a SECURITY DEFINER function would, through
  * evlog_as_user_begin() (as_user.c: restricted, search_path pinned); only
  * events that feed a derived table or when user views exist pay for it (the
- * fast path below).  User handlers run as their own owner (derive.c).
+ * fast path below), and without user views only when a rule actually runs
+ * a statement (evlog_derive_event_lazy: a passing probe writes nothing).  User handlers run as their own owner (derive.c).
  *
  * From 1.2 the derived tables carry evlog.derived_seq_check (below) where
  * they had foreign keys to the log: every derived row names an event.
@@ -33,6 +34,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "catcache.h"
 #include "postgres.h"
 
 #include "access/htup_details.h"
@@ -277,14 +279,23 @@ evlog_derive_trigger(PG_FUNCTION_ARGS)
 		desc = RelationGetDescr(trigdata->tg_relation);
 	evlog_event_from_tuple(trigdata->tg_trigtuple, desc, &ev);
 
-	evlog_as_user_begin(trigdata->tg_relation->rd_rel->relowner, EVLOG_AS_SPI, &as);
-
 	target.builtin = EVLOG_VIEW_ALL_BUILTIN;
 	target.staging = false;
-	target.user = evlog_user_views(&target.nuser);
-	evlog_derive_event(&ev, &target);
-
-	evlog_as_user_end(&as);
+	if (evlog_user_views_none())
+	{
+		/* built-in rules only: switch to the owner only if one writes */
+		target.user = NULL;
+		target.nuser = 0;
+		evlog_derive_event_lazy(&ev, &target, trigdata->tg_relation->rd_rel->relowner);
+	}
+	else
+	{
+		/* loading the registry needs SPI, and reads it as the owner */
+		evlog_as_user_begin(trigdata->tg_relation->rd_rel->relowner, EVLOG_AS_SPI, &as);
+		target.user = evlog_user_views(&target.nuser);
+		evlog_derive_event(&ev, &target);
+		evlog_as_user_end(&as);
+	}
 	if (log != NULL)
 		table_close(log, AccessShareLock);
 	return PointerGetDatum(NULL);

@@ -11,6 +11,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "catcache.h"
 #include "postgres.h"
 
 #include "access/genam.h"
@@ -120,9 +121,6 @@ evlog_check_id(text *value, const char *field, int entry)
 void
 evlog_check_kind(text *kind, int entry)
 {
-	Relation	rel;
-	SysScanDesc scan;
-	ScanKeyData key;
 	bool		found;
 
 	evlog_check_id(kind, "kind", entry);
@@ -132,14 +130,7 @@ evlog_check_kind(text *kind, int entry)
 				 errmsg("kind must not be empty"),
 				 entry >= 0 ? errdetail_internal("entry %d: kind is empty", entry) : 0));
 
-	rel = table_open(evlog_relid("kinds"), AccessShareLock);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(kind));
-	key.sk_collation = DEFAULT_COLLATION_OID;
-	scan = systable_beginscan(rel, evlog_relid("kinds_pkey"), true,
-							  GetActiveSnapshot(), 1, &key);
-	found = HeapTupleIsValid(systable_getnext(scan));
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+	found = evlog_kind_registered(kind);
 
 	/* the hint is runnable SQL: the kind goes in as a quoted literal */
 	if (!found)

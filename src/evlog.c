@@ -11,6 +11,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "notify.h"
 #include "postgres.h"
 
 #include <limits.h>
@@ -46,6 +47,7 @@ int			evlog_enqueue_mode = EVLOG_ENQUEUE_COMMIT;
 int			evlog_overflow = EVLOG_OVERFLOW_BLOCK;
 int			evlog_max_writers = 4;
 int			evlog_writer_idle_timeout_ms = 1000;
+int			evlog_notifier_idle_timeout_ms = 1000;
 int			evlog_test_pause_at = EVLOG_PAUSE_NONE;
 
 static const struct config_enum_entry enqueue_mode_options[] = {
@@ -230,6 +232,20 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	/*
+	 * The notifier (notify.c) holds a background worker slot and a
+	 * connection to its database while it stays: short by default, so that
+	 * it neither keeps evlog writers from starting nor makes DROP DATABASE
+	 * wait.  An append after it left starts a new one.
+	 */
+	DefineCustomIntVariable("evlog.notifier_idle_timeout",
+							"How long the notifier of a database stays without appends to notify before it exits.",
+							"Needs shared_preload_libraries = 'evlog'; each notifier takes one of max_worker_processes while it runs.",
+							&evlog_notifier_idle_timeout_ms,
+							1000, 1, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/*
 	 * Test-only pauses at the places where the queue's races are; a paused
 	 * process waits for pg_advisory_lock(1163283527) of its database.
 	 * SUSET: it stalls commits.
@@ -313,6 +329,7 @@ _PG_init(void)
 	{
 		evlog_progress_init();
 		evlog_queue_init();
+		evlog_notify_init();
 		evlog_worker_register_launcher();
 	}
 }

@@ -26,6 +26,8 @@
  *	  queue.h       the shared-memory queues and their entry format
  *	  worker.h      the launcher and the queue writers
  *	  progress.h    progress of long operations
+ *	  catcache.h    backend-local caches of the append path's catalog lookups
+ *	  notify.h      the per-database notifier that sends NOTIFY evlog
  *
  *	  Layering, as the includes show it: util, as_user, locks, event, seqs,
  *	  logscan and watermark call nothing above them; the log writer calls
@@ -84,6 +86,7 @@ extern int	evlog_enqueue_mode;
 extern int	evlog_overflow;
 extern int	evlog_max_writers;
 extern int	evlog_writer_idle_timeout_ms;
+extern int	evlog_notifier_idle_timeout_ms;
 extern int	evlog_test_pause_at;
 
 /*

@@ -64,6 +64,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "catcache.h"
 #include "postgres.h"
 
 #include "access/genam.h"
@@ -129,6 +130,7 @@ struct EvlogWriter
 	WriterPart *open;
 	int			nopen;
 	int			maxopen;
+	Oid			ids_relid;		/* evlog.event_ids; opened on first use */
 	Relation	ids_rel;
 	ResultRelInfo *ids_rri;
 	TupleTableSlot *ids_slot;
@@ -212,7 +214,7 @@ evlog_writer_open(void)
 	evlog_check_log_layout(w->rel);
 	w->seq_relid = evlog_relid("event_log_seq_seq");
 	w->partitioned = evlog_log_is_partitioned(w->rel);
-	if (w->partitioned && evlog_is_subscribed(RelationGetRelid(w->rel)))
+	if (w->partitioned && evlog_is_subscribed_cached(RelationGetRelid(w->rel)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("evlog.event_log is a logical replication subscriber here"),
@@ -224,7 +226,7 @@ evlog_writer_open(void)
 	if (w->partitioned)
 	{
 		w->event_id_index = evlog_relid("event_ids_pkey");
-		w->ids_rel = table_open(evlog_relid("event_ids"), RowExclusiveLock);
+		w->ids_relid = evlog_relid("event_ids");
 		if (w->parts == NULL)
 			w->parts = evlog_log_parts(w->rel, &w->nparts);
 		w->maxopen = Max(w->nparts, 1);
@@ -240,12 +242,12 @@ evlog_writer_open(void)
 	rte->relkind = w->rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
 	rtable = list_make1(rte);
-	if (w->ids_rel != NULL)
+	if (OidIsValid(w->ids_relid))
 	{
 		rte = makeNode(RangeTblEntry);
 		rte->rtekind = RTE_RELATION;
-		rte->relid = RelationGetRelid(w->ids_rel);
-		rte->relkind = w->ids_rel->rd_rel->relkind;
+		rte->relid = w->ids_relid;
+		rte->relkind = RELKIND_RELATION;
 		rte->rellockmode = RowExclusiveLock;
 		rtable = lappend(rtable, rte);
 	}
@@ -262,16 +264,6 @@ evlog_writer_open(void)
 
 	w->slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(w->rel),
 									 &TTSOpsVirtual);
-	if (w->ids_rel != NULL)
-	{
-		w->ids_rri = makeNode(ResultRelInfo);
-		InitResultRelInfo(w->ids_rri, w->ids_rel, 2, NULL, 0);
-		w->estate->es_opened_result_relations =
-			lappend(w->estate->es_opened_result_relations, w->ids_rri);
-		ExecOpenIndices(w->ids_rri, false);
-		w->ids_slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(w->ids_rel),
-											 &TTSOpsVirtual);
-	}
 
 	w->batch_entries = -1;
 	w->track_memory = message_level_is_interesting(DEBUG1);
@@ -392,6 +384,27 @@ partition_for(EvlogWriter *w, int64 seq)
 	return rri;
 }
 
+/*
+ * Open evlog.event_ids for inserting and looking up, on the first event
+ * that has an event_id: most appends have none, and opening a table with
+ * its index costs as much as a catalog lookup or two.  The range table
+ * entry was made at open, so the executor state is the same either way.
+ */
+static void
+open_ids(EvlogWriter *w)
+{
+	if (w->ids_rel != NULL)
+		return;
+	w->ids_rel = table_open(w->ids_relid, RowExclusiveLock);
+	w->ids_rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->ids_rri, w->ids_rel, 2, NULL, 0);
+	w->estate->es_opened_result_relations =
+		lappend(w->estate->es_opened_result_relations, w->ids_rri);
+	ExecOpenIndices(w->ids_rri, false);
+	w->ids_slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(w->ids_rel),
+										 &TTSOpsVirtual);
+}
+
 /* After a row with seq went in: its event_id entry, partition upkeep. */
 static void
 after_insert(EvlogWriter *w, EvlogEvent *ev, int64 seq)
@@ -400,7 +413,10 @@ after_insert(EvlogWriter *w, EvlogEvent *ev, int64 seq)
 		return;
 	if (ev->event_id != NULL)
 	{
-		TupleTableSlot *ids = w->ids_slot;
+		TupleTableSlot *ids;
+
+		open_ids(w);
+		ids = w->ids_slot;
 
 		ExecClearTuple(ids);
 		ids->tts_values[0] = PointerGetDatum(ev->event_id);
@@ -467,9 +483,12 @@ lookup_event_id(EvlogWriter *w, EvlogEvent *ev, int entry, int64 *seq)
 	HeapTuple	tup;
 	bool		found = false;
 
-	Relation	keyrel = w->partitioned ? w->ids_rel : w->rel;
+	Relation	keyrel;
 	EvlogLogScan *ls = NULL;
 
+	if (w->partitioned)
+		open_ids(w);
+	keyrel = w->partitioned ? w->ids_rel : w->rel;
 	InitDirtySnapshot(dirty);
 	ScanKeyInit(&key, w->partitioned ? 1 : EVLOG_COL_EVENT_ID + 1, BTEqualStrategyNumber,
 				F_TEXTEQ, PointerGetDatum(ev->event_id));

@@ -56,6 +56,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "catcache.h"
 #include "postgres.h"
 
 #include "access/table.h"

@@ -52,6 +52,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "catcache.h"
 #include "postgres.h"
 
 #include "access/genam.h"

@@ -23,12 +23,16 @@
  * shared_preload_libraries.  A batch takes the allocation lock exclusively
  * for its nextval() loop, which is what makes a batch's seqs contiguous.
  *
- * Also here, because it hangs off the same per-transaction state: one
- * NOTIFY evlog per committing transaction that appended, carrying the
- * highest seq it appended.
+ * Also here, because it hangs off the same per-transaction state: the
+ * wake-up of LISTEN evlog for each committing transaction that appended,
+ * carrying the highest seq it appended.  With evlog preloaded the
+ * database's notifier sends it after the commit (notify.c), so the
+ * appender takes no NOTIFY lock; otherwise the transaction NOTIFYs itself.
  *
  *-------------------------------------------------------------------------
  */
+#include "notify.h"
+#include "catcache.h"
 #include "postgres.h"
 
 #include "access/genam.h"
@@ -237,7 +241,7 @@ evlog_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (xact_last_seq > 0 && evlog_notify)
+			if (xact_last_seq > 0 && evlog_notify && !evlog_notify_join())
 			{
 				char		payload[32];
 
@@ -247,9 +251,14 @@ evlog_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			evlog_notify_leave(xact_last_seq, true);
+			xact_first_seq = 0;
+			xact_last_seq = 0;
+			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
+			evlog_notify_leave(0, false);
 			xact_first_seq = 0;
 			xact_last_seq = 0;
 			break;

@@ -20,20 +20,6 @@
 
 #include "util.h"
 
-Oid
-evlog_relid(const char *relname)
-{
-	Oid			nsp = get_namespace_oid("evlog", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("relation \"evlog.%s\" does not exist", relname),
-				 errhint("Run CREATE EXTENSION evlog in this database.")));
-	return relid;
-}
-
 char *
 evlog_qualified_name(Oid relid)
 {

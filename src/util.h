@@ -1,8 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * util.h
- *	  Small helpers every subsystem uses: finding evlog's relations,
- *	  quoting a relation's name, running one SPI statement with a checked
+ *	  Small helpers every subsystem uses: quoting a relation's name, running one SPI statement with a checked
  *	  result, and a background worker's transaction and registration.  They
  *	  live at the bottom of evlog's layers and call nothing of evlog's, so
  *	  any module may use them.
@@ -13,9 +12,6 @@
 #define EVLOG_UTIL_H
 
 #include "evlog.h"
-
-/* OID of a relation in the schema "evlog"; errors if the extension is gone. */
-extern Oid	evlog_relid(const char *relname);
 
 /* schema.name of a relation, each part quoted as needed */
 extern char *evlog_qualified_name(Oid relid);

@@ -47,9 +47,11 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "util.h"
 #include "watermark.h"
@@ -71,6 +73,37 @@ evlog_is_subscribed(Oid relid)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/*
+ * The last answer of evlog_is_subscribed, kept until pg_subscription_rel's
+ * syscache is invalidated: every append asks it about the log, and the
+ * answer changes only with a subscription's ALTER/CREATE/DROP.
+ */
+static Oid	subscribed_relid = InvalidOid;	/* InvalidOid: nothing cached */
+static bool subscribed_answer = false;
+static bool subscribed_callback = false;
+
+static void
+subscription_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	subscribed_relid = InvalidOid;
+}
+
+bool
+evlog_is_subscribed_cached(Oid relid)
+{
+	if (!subscribed_callback)
+	{
+		CacheRegisterSyscacheCallback(SUBSCRIPTIONRELMAP, subscription_changed, (Datum) 0);
+		subscribed_callback = true;
+	}
+	if (!OidIsValid(subscribed_relid) || subscribed_relid != relid)
+	{
+		subscribed_answer = evlog_is_subscribed(relid);
+		subscribed_relid = relid;
+	}
+	return subscribed_answer;
 }
 
 /* OID of evlog.watermark, with a clear error on a 1.0 database. */

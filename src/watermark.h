@@ -20,6 +20,8 @@
 extern Oid	evlog_watermark_relid(void);
 extern bool evlog_replica_horizon(Relation log, int64 *safe);
 extern bool evlog_is_subscribed(Oid relid);
+/* the same, cached until pg_subscription_rel changes (the append path) */
+extern bool evlog_is_subscribed_cached(Oid relid);
 extern void evlog_watermark_record_top(int64 top);
 
 #endif							/* EVLOG_WATERMARK_H */

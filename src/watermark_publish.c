@@ -10,6 +10,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "catcache.h"
 #include "postgres.h"
 
 #include "access/htup_details.h"

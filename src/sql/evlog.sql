@@ -60,6 +60,27 @@ INSERT INTO evlog.kinds (kind, description) VALUES
     ('gap',            'sentinel: accepted events were lost; payload gives the range and count'),
     ('retention',      'evlog_prune removed old events: payload gives the cut, the seq range, the count and the partitions dropped');
 
+/*
+ * An append checks its kind against evlog.kinds.  Backends keep the kinds
+ * they found in a local cache (catcache.c) instead of scanning the table
+ * on every append; this trigger makes an UPDATE, DELETE or TRUNCATE of
+ * evlog.kinds reset that cache in every backend (a relcache invalidation
+ * of evlog.kinds, sent at commit).  An INSERT needs none: a kind not in the
+ * cache is looked up.  ENABLE ALWAYS: a kind removed by logical replication
+ * apply or a restore must reach the caches too.
+ */
+CREATE FUNCTION evlog.kinds_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'evlog_kinds_changed'
+LANGUAGE C;
+COMMENT ON FUNCTION evlog.kinds_changed() IS 'trigger: tells every backend to forget the registered kinds it has cached';
+REVOKE ALL ON FUNCTION evlog.kinds_changed() FROM PUBLIC;
+
+CREATE TRIGGER kinds_changed
+    AFTER UPDATE OR DELETE OR TRUNCATE ON evlog.kinds
+    FOR EACH STATEMENT EXECUTE FUNCTION evlog.kinds_changed();
+ALTER TABLE evlog.kinds ENABLE ALWAYS TRIGGER kinds_changed;
+COMMENT ON TRIGGER kinds_changed ON evlog.kinds IS 'resets the backends'' caches of registered kinds (catcache.c)';
+
 /* ------------------------------------------------------------------------
  * The canonical log, partitioned by RANGE (seq)
  *

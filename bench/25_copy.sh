@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# 25_copy — bulk loading a file of events with COPY (target: >= 0.8x raw
+# COPY into a table of identical shape and indexes).
+#
+# The evlog path is the documented one (doc/batch.md, "Loading a file with
+# COPY"): in one transaction, COPY the file into a temporary staging table,
+# then hand it to evlog_append_batch (typed form) in chunks of 10,000 in file
+# order; every row is validated like evlog_append and any error rolls back
+# the whole load.  The baseline is COPY of the same file straight into a
+# plain table.  5 alternating rounds of 100,000 rows (BENCH_SCALE scales
+# it), median; each path into a fresh empty target is not possible for an
+# append-only log, so both keep growing equally.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+rows=$(awk -v s="${BENCH_SCALE:-1}" 'BEGIN { v = int(100000 * s); print (v < 1000 ? 1000 : v) }')
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+q "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS evlog"
+plain_log_table bench_copyload_log
+log_autovacuum_off 20000000
+
+# kind, ts, host_id, rollout_id, payload: COPY text format
+awk -v n="$rows" 'BEGIN {
+    for (i = 0; i < n; i++)
+        printf "agent_event\t2026-05-16T%02d:%02d:%02d.%03dZ\thost-%d\tr-%d\t{\"kind\":\"ProbeResult\",\"probeName\":\"http-health\",\"status\":\"pass\",\"mode\":\"observe\",\"observedAt\":\"2026-05-16T01:00:00Z\",\"latencyMs\":%d,\"attempt\":1,\"detail\":\"HTTP 200 in %dms\",\"host\":\"host-%d\"}\n",
+            1 + int(i / 3600000), int(i / 60000) % 60, int(i / 1000) % 60, i % 1000, i % 256, int(i / 10000), i % 997, i % 997, i % 256
+}' > "$dir/events.tsv"
+
+cat > "$dir/evlog_load.sql" <<SQL
+BEGIN;
+CREATE TEMP TABLE evlog_load (
+    n bigint GENERATED ALWAYS AS IDENTITY, kind text, ts timestamptz,
+    host_id text, rollout_id text, payload jsonb, event_id text) ON COMMIT DROP;
+\\copy evlog_load (kind, ts, host_id, rollout_id, payload) FROM '$dir/events.tsv'
+SELECT sum(cardinality(evlog_append_batch(k, t, h, r, p, i)))
+  FROM (SELECT array_agg(kind ORDER BY n) k, array_agg(ts ORDER BY n) t,
+               array_agg(host_id ORDER BY n) h, array_agg(rollout_id ORDER BY n) r,
+               array_agg(payload ORDER BY n) p, array_agg(event_id ORDER BY n) i
+          FROM evlog_load GROUP BY (n - 1) / 10000 ORDER BY (n - 1) / 10000) chunks;
+COMMIT;
+SQL
+cat > "$dir/copy.sql" <<SQL
+\\copy bench_copyload_log (kind, ts, host_id, rollout_id, payload) FROM '$dir/events.tsv'
+SQL
+
+timed() {
+    local t0 t1
+    t0=$(now_s)
+    psql -X -q -v ON_ERROR_STOP=1 -f "$1" >/dev/null
+    t1=$(now_s)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+before=$(q "SELECT count(*) FROM evlog.event_log")
+declare -a c=() e=()
+for r in 1 2 3 4 5; do
+    c+=("$(timed "$dir/copy.sql")")
+    e+=("$(timed "$dir/evlog_load.sql")")
+done
+after=$(q "SELECT count(*) FROM evlog.event_log")
+[ $((after - before)) -eq $((rows * 5)) ] || { echo "25_copy: expected $((rows * 5)) new events, got $((after - before))" >&2; exit 1; }
+cs=$(median "${c[@]}"); es=$(median "${e[@]}")
+crps=$(awk -v n="$rows" -v s="$cs" 'BEGIN { printf "%.0f", n / s }')
+erps=$(awk -v n="$rows" -v s="$es" 'BEGIN { printf "%.0f", n / s }')
+echo "  copy: ${c[*]} | evlog load: ${e[*]}" >&2
+echo "bulk load of a $rows-row file, 5 alternating rounds, median:"
+printf '| %-52s | %10s | %8s |\n' "path" "rows/s" "vs COPY"
+printf '|------------------------------------------------------|------------|----------|\n'
+printf '| %-52s | %10s | %8s |\n' "COPY into the plain table" "$crps" "1.00"
+printf '| %-52s | %10s | %8s |\n' "COPY to staging + evlog_append_batch (10,000/chunk)" "$erps" "$(ratio "$erps" "$crps")"
+echo "target: >= 0.8x; got $(ratio "$erps" "$crps")x"
+{ echo "path,rows,rows_per_s,ratio_vs_copy"; echo "copy,$rows,$crps,1.00"; echo "evlog_copy_load,$rows,$erps,$(ratio "$erps" "$crps")"; } \
+    > "$BENCH_OUT/copy_load.csv"

@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * catcache.h
+ *	  Backend-local caches of the catalog lookups every append repeats:
+ *	  evlog's relation OIDs and the registered kinds.  Each is reset by
+ *	  the invalidation that makes it stale (relation or schema renamed or
+ *	  dropped, evlog.kinds updated, deleted or truncated), so a cached
+ *	  answer is always the catalog's.  Bottom layer: calls nothing of
+ *	  evlog's.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EVLOG_CATCACHE_H
+#define EVLOG_CATCACHE_H
+
+#include "evlog.h"
+
+/* OID of a relation in the schema "evlog"; errors if the extension is gone. */
+extern Oid	evlog_relid(const char *relname);
+
+/* is kind in evlog.kinds?  (cached only once the kinds trigger exists) */
+extern bool evlog_kind_registered(text *kind);
+
+#endif							/* EVLOG_CATCACHE_H */

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# tools/callgrind_append.sh — instructions per statement of the append path,
+# counted by valgrind's callgrind (repeatable on a loaded machine, unlike
+# timings; perf's hardware counters are not available in every container).
+#
+#   bash tools/callgrind_append.sh [N] [OUTDIR]
+#   CG_PATHS="batch copy" bash tools/callgrind_append.sh 20
+#
+# Stages PostgreSQL with this tree's evlog, and runs one single-user backend
+# (postgres --single) under callgrind that does N single-row evlog_append
+# statements, then N plain INSERTs into a table of the log's shape.  Only
+# what a simple query does is counted (--toggle-collect on its exported steps: Debian strips static symbols), so server start, CREATE
+# EXTENSION and the warm-up are left out.  Prints instructions per statement
+# for each path.  CG_PATHS picks paths: append, insert (default), batch (N
+# statements of evlog_append_batch(jsonb) with 1,000 entries) and copy (N
+# COPYs of the same 1,000 rows from a file into the plain table); for those
+# two the figure is per row.  OUTDIR keeps the callgrind.out files (tools/flamegraph.py
+# turns one into a flame graph).
+set -euo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+n=${1:-2000}
+out=${2:-}
+build_evlog
+work=$(mktemp -d /tmp/evlog-cg.XXXXXX)
+chmod 755 "$work"
+trap 'rm -rf "$work"' EXIT
+bindir=$(stage_pg "$work/pg")
+[ "$(id -u)" -eq 0 ] && chown -R postgres: "$work"
+run_as_server_user "$bindir/initdb" -D "$work/data" -A trust >/dev/null
+{
+    echo "shared_preload_libraries = ''"
+    echo "fsync = off"
+} >> "$work/data/postgresql.conf"
+
+append="SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-1', 'r1', '{\"kind\":\"ProbeResult\",\"probeName\":\"p\",\"status\":\"pass\",\"mode\":\"observe\",\"observedAt\":\"2026-05-16T01:00:00Z\"}');"
+insert="INSERT INTO plain_log (ts, kind, host_id, rollout_id, payload) VALUES ('2026-05-16 01:00:00+00', 'agent_event', 'host-1', 'r1', '{\"kind\":\"ProbeResult\",\"probeName\":\"p\",\"status\":\"pass\",\"mode\":\"observe\",\"observedAt\":\"2026-05-16T01:00:00Z\"}');"
+setup="CREATE EXTENSION evlog;
+CREATE TABLE plain_log (seq bigserial PRIMARY KEY, ts timestamptz NOT NULL, kind text NOT NULL, host_id text, rollout_id text, payload jsonb NOT NULL, event_id text UNIQUE);
+CREATE INDEX ON plain_log (host_id, ts);
+CREATE INDEX ON plain_log (rollout_id, seq);
+CREATE INDEX ON plain_log (kind, ts);
+CREATE INDEX ON plain_log USING brin (ts);
+SELECT evlog_create_partitions(upto => 100000);"
+run_as_server_user "$bindir/postgres" --single -D "$work/data" postgres <<<"$setup" >/dev/null
+
+# the batch and COPY inputs: the same 1,000 rows
+awk 'BEGIN { for (i = 0; i < 1000; i++)
+    printf "2026-05-16T01:00:00Z\tagent_event\thost-%d\tr1\t{\"kind\":\"ProbeResult\",\"probeName\":\"p\",\"status\":\"pass\",\"mode\":\"observe\",\"observedAt\":\"2026-05-16T01:00:00Z\"}\n", i % 256 }' \
+    > "$work/rows.tsv"
+batch="SELECT cardinality(evlog_append_batch('$(awk -F'\t' 'BEGIN { printf "[" } { printf "%s{\"kind\":\"%s\",\"ts\":\"%s\",\"host_id\":\"%s\",\"rollout_id\":\"%s\",\"payload\":%s}", (NR > 1 ? "," : ""), $2, $1, $3, $4, $5 } END { printf "]" }' "$work/rows.tsv")'::jsonb));"
+copy="COPY plain_log (ts, kind, host_id, rollout_id, payload) FROM '$work/rows.tsv';"
+chmod 644 "$work/rows.tsv"
+
+# One backend per path, every statement counted (the first ones warm the
+# caches; N makes them a small share).
+for path in ${CG_PATHS:-append insert}; do
+    stmt=${!path}
+    per=1
+    case $path in batch|copy) per=1000 ;; esac
+    { for ((i = 0; i < n; i++)); do echo "$stmt"; done; } > "$work/$path.sql"
+    chown postgres: "$work/$path.sql" 2>/dev/null || true
+    run_as_server_user valgrind --tool=callgrind --toggle-collect=pg_parse_query --toggle-collect=pg_analyze_and_rewrite_fixedparams --toggle-collect=pg_plan_queries --toggle-collect=PortalRun --toggle-collect=StartTransactionCommand --toggle-collect=CommitTransactionCommand \
+        --callgrind-out-file="$work/callgrind.$path" \
+        "$bindir/postgres" --single -D "$work/data" postgres < "$work/$path.sql" >/dev/null 2>"$work/$path.err" \
+        || { cat "$work/$path.err" >&2; exit 1; }
+    total=$(sed -n 's/^summary: *//p; s/^totals: *//p' "$work/callgrind.$path" | head -1 | awk '{print $1}')
+    printf '%-8s %12.0f instructions per %s (%d statements)\n' "$path" \
+        "$(awk -v t="$total" -v n="$n" -v p="$per" 'BEGIN { print t / n / p }')" "$([ "$per" = 1 ] && echo statement || echo row)" "$n"
+    [ -z "$out" ] || { mkdir -p "$out"; cp "$work/callgrind.$path" "$out/"; }
+done
