@@ -1174,102 +1174,77 @@ evlog_writer_append_many_expected(EvlogWriter *w, int n, EvlogFetchEvent fetch,
 	append_many(w, n, fetch, arg, true, seqs_out);
 }
 
-static void
-append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch, void *arg,
-			bool with_expect, int64 *seqs_out)
+/*
+ * Phase 1 of a batch: fetch, and so validate, every entry before any write.
+ * The events are kept while they fit in work_mem, so that a typical batch
+ * is extracted once; a larger one is dropped from memory and fetched again
+ * later, which keeps a 100,000-entry batch at a small fraction of its input
+ * size.  Returns the entries' event_id keys (NULL if none) and counts the
+ * entries that expect a stream head.
+ */
+static IdKey *
+fetch_entries(BatchSource *src, int n, MemoryContext tmp, bool with_expect,
+			  int *nkeys, int *nexpect)
 {
-	MemoryContext tmp;
-	BatchSource src;
 	Size		cache_budget = (Size) work_mem * 1024;
 	IdKey	   *keys = NULL;
-	int			nkeys = 0;
-	uint8	   *state;
-	int		   *dup_of = NULL;
-	int			nnew = 0;
-	int64		next_seq = 0;
-	InsertBuffer *buf;
-	bool		multi;
-	int			nexpect = 0;
 
-	w->batch_entries = n;
-	if (n == 0)
-		return;
-
-	tmp = AllocSetContextCreate(CurrentMemoryContext, "evlog batch entry",
-								ALLOCSET_DEFAULT_SIZES);
-	state = palloc0(n * sizeof(uint8));
-
-	/*
-	 * Phase 1: every entry is fetched, hence validated, before any write.
-	 * The events are kept while they fit in work_mem, so that a typical
-	 * batch is extracted once; a larger one is dropped from memory and
-	 * fetched again later, which keeps a 100,000-entry batch at a small
-	 * fraction of its input size.
-	 */
-	src.fetch = fetch;
-	src.arg = arg;
-	src.cache_cxt = AllocSetContextCreate(CurrentMemoryContext, "evlog batch events",
-										  ALLOCSET_DEFAULT_SIZES);
-	src.cache = (Size) n * sizeof(EvlogEvent) <= cache_budget ?
-		MemoryContextAlloc(src.cache_cxt, n * sizeof(EvlogEvent)) : NULL;
+	*nkeys = *nexpect = 0;
+	src->cache_cxt = AllocSetContextCreate(CurrentMemoryContext, "evlog batch events",
+										   ALLOCSET_DEFAULT_SIZES);
+	src->cache = (Size) n * sizeof(EvlogEvent) <= cache_budget ?
+		MemoryContextAlloc(src->cache_cxt, n * sizeof(EvlogEvent)) : NULL;
 	for (int i = 0; i < n; i++)
 	{
 		EvlogEvent	ev;
 
 		CHECK_FOR_INTERRUPTS();
-		if (src.cache)
+		if (src->cache)
 		{
-			MemoryContext old = MemoryContextSwitchTo(src.cache_cxt);
+			MemoryContext old = MemoryContextSwitchTo(src->cache_cxt);
 
-			fetch(arg, i, &src.cache[i]);
+			src->fetch(src->arg, i, &src->cache[i]);
 			MemoryContextSwitchTo(old);
-			ev = src.cache[i];
+			ev = src->cache[i];
 		}
 		else
-			get_event(&src, i, &ev, tmp);
+			get_event(src, i, &ev, tmp);
 
 		if (ev.event_id != NULL)
 		{
 			if (keys == NULL)
 				keys = palloc((n - i) * sizeof(IdKey));
-			keys[nkeys].hash = event_id_hash(ev.event_id);
-			keys[nkeys].index = i;
-			nkeys++;
+			keys[*nkeys].hash = event_id_hash(ev.event_id);
+			keys[*nkeys].index = i;
+			(*nkeys)++;
 		}
 		if (with_expect && ev.expect.stream != EVLOG_STREAM_NONE)
-			nexpect++;
+			(*nexpect)++;
 
 		/* what the cache holds, the fetch's own scratch memory included */
-		if (src.cache &&
-			MemoryContextMemAllocated(src.cache_cxt, false) > cache_budget)
+		if (src->cache &&
+			MemoryContextMemAllocated(src->cache_cxt, false) > cache_budget)
 		{
-			MemoryContextReset(src.cache_cxt);
-			src.cache = NULL;
+			MemoryContextReset(src->cache_cxt);
+			src->cache = NULL;
 		}
 		MemoryContextReset(tmp);
 	}
-	note_memory(w);
+	return keys;
+}
 
-	/* phase 2: event_ids */
-	if (nkeys > 0)
-	{
-		dup_of = palloc(n * sizeof(int));
-		resolve_event_ids(w, keys, nkeys, &src, tmp, state, dup_of, seqs_out);
-		pfree(keys);
-	}
+/*
+ * Phase 4 of a batch: insert the new rows (state ENTRY_NEW) in input order,
+ * with seqs from next_seq on, into multi-insert buffers of one partition
+ * each; a partition with a BEFORE ROW trigger takes them one by one.
+ */
+static void
+insert_new_entries(EvlogWriter *w, int n, BatchSource *src, const uint8 *state,
+				   int64 next_seq, int nnew, int64 *seqs_out)
+{
+	InsertBuffer *buf = palloc0(sizeof(InsertBuffer));
+	bool		multi;
 
-	/* phase 2b: expectations, before any seq is spent */
-	if (nexpect > 0)
-		check_batch_expectations(w, n, &src, tmp, state, nexpect);
-
-	/* phase 3: one contiguous range of seqs for the new rows */
-	for (int i = 0; i < n; i++)
-		nnew += state[i] == ENTRY_NEW;
-	if (nnew > 0)
-		next_seq = evlog_allocate_seqs(RelationGetRelid(w->rel), w->seq_relid, nnew);
-
-	/* phase 4: insert the new rows in input order */
-	buf = palloc0(sizeof(InsertBuffer));
 	buf->cxt = AllocSetContextCreate(CurrentMemoryContext, "evlog batch buffer",
 									 ALLOCSET_DEFAULT_SIZES);
 	multi = !(w->rri->ri_TrigDesc && w->rri->ri_TrigDesc->trig_insert_before_row);
@@ -1287,7 +1262,7 @@ append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch, void *arg,
 			continue;
 		CHECK_FOR_INTERRUPTS();
 		seqs_out[i] = next_seq++;
-		get_event(&src, i, &ev, buf->cxt);
+		get_event(src, i, &ev, buf->cxt);
 
 		/* the rows of one buffer go to one partition */
 		rri = partition_for(w, seqs_out[i]);
@@ -1337,6 +1312,59 @@ append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch, void *arg,
 			if (w->open[p].bulk)
 				table_finish_bulk_insert(w->open[p].rri->ri_RelationDesc, 0);
 	}
+	note_memory(w);
+	MemoryContextDelete(buf->cxt);
+	pfree(buf);
+}
+
+static void
+append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch, void *arg,
+			bool with_expect, int64 *seqs_out)
+{
+	MemoryContext tmp;
+	BatchSource src;
+	IdKey	   *keys;
+	int			nkeys;
+	int			nexpect;
+	uint8	   *state;
+	int		   *dup_of = NULL;
+	int			nnew = 0;
+	int64		next_seq = 0;
+
+	w->batch_entries = n;
+	if (n == 0)
+		return;
+
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "evlog batch entry",
+								ALLOCSET_DEFAULT_SIZES);
+	state = palloc0(n * sizeof(uint8));
+
+	/* phase 1: every entry validated */
+	src.fetch = fetch;
+	src.arg = arg;
+	keys = fetch_entries(&src, n, tmp, with_expect, &nkeys, &nexpect);
+	note_memory(w);
+
+	/* phase 2: event_ids */
+	if (nkeys > 0)
+	{
+		dup_of = palloc(n * sizeof(int));
+		resolve_event_ids(w, keys, nkeys, &src, tmp, state, dup_of, seqs_out);
+		pfree(keys);
+	}
+
+	/* phase 2b: expectations, before any seq is spent */
+	if (nexpect > 0)
+		check_batch_expectations(w, n, &src, tmp, state, nexpect);
+
+	/* phase 3: one contiguous range of seqs for the new rows */
+	for (int i = 0; i < n; i++)
+		nnew += state[i] == ENTRY_NEW;
+	if (nnew > 0)
+		next_seq = evlog_allocate_seqs(RelationGetRelid(w->rel), w->seq_relid, nnew);
+
+	/* phase 4: the new rows, in input order */
+	insert_new_entries(w, n, &src, state, next_seq, nnew, seqs_out);
 
 	/* phase 5: duplicates take their first occurrence's seq */
 	if (dup_of)
@@ -1345,10 +1373,8 @@ append_many(EvlogWriter *w, int n, EvlogFetchEvent fetch, void *arg,
 				seqs_out[i] = seqs_out[dup_of[i]];
 
 	note_memory(w);
-	MemoryContextDelete(buf->cxt);
 	MemoryContextDelete(src.cache_cxt);
 	MemoryContextDelete(tmp);
-	pfree(buf);
 	pfree(state);
 	if (dup_of)
 		pfree(dup_of);
