@@ -107,16 +107,7 @@ struct EvlogQueueSlot
 	int64		drop_last;
 	uint64		abandoned;		/* tickets of rolled-back enqueues */
 
-	/* counters */
-	uint64		accepted;
-	uint64		flushed;
-	uint64		batches;
-	uint64		retries;
-	uint64		dead_lettered;
-	uint64		dropped;
-	uint64		crash_lost;
-	TimestampTz last_flush_at;
-	char		last_error[256];
+	EvlogQueueCounters counters;
 
 	ConditionVariable space_cv; /* room freed in the ring */
 	ConditionVariable flushed_cv;	/* tail advanced */
@@ -238,10 +229,7 @@ reset_slot(EvlogQueueSlot *slot, Oid dboid)
 	slot->head = slot->tail = slot->pending = slot->flush_request = 0;
 	slot->drops_unrecorded = slot->abandoned = 0;
 	slot->drop_first = slot->drop_last = 0;
-	slot->accepted = slot->flushed = slot->batches = slot->retries = 0;
-	slot->dead_lettered = slot->dropped = slot->crash_lost = 0;
-	slot->last_flush_at = 0;
-	slot->last_error[0] = '\0';
+	memset(&slot->counters, 0, sizeof(slot->counters));
 }
 
 /*
@@ -663,7 +651,7 @@ evlog_queue_push(EvlogQueueSlot *slot, uint32 generation, const char *data,
 			slot->head += len;
 			*end = slot->head;
 			slot->pending += nentries;
-			slot->accepted += nentries;
+			slot->counters.accepted += nentries;
 			wake = wake_worthy(slot, *start);
 			latch = slot->worker_latch;
 			LWLockRelease(slot->lock);
@@ -683,8 +671,8 @@ evlog_queue_push(EvlogQueueSlot *slot, uint32 generation, const char *data,
 			if (slot->drops_unrecorded == 0 || last_ticket > slot->drop_last)
 				slot->drop_last = last_ticket;
 			slot->drops_unrecorded += nentries;
-			slot->dropped += nentries;
-			slot->accepted += nentries;
+			slot->counters.dropped += nentries;
+			slot->counters.accepted += nentries;
 			latch = slot->worker_latch;
 			LWLockRelease(slot->lock);
 			if (sleeping)
@@ -1062,12 +1050,12 @@ evlog_queue_consumed(EvlogQueueSlot *slot, EvlogBatch *batch, int nflushed,
 		slot->tail = batch->end;
 		slot->pending -= batch->nentries;
 	}
-	slot->flushed += nflushed;
-	slot->dead_lettered += ndead;
+	slot->counters.flushed += nflushed;
+	slot->counters.dead_lettered += ndead;
 	if (batch)
-		slot->batches++;
-	slot->last_flush_at = GetCurrentTimestamp();
-	slot->last_error[0] = '\0';
+		slot->counters.batches++;
+	slot->counters.last_flush_at = GetCurrentTimestamp();
+	slot->counters.last_error[0] = '\0';
 	LWLockRelease(slot->lock);
 	ConditionVariableBroadcast(&slot->space_cv);
 	ConditionVariableBroadcast(&slot->flushed_cv);
@@ -1111,9 +1099,9 @@ void
 evlog_queue_note_error(EvlogQueueSlot *slot, const char *msg, bool retry)
 {
 	LWLockAcquire(slot->lock, LW_EXCLUSIVE);
-	strlcpy(slot->last_error, msg, sizeof(slot->last_error));
+	strlcpy(slot->counters.last_error, msg, sizeof(slot->counters.last_error));
 	if (retry)
-		slot->retries++;
+		slot->counters.retries++;
 	LWLockRelease(slot->lock);
 }
 
@@ -1154,7 +1142,7 @@ void
 evlog_queue_add_crash_lost(EvlogQueueSlot *slot, uint64 lost)
 {
 	LWLockAcquire(slot->lock, LW_EXCLUSIVE);
-	slot->crash_lost += lost;
+	slot->counters.crash_lost += lost;
 	LWLockRelease(slot->lock);
 }
 
@@ -1349,16 +1337,8 @@ evlog_queue_stats(int index, EvlogQueueStats *stats)
 	stats->capacity = queue_ctl->ring_size;
 	stats->used = slot->head - slot->tail;
 	stats->pending = slot->pending;
-	stats->accepted = slot->accepted;
-	stats->flushed = slot->flushed;
-	stats->batches = slot->batches;
-	stats->retries = slot->retries;
-	stats->dead_lettered = slot->dead_lettered;
-	stats->dropped = slot->dropped;
-	stats->crash_lost = slot->crash_lost;
-	stats->last_flush_at = slot->last_flush_at;
+	stats->counters = slot->counters;
 	stats->worker_pid = slot->worker_pid;
-	strlcpy(stats->last_error, slot->last_error, sizeof(stats->last_error));
 	LWLockRelease(slot->lock);
 }
 

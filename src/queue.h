@@ -56,13 +56,9 @@ typedef struct EvlogBatch
 	int			nevents;
 } EvlogBatch;
 
-/* Counters and state of one queue, as evlog.queue_status shows them. */
-typedef struct EvlogQueueStats
+/* A queue's counters since it was taken (evlog.queue_status). */
+typedef struct EvlogQueueCounters
 {
-	Oid			dboid;
-	uint64		capacity;
-	uint64		used;
-	uint64		pending;
 	uint64		accepted;
 	uint64		flushed;
 	uint64		batches;
@@ -71,8 +67,18 @@ typedef struct EvlogQueueStats
 	uint64		dropped;
 	uint64		crash_lost;
 	TimestampTz last_flush_at;
-	int			worker_pid;
 	char		last_error[256];
+} EvlogQueueCounters;
+
+/* Counters and state of one queue, as evlog.queue_status shows them. */
+typedef struct EvlogQueueStats
+{
+	Oid			dboid;
+	uint64		capacity;
+	uint64		used;
+	uint64		pending;
+	int			worker_pid;
+	EvlogQueueCounters counters;
 } EvlogQueueStats;
 
 /* Drops and rolled-back tickets the worker has yet to record durably. */
