@@ -49,6 +49,10 @@
 
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "tcop/tcopprot.h"
 #include "utils/guc.h"
 
 #include "as_user.h"
@@ -102,4 +106,28 @@ void
 evlog_worker_pin_settings(void)
 {
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
+}
+
+/*
+ * The start of each of evlog's database workers: SIGTERM handled as its
+ * main loop expects (a worker that loops checks for a shutdown request
+ * between rounds; a one-shot worker dies at its next interrupt check),
+ * connected to dboid as the bootstrap superuser (a NOLOGIN owner could not
+ * connect; work as another role goes through evlog_as_user_begin),
+ * settings pinned, and named in pg_stat_activity.
+ */
+void
+evlog_worker_connect(Oid dboid, const char *appname, bool loops)
+{
+	if (loops)
+	{
+		pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+		pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	}
+	else
+		pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	evlog_worker_pin_settings();
+	pgstat_report_appname(appname);
 }

@@ -28,5 +28,6 @@ typedef struct EvlogAsUser
 extern void evlog_as_user_begin(Oid user, int flags, EvlogAsUser *as);
 extern void evlog_as_user_end(EvlogAsUser *as);
 extern void evlog_worker_pin_settings(void);
+extern void evlog_worker_connect(Oid dboid, const char *appname, bool loops);
 
 #endif							/* EVLOG_AS_USER_H */

@@ -290,12 +290,7 @@ evlog_notifier_main(Datum main_arg)
 	int64		sent = 0;
 	TimestampTz idle_since;
 
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-	evlog_worker_pin_settings();
-	pgstat_report_appname("evlog notifier");
+	evlog_worker_connect(dboid, "evlog notifier", true);
 	/* a notification is no data: do not wait for the flush of its commit */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 

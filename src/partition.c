@@ -566,7 +566,6 @@ summariser_main(void)
 	LOCKTAG		tag;
 	char		timeout[16];
 
-	pgstat_report_appname("evlog partition summariser");
 	set_summariser_tag(&tag);
 	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
 		proc_exit(0);			/* another one is counting */
@@ -603,14 +602,11 @@ evlog_partition_worker_main(Datum main_arg)
 	long		backoff = 10;
 
 	memcpy(&job, MyBgworkerEntry->bgw_extra, sizeof(job));
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	/* the bootstrap superuser: see "The partition creator" above */
-	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
-	evlog_worker_pin_settings();
+	evlog_worker_connect(DatumGetObjectId(main_arg),
+						 job.summarise ? "evlog partition summariser" : "evlog partition creator",
+						 false);
 	if (job.summarise)
 		summariser_main();
-	pgstat_report_appname("evlog partition creator");
 
 	set_creator_tag(&tag);
 	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)

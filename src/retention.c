@@ -253,11 +253,7 @@ evlog_retention_main(Datum main_arg)
 	TimestampTz before;
 	int64		removed = 0;
 
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
-	evlog_worker_pin_settings();
-	pgstat_report_appname("evlog retention");
+	evlog_worker_connect(DatumGetObjectId(main_arg), "evlog retention", false);
 
 	evlog_worker_xact_begin(NULL);
 	if (!evlog_11_installed())

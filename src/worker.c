@@ -835,12 +835,7 @@ evlog_writer_main(Datum main_arg)
 	TimestampTz started = GetCurrentTimestamp();
 	TimestampTz idle_since;
 
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-	evlog_worker_pin_settings();
-	pgstat_report_appname("evlog writer");
+	evlog_worker_connect(dboid, "evlog writer", true);
 
 	if (!extension_present())
 	{
