@@ -7,6 +7,7 @@ OBJS = \
 	src/evlog.o \
 	src/event.o \
 	src/log_writer.o \
+	src/bulk_insert.o \
 	src/append.o \
 	src/seqs.o \
 	src/notify.o \

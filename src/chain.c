@@ -56,7 +56,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "catcache.h"
 #include "postgres.h"
 
 #include "access/genam.h"
@@ -90,6 +89,8 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "bulk_insert.h"
+#include "catcache.h"
 #include "chain.h"
 #include "logscan.h"
 #include "seqs.h"
@@ -337,7 +338,6 @@ typedef struct LinkBuffer
 	ResultRelInfo *rri;
 	EState	   *estate;
 	BulkInsertState bistate;
-	CommandId	cid;
 	int			n;
 	TupleTableSlot *slots[LINK_BATCH];
 } LinkBuffer;
@@ -345,21 +345,7 @@ typedef struct LinkBuffer
 static void
 flush_links(LinkBuffer *lb)
 {
-	if (lb->n == 0)
-		return;
-	table_multi_insert(lb->rri->ri_RelationDesc, lb->slots, lb->n, lb->cid, 0,
-					   lb->bistate);
-	for (int i = 0; i < lb->n; i++)
-	{
-		List	   *recheck = NIL;
-
-		if (lb->rri->ri_NumIndices > 0)
-			recheck = ExecInsertIndexTuples(lb->rri, lb->slots[i], lb->estate,
-											false, false, NULL, NIL);
-		ExecARInsertTriggers(lb->estate, lb->rri, lb->slots[i], recheck, NULL);
-		list_free(recheck);
-		ExecClearTuple(lb->slots[i]);
-	}
+	evlog_multi_insert_flush(lb->estate, lb->rri, lb->slots, lb->n, lb->bistate);
 	lb->n = 0;
 }
 
@@ -384,7 +370,6 @@ evlog_seal_upto(int64 max_events)
 	Relation	log_rel;
 	Relation	chain_rel;
 	EState	   *estate;
-	RangeTblEntry *rte;
 	ResultRelInfo *rri;
 	TupleTableSlot *ev;
 	LinkBuffer *lb;
@@ -418,27 +403,16 @@ evlog_seal_upto(int64 max_events)
 	log_rel = table_open(evlog_relid("event_log"), AccessShareLock);
 	chain_rel = table_open(chain_relid, RowExclusiveLock);
 
-	/* the same minimal executor state as log_writer.c, for evlog.chain */
-	estate = CreateExecutorState();
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = chain_relid;
-	rte->relkind = chain_rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(estate, list_make1(rte));
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, chain_rel, 1, NULL, 0);
-	estate->es_opened_result_relations =
-		lappend(estate->es_opened_result_relations, rri);
-	estate->es_output_cid = GetCurrentCommandId(true);
-	ExecOpenIndices(rri, false);
+	/* the same minimal executor state as the log's writer, for evlog.chain */
+	estate = evlog_insert_estate(list_make1(evlog_insert_rte(chain_relid,
+															 chain_rel->rd_rel->relkind)));
+	rri = evlog_insert_result_rel(estate, chain_rel, 1, true);
 	AfterTriggerBeginQuery();
 
 	lb = palloc0(sizeof(LinkBuffer));
 	lb->rri = rri;
 	lb->estate = estate;
 	lb->bistate = GetBulkInsertState();
-	lb->cid = estate->es_output_cid;
 
 	hasher_init(&hasher);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "evlog seal row",

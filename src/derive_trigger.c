@@ -34,7 +34,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "catcache.h"
 #include "postgres.h"
 
 #include "access/htup_details.h"
@@ -53,6 +52,7 @@
 #include "utils/syscache.h"
 
 #include "as_user.h"
+#include "catcache.h"
 #include "derive.h"
 #include "logscan.h"
 #include "util.h"

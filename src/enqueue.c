@@ -31,7 +31,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "catcache.h"
 #include "postgres.h"
 
 #include <limits.h>
@@ -48,6 +47,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "catcache.h"
 #include "derive.h"
 #include "event.h"
 #include "log_writer.h"

@@ -11,7 +11,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "catcache.h"
 #include "postgres.h"
 
 #include "access/genam.h"
@@ -27,6 +26,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "catcache.h"
 #include "event.h"
 #include "util.h"
 

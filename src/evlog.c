@@ -11,7 +11,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "notify.h"
 #include "postgres.h"
 
 #include <limits.h>
@@ -22,6 +21,7 @@
 #include "utils/memutils.h"
 
 #include "locks.h"
+#include "notify.h"
 #include "progress.h"
 #include "prune.h"
 #include "queue.h"

@@ -64,7 +64,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "catcache.h"
 #include "postgres.h"
 
 #include "access/genam.h"
@@ -91,6 +90,8 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "bulk_insert.h"
+#include "catcache.h"
 #include "log_writer.h"
 #include "logscan.h"
 #include "partition.h"
@@ -207,7 +208,6 @@ EvlogWriter *
 evlog_writer_open(void)
 {
 	EvlogWriter *w = palloc0(sizeof(EvlogWriter));
-	RangeTblEntry *rte;
 	List	   *rtable;
 
 	w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
@@ -235,32 +235,12 @@ evlog_writer_open(void)
 	else
 		w->event_id_index = evlog_relid("event_log_event_id_key");
 
-	w->estate = CreateExecutorState();
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = RelationGetRelid(w->rel);
-	rte->relkind = w->rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-	rtable = list_make1(rte);
+	rtable = list_make1(evlog_insert_rte(RelationGetRelid(w->rel), w->rel->rd_rel->relkind));
 	if (OidIsValid(w->ids_relid))
-	{
-		rte = makeNode(RangeTblEntry);
-		rte->rtekind = RTE_RELATION;
-		rte->relid = w->ids_relid;
-		rte->relkind = RELKIND_RELATION;
-		rte->rellockmode = RowExclusiveLock;
-		rtable = lappend(rtable, rte);
-	}
-	ExecInitRangeTable(w->estate, rtable);
-
-	w->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
-	/* lets ExecGetTriggerResultRel() and ExecCloseResultRelations() find it */
-	w->estate->es_opened_result_relations =
-		lappend(w->estate->es_opened_result_relations, w->rri);
-	w->estate->es_output_cid = GetCurrentCommandId(true);
-	if (!w->partitioned)
-		ExecOpenIndices(w->rri, false);
+		rtable = lappend(rtable, evlog_insert_rte(w->ids_relid, RELKIND_RELATION));
+	w->estate = evlog_insert_estate(rtable);
+	/* rows go to partitions: the parent's (partitioned) indexes take none */
+	w->rri = evlog_insert_result_rel(w->estate, w->rel, 1, !w->partitioned);
 
 	w->slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(w->rel),
 									 &TTSOpsVirtual);
@@ -396,11 +376,7 @@ open_ids(EvlogWriter *w)
 	if (w->ids_rel != NULL)
 		return;
 	w->ids_rel = table_open(w->ids_relid, RowExclusiveLock);
-	w->ids_rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(w->ids_rri, w->ids_rel, 2, NULL, 0);
-	w->estate->es_opened_result_relations =
-		lappend(w->estate->es_opened_result_relations, w->ids_rri);
-	ExecOpenIndices(w->ids_rri, false);
+	w->ids_rri = evlog_insert_result_rel(w->estate, w->ids_rel, 2, true);
 	w->ids_slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(w->ids_rel),
 										 &TTSOpsVirtual);
 }
@@ -868,33 +844,10 @@ event_bytes(EvlogEvent *ev)
 static void
 flush_buffer(EvlogWriter *w, InsertBuffer *buf)
 {
-	EState	   *estate = w->estate;
-	ResultRelInfo *rri = buf->rri;
-	MemoryContext old;
-
 	if (buf->nused == 0)
 		return;
 	note_memory(w);
-
-	/* the table AM may leak into the current context: give it a short one */
-	old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
-	table_multi_insert(rri->ri_RelationDesc, buf->slots, buf->nused,
-					   estate->es_output_cid, 0, buf->bistate);
-
-	for (int i = 0; i < buf->nused; i++)
-	{
-		TupleTableSlot *slot = buf->slots[i];
-		List	   *recheck = NIL;
-
-		if (rri->ri_NumIndices > 0)
-			recheck = ExecInsertIndexTuples(rri, slot, estate, false, false,
-											NULL, NIL);
-		ExecARInsertTriggers(estate, rri, slot, recheck, NULL);
-		ExecClearTuple(slot);
-		ResetPerTupleExprContext(estate);
-	}
-	MemoryContextSwitchTo(old);
-
+	evlog_multi_insert_flush(w->estate, buf->rri, buf->slots, buf->nused, buf->bistate);
 	buf->nused = 0;
 	buf->bytes = 0;
 	MemoryContextReset(buf->cxt);

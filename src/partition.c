@@ -25,7 +25,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "catcache.h"
 #include "postgres.h"
 
 #include "access/genam.h"
@@ -45,6 +44,7 @@
 #include "utils/syscache.h"
 
 #include "as_user.h"
+#include "catcache.h"
 #include "locks.h"
 #include "logscan.h"
 #include "partition.h"

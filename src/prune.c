@@ -56,7 +56,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "catcache.h"
 #include "postgres.h"
 
 #include "access/table.h"
@@ -76,6 +75,7 @@
 #include "utils/timestamp.h"
 
 #include "as_user.h"
+#include "catcache.h"
 #include "chain.h"
 #include "derive.h"
 #include "event.h"

@@ -15,7 +15,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "catcache.h"
 #include "postgres.h"
 
 #include "access/genam.h"
@@ -36,6 +35,7 @@
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
+#include "catcache.h"
 #include "logscan.h"
 #include "seqs.h"
 #include "util.h"

@@ -52,7 +52,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "catcache.h"
 #include "postgres.h"
 
 #include "access/genam.h"
@@ -81,6 +80,7 @@
 #include "utils/tuplestore.h"
 
 #include "as_user.h"
+#include "catcache.h"
 #include "derive.h"
 #include "locks.h"
 #include "logscan.h"

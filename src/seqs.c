@@ -31,8 +31,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "notify.h"
-#include "catcache.h"
 #include "postgres.h"
 
 #include "access/genam.h"
@@ -50,7 +48,9 @@
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
+#include "catcache.h"
 #include "logscan.h"
+#include "notify.h"
 #include "seqs.h"
 #include "util.h"
 #include "watermark.h"

@@ -20,7 +20,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "catcache.h"
 #include "postgres.h"
 
 #include "access/table.h"
@@ -36,6 +35,7 @@
 #include "utils/snapmgr.h"
 
 #include "as_user.h"
+#include "catcache.h"
 #include "logscan.h"
 #include "seqs.h"
 #include "summaries.h"

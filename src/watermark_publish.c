@@ -10,7 +10,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "catcache.h"
 #include "postgres.h"
 
 #include "access/htup_details.h"
@@ -23,6 +22,7 @@
 #include "tcop/utility.h"
 #include "utils/rel.h"
 
+#include "catcache.h"
 #include "logscan.h"
 #include "partition.h"
 #include "seqs.h"

@@ -71,7 +71,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "catcache.h"
 #include "postgres.h"
 
 #include <signal.h>
@@ -103,6 +102,7 @@
 #include "utils/timestamp.h"
 
 #include "as_user.h"
+#include "catcache.h"
 #include "log_writer.h"
 #include "queue.h"
 #include "retention.h"
