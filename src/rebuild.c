@@ -13,22 +13,23 @@
  *		 go on and their trigger keeps maintaining the real tables.  The seqs
  *		 S did not show (gaps: rolled-back appends, or transactions still in
  *		 flight) and the highest seq seen are remembered.
- *	  2. catch-up: lock evlog.event_log in SHARE ROW EXCLUSIVE mode.  This
- *		 waits for in-flight appenders to commit and makes new ones wait;
- *		 it also serialises concurrent rebuilds.  The wait is a series of
- *		 short attempts (locks.c): behind an idle appending transaction the
- *		 rebuild waits, other appenders do not.  With a new snapshot, derive
- *		 the events in the gaps and above the highest seq: exactly the events
- *		 committed since S.
+ *	  2. catch-up: with a new snapshot, derive the events in the gaps and
+ *		 above the highest seq: exactly the events committed since S; repeat
+ *		 while appends go on, until a pass finds few (catch_up_pass).  Then
+ *		 lock evlog.event_log in SHARE ROW EXCLUSIVE mode, which waits for
+ *		 in-flight appenders to commit and makes new ones wait (and
+ *		 serialises concurrent rebuilds; the wait is a series of short
+ *		 attempts, locks.c: behind an idle appending transaction the rebuild
+ *		 waits, other appenders do not), and make the last pass.
  *	  3. swap: make the real table equal the staging rows by writing only
  *		 the difference (EXCEPT ALL both ways, then delete the surplus rows
  *		 and insert the missing ones).  Readers see the old rows until
  *		 commit; unchanged rows keep their ids.
  *
  * The lock is held until the caller's transaction ends, so appenders wait for
- * the catch-up and the swap: proportional to the events appended during the
- * replay plus one hash comparison of staging and table (and the rows that
- * actually differ), never for the replay itself.  The derive rules give the
+ * the last catch-up pass and the swap: proportional to the events appended
+ * during the pass before it plus one hash comparison of staging and table
+ * (and the rows that actually differ), never for the replay itself.  The derive rules give the
  * seq-order result whatever order events are applied in (derive.c, "Seq
  * order"), so applying late-committed events after the rest is exact; the
  * rollouts' registers (evlog.rollout_state, 1.2) are staged and swapped
@@ -394,6 +395,64 @@ lock_log_for_rebuild(const char *what)
 	evlog_lock_strong(&req, 1, what, 0);
 }
 
+/*
+ * Derive what the last pass did not show: the gaps it left (seqs in flight
+ * or rolled back then) and everything above the highest seq it saw, with a
+ * new snapshot.  The ranges this snapshot does not show either become the
+ * new gaps.  Each event is derived exactly once over the passes: a pass
+ * reads only ranges no earlier pass saw an event in.  Returns the events
+ * derived.
+ */
+static int64
+catch_up_pass(const EvlogDeriveTarget *target, Progress *p, RangeList *gaps,
+			  int64 *maxseq, bool *any)
+{
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	RangeList	next = {NULL, 0, 0};
+	int64		n = 0;
+
+	for (int i = 0; i < gaps->n; i++)
+	{
+		int64		seen = PG_INT64_MIN;
+		int64		got = replay_range(snap, gaps->r[i].lo, gaps->r[i].hi,
+									   ForwardScanDirection, target, p, &next, &seen);
+
+		if (got == 0)
+			add_range(&next, gaps->r[i].lo, gaps->r[i].hi);
+		else if (seen < gaps->r[i].hi)
+			add_range(&next, seen + 1, gaps->r[i].hi);
+		n += got;
+	}
+	if (!*any || *maxseq < PG_INT64_MAX)
+	{
+		int64		seen = *maxseq;
+		int64		got = replay_range(snap, *any ? *maxseq + 1 : PG_INT64_MIN, PG_INT64_MAX,
+									   ForwardScanDirection, target, p, &next, &seen);
+
+		if (got > 0)
+		{
+			*maxseq = seen;
+			*any = true;
+		}
+		n += got;
+	}
+	UnregisterSnapshot(snap);
+	if (gaps->r != NULL)
+		pfree(gaps->r);
+	*gaps = next;
+	return n;
+}
+
+/*
+ * Catch-up passes without the lock before the one under it: while appends
+ * go on, each pass derives what committed during the previous one, so the
+ * pass appenders wait for is about as short as one pass over the appends
+ * of a few milliseconds.  Stop when a pass found at most this many events,
+ * or after this many passes (appends outrunning the passes).
+ */
+#define CATCH_UP_QUIET		1000
+#define CATCH_UP_PASSES		5
+
 /* Replay the whole log (phase 1), then catch up and swap (phases 2, 3). */
 static int64
 rebuild_builtin(int bits, const char *label)
@@ -419,17 +478,21 @@ rebuild_builtin(int bits, const char *label)
 	UnregisterSnapshot(snap);
 	any = p.done > 0;
 
-	/* phase 2: block appenders, derive what committed since the snapshot */
+	/*
+	 * phase 2: derive what committed since the snapshot, in passes while
+	 * appends go on, then once more with appenders blocked
+	 */
 	set_phase(&p, "catch-up");
+	for (int pass = 0; pass < CATCH_UP_PASSES; pass++)
+	{
+		int64		got = catch_up_pass(&target, &p, &gaps, &maxseq, &any);
+
+		delta += got;
+		if (got <= CATCH_UP_QUIET)
+			break;
+	}
 	lock_log_for_rebuild("evlog_rebuild()");
-	snap = RegisterSnapshot(GetLatestSnapshot());
-	for (int i = 0; i < gaps.n; i++)
-		delta += replay_range(snap, gaps.r[i].lo, gaps.r[i].hi, ForwardScanDirection, &target, &p, NULL, NULL);
-	if (any && maxseq < PG_INT64_MAX)
-		delta += replay_range(snap, maxseq + 1, PG_INT64_MAX, ForwardScanDirection, &target, &p, NULL, NULL);
-	else if (!any)
-		delta += replay_range(snap, PG_INT64_MIN, PG_INT64_MAX, ForwardScanDirection, &target, &p, NULL, NULL);
-	UnregisterSnapshot(snap);
+	delta += catch_up_pass(&target, &p, &gaps, &maxseq, &any);
 	ereport(NOTICE,
 			(errmsg("evlog_rebuild(%s): " INT64_FORMAT " events committed during the replay applied; swapping",
 					label, delta)));
