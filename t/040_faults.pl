@@ -36,19 +36,22 @@ my $bg = sub {
 	return ($h, \$out, \$err);
 };
 
-# --- 1. kill -9 in the middle of a large batch
+# --- 1. kill -9 in the middle of a large batch (the largest one allowed,
+# evlog.max_batch_entries), once its rows are being written: the log's
+# partitions have grown by more than a few pages
 my $before = $node->safe_psql('postgres', 'SELECT count(*) FROM evlog.event_log');
+my $log_size = q{SELECT coalesce(sum(pg_relation_size(inhrelid)), 0) FROM pg_inherits
+	WHERE inhparent = 'evlog.event_log'::regclass};
+my $size0 = $node->safe_psql('postgres', $log_size);
 my ($h, $out, $err) = $bg->(q{
 	SELECT set_config('application_name', 'big-batch', false);
 	SELECT count(*) FROM unnest(evlog_append_batch((
 	  SELECT jsonb_agg(jsonb_build_object('kind', 'effect', 'ts', '2026-05-16T01:00:00Z',
 	         'host_id', 'kb-' || (g % 100), 'payload', jsonb_build_object('effect', 'Noop', 'g', g),
 	         'event_id', 'kb-' || g))
-	  FROM generate_series(1, 300000) g)))});
-ok($node->poll_query_until('postgres',
-	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE '%kb-%' AND state = 'active' AND pid <> pg_backend_pid()}),
-	'large batch running');
-sleep(1.5);
+	  FROM generate_series(1, 100000) g)))});
+ok($node->poll_query_until('postgres', "SELECT ($log_size) > $size0 + 10 * 8192"),
+	'large batch writing its rows');
 my $pid = $node->safe_psql('postgres',
 	q{SELECT pid FROM pg_stat_activity WHERE query LIKE '%kb-%' AND state = 'active' AND pid <> pg_backend_pid()});
 ok(kill('KILL', $pid), "backend $pid killed with SIGKILL mid-batch");
