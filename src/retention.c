@@ -208,7 +208,7 @@ evlog_11_installed(void)
 }
 
 /*
- * evlog_prune(before) in the current transaction, committed.  When a
+ * evlog_prune(before) in a transaction of its own.  When a
  * transaction holds the log past evlog.maintenance_lock_wait (locks.c),
  * the round is skipped with a LOG message: the next round tries again, and
  * the closed partitions are summarised all the same.  Returns the number
@@ -217,14 +217,21 @@ evlog_11_installed(void)
 static int64
 prune_or_skip(TimestampTz before)
 {
+	/*
+	 * The error is copied here, outside the transaction: the abort below
+	 * deletes the transaction's memory, and a copy made there would be read
+	 * and pfree'd after it was gone (pfree into a deleted context corrupts
+	 * the next transaction's memory).
+	 */
 	MemoryContext cxt = CurrentMemoryContext;
 	int64		removed = 0;
 
+	Assert(!IsTransactionState());
+	evlog_worker_xact_begin("evlog: scheduled evlog_prune");
 	PG_TRY();
 	{
 		removed = DatumGetInt64(DirectFunctionCall1(evlog_prune, TimestampTzGetDatum(before)));
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		evlog_worker_xact_end();
 	}
 	PG_CATCH();
 	{
@@ -252,16 +259,15 @@ evlog_retention_main(Datum main_arg)
 {
 	TimestampTz before;
 	int64		removed = 0;
+	bool		installed;
 
 	evlog_worker_connect(DatumGetObjectId(main_arg), "evlog retention", false);
 
 	evlog_worker_xact_begin(NULL);
-	if (!evlog_11_installed())
-	{
-		evlog_worker_xact_end();
+	installed = evlog_11_installed();
+	evlog_worker_xact_end();
+	if (!installed)
 		proc_exit(0);
-	}
-	pgstat_report_activity(STATE_RUNNING, "evlog: scheduled evlog_prune");
 	before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										 -(int64) evlog_retention_s * 1000);
 	removed = prune_or_skip(before);
