@@ -59,7 +59,8 @@ evlog_insert_result_rel(EState *estate, Relation rel, Index rti, bool open_index
 
 void
 evlog_multi_insert_flush(EState *estate, ResultRelInfo *rri,
-						 TupleTableSlot **slots, int n, BulkInsertState bistate)
+						 TupleTableSlot **slots, int n, BulkInsertState bistate,
+						 EvlogAfterRow after_row, void *arg)
 {
 	MemoryContext old;
 
@@ -76,7 +77,21 @@ evlog_multi_insert_flush(EState *estate, ResultRelInfo *rri,
 		if (rri->ri_NumIndices > 0)
 			recheck = ExecInsertIndexTuples(rri, slots[i], estate, false, false,
 											NULL, NIL);
-		ExecARInsertTriggers(estate, rri, slots[i], recheck, NULL);
+		if (after_row == NULL)
+		{
+			ExecARInsertTriggers(estate, rri, slots[i], recheck, NULL);
+			ExecClearTuple(slots[i]);
+		}
+		ResetPerTupleExprContext(estate);
+	}
+
+	/*
+	 * Only now: what after_row runs may read the table, whose rows are all
+	 * in the heap already and must be in its indexes too.
+	 */
+	for (int i = 0; after_row != NULL && i < n; i++)
+	{
+		after_row(slots[i], arg);
 		ExecClearTuple(slots[i]);
 		ResetPerTupleExprContext(estate);
 	}

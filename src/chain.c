@@ -345,7 +345,8 @@ typedef struct LinkBuffer
 static void
 flush_links(LinkBuffer *lb)
 {
-	evlog_multi_insert_flush(lb->estate, lb->rri, lb->slots, lb->n, lb->bistate);
+	evlog_multi_insert_flush(lb->estate, lb->rri, lb->slots, lb->n, lb->bistate,
+							 NULL, NULL);
 	lb->n = 0;
 }
 

@@ -14,6 +14,8 @@
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "fmgr.h"
+#include "nodes/execnodes.h"
+#include "utils/relcache.h"
 
 /*
  * derive.c — one event_log row as the derived-table rules see it.  Datums
@@ -76,6 +78,10 @@ extern int	evlog_builtin_view_from_name(const char *name);
 extern const char *evlog_builtin_table(int view, bool staging);
 extern void evlog_derive_staging_begin(int builtin);
 extern void evlog_derive_staging_end(void);
+
+/* derive_trigger.c — the trigger's body, and when the writer calls it itself */
+extern void evlog_derive_row(Relation rel, TupleDesc logdesc, HeapTuple tuple);
+extern bool evlog_derive_directly(ResultRelInfo *rri);
 
 /* derive_trigger.c — cached list of user-registered views */
 extern EvlogUserView *evlog_user_views(int *n);

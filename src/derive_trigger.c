@@ -38,6 +38,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_trigger.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -227,15 +228,73 @@ evlog_user_view_lookup(const char *name)
 	return NULL;
 }
 
+/*
+ * The derive of one row of the log, the trigger's body: tuple went into rel
+ * (the log, or one of its partitions).  logdesc is the log's descriptor
+ * when the caller has the log open, else NULL (it is opened here for a
+ * partition's row: user-view handlers are declared with the log's row type;
+ * the layouts are the same, only the row type differs).
+ */
+void
+evlog_derive_row(Relation rel, TupleDesc logdesc, HeapTuple tuple)
+{
+	EvlogEventRow ev;
+	EvlogDeriveTarget target;
+	Relation	log = NULL;
+	EvlogAsUser as;
+
+	/*
+	 * Fast path for the common event that feeds nothing: only the kind is
+	 * read, no SPI connection, no user switch.  This is what keeps the
+	 * cost on unrelated appends small.
+	 */
+	if (evlog_user_views_none())
+	{
+		bool		isnull;
+		Datum		kind = heap_getattr(tuple, EVLOG_COL_KIND + 1,
+										RelationGetDescr(rel), &isnull);
+
+		if (isnull || !evlog_kind_feeds_builtin(DatumGetTextPP(kind)))
+			return;
+	}
+	if (logdesc == NULL)
+	{
+		if (rel->rd_rel->relispartition)
+		{
+			log = table_open(evlog_relid("event_log"), AccessShareLock);
+			evlog_check_log_layout(log);
+			logdesc = RelationGetDescr(log);
+		}
+		else
+			logdesc = RelationGetDescr(rel);
+	}
+	evlog_event_from_tuple(tuple, logdesc, &ev);
+
+	target.builtin = EVLOG_VIEW_ALL_BUILTIN;
+	target.staging = false;
+	if (evlog_user_views_none())
+	{
+		/* built-in rules only: switch to the owner only if one writes */
+		target.user = NULL;
+		target.nuser = 0;
+		evlog_derive_event_lazy(&ev, &target, rel->rd_rel->relowner);
+	}
+	else
+	{
+		/* loading the registry needs SPI, and reads it as the owner */
+		evlog_as_user_begin(rel->rd_rel->relowner, EVLOG_AS_SPI, &as);
+		target.user = evlog_user_views(&target.nuser);
+		evlog_derive_event(&ev, &target);
+		evlog_as_user_end(&as);
+	}
+	if (log != NULL)
+		table_close(log, AccessShareLock);
+}
+
 Datum
 evlog_derive_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	EvlogEventRow ev;
-	EvlogDeriveTarget target;
-	Relation	log = NULL;
-	TupleDesc	desc;
-	EvlogAsUser as;
 
 	/* the same checks as contrib/tcn: only as an AFTER ROW INSERT trigger */
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -249,56 +308,71 @@ evlog_derive_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("evlog.derive_trigger() must be fired AFTER INSERT FOR EACH ROW")));
 	evlog_check_log_layout(trigdata->tg_relation);
-
-	/*
-	 * Fast path for the common event that feeds nothing: only the kind is
-	 * read, no SPI connection, no user switch.  This is what keeps the
-	 * trigger's cost on unrelated appends small.
-	 */
-	if (evlog_user_views_none())
-	{
-		bool		isnull;
-		Datum		kind = heap_getattr(trigdata->tg_trigtuple, EVLOG_COL_KIND + 1,
-										RelationGetDescr(trigdata->tg_relation), &isnull);
-
-		if (isnull || !evlog_kind_feeds_builtin(DatumGetTextPP(kind)))
-			return PointerGetDatum(NULL);
-	}
-	/*
-	 * Fired on a partition (1.1): hand the row on as an evlog.event_log row,
-	 * the type user-view handlers are declared with (the layouts are the
-	 * same, only the row type differs).
-	 */
-	if (trigdata->tg_relation->rd_rel->relispartition)
-	{
-		log = table_open(evlog_relid("event_log"), AccessShareLock);
-		evlog_check_log_layout(log);
-		desc = RelationGetDescr(log);
-	}
-	else
-		desc = RelationGetDescr(trigdata->tg_relation);
-	evlog_event_from_tuple(trigdata->tg_trigtuple, desc, &ev);
-
-	target.builtin = EVLOG_VIEW_ALL_BUILTIN;
-	target.staging = false;
-	if (evlog_user_views_none())
-	{
-		/* built-in rules only: switch to the owner only if one writes */
-		target.user = NULL;
-		target.nuser = 0;
-		evlog_derive_event_lazy(&ev, &target, trigdata->tg_relation->rd_rel->relowner);
-	}
-	else
-	{
-		/* loading the registry needs SPI, and reads it as the owner */
-		evlog_as_user_begin(trigdata->tg_relation->rd_rel->relowner, EVLOG_AS_SPI, &as);
-		target.user = evlog_user_views(&target.nuser);
-		evlog_derive_event(&ev, &target);
-		evlog_as_user_end(&as);
-	}
-	if (log != NULL)
-		table_close(log, AccessShareLock);
+	evlog_derive_row(trigdata->tg_relation, NULL, trigdata->tg_trigtuple);
 	return PointerGetDatum(NULL);
+}
+
+/* Would trigger t fire in this session (TriggerEnabled's test)? */
+static bool
+trigger_fires(const Trigger *t)
+{
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		return t->tgenabled == TRIGGER_FIRES_ALWAYS ||
+			t->tgenabled == TRIGGER_FIRES_ON_REPLICA;
+	return t->tgenabled == TRIGGER_FIRES_ALWAYS ||
+		t->tgenabled == TRIGGER_FIRES_ON_ORIGIN;
+}
+
+/*
+ * May evlog's writer call evlog_derive_row() itself for the rows it inserts
+ * into rri, right after each row's index entries, instead of queueing AFTER
+ * ROW trigger events as an INSERT does?  The queue costs more than the
+ * derive of most events: the event is saved, the row fetched again by its
+ * ctid at the end of the statement and the function called through the
+ * trigger manager.
+ *
+ * Only when the call is exactly what the trigger would do: our trigger is
+ * the relation's one AFTER ROW INSERT trigger, with no WHEN clause,
+ * arguments or transition table, it fires in this session, and no user
+ * view is registered (a handler is user code, which might read the log: it
+ * runs where it always did, once every row of the statement is in).
+ * Otherwise (and when nothing would fire) the writer queues the events.
+ */
+bool
+evlog_derive_directly(ResultRelInfo *rri)
+{
+	static Oid	derive_fn = InvalidOid;
+	TriggerDesc *td = rri->ri_TrigDesc;
+	Trigger    *ours = NULL;
+
+	if (td == NULL || !td->trig_insert_after_row || td->trig_insert_new_table ||
+		!evlog_user_views_none())
+		return false;
+	for (int i = 0; i < td->numtriggers; i++)
+	{
+		Trigger    *t = &td->triggers[i];
+
+		if (!TRIGGER_TYPE_MATCHES(t->tgtype, TRIGGER_TYPE_ROW,
+								  TRIGGER_TYPE_AFTER, TRIGGER_TYPE_INSERT))
+			continue;
+		if (ours != NULL)
+			return false;
+		ours = t;
+	}
+	if (ours == NULL || ours->tgqual != NULL || ours->tgnargs != 0 ||
+		OidIsValid(ours->tgconstraint) || !trigger_fires(ours))
+		return false;
+	if (ours->tgfoid != derive_fn)
+	{
+		FmgrInfo	finfo;
+
+		/* is it this library's trigger function?  Checked once per backend */
+		fmgr_info(ours->tgfoid, &finfo);
+		if (finfo.fn_addr != evlog_derive_trigger)
+			return false;
+		derive_fn = ours->tgfoid;
+	}
+	return true;
 }
 
 /* Statement trigger on evlog.derived_views: every backend reloads its cache. */

@@ -77,6 +77,7 @@
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "partitioning/partdesc.h"
@@ -92,6 +93,7 @@
 
 #include "bulk_insert.h"
 #include "catcache.h"
+#include "derive.h"
 #include "log_writer.h"
 #include "logscan.h"
 #include "partition.h"
@@ -123,6 +125,7 @@ struct EvlogWriter
 	TupleTableSlot *slot;
 	Oid			seq_relid;
 	Oid			event_id_index;
+	Relation	derive_rel;		/* where the rows being derived went */
 
 	/* 1.1: partitions and the event_id side table */
 	bool		partitioned;
@@ -279,8 +282,18 @@ evlog_writer_close(EvlogWriter *w)
 	/* routed partitions are ours to close, as ExecCleanupTupleRouting would */
 	for (int i = 0; i < w->nopen; i++)
 	{
-		ExecCloseIndices(w->open[i].rri);
-		table_close(w->open[i].rri->ri_RelationDesc, NoLock);
+		ResultRelInfo *rri = w->open[i].rri;
+
+		/*
+		 * Their locks are kept to the end of the transaction, like the
+		 * partition's: releasing seven index locks one by one costs more
+		 * than the lock manager's release of all at commit, and nothing
+		 * that conflicts with them can run before then anyway (it would
+		 * need a conflicting lock on the partition too).
+		 */
+		for (int j = 0; j < rri->ri_NumIndices; j++)
+			index_close(rri->ri_IndexRelationDescs[j], NoLock);
+		table_close(rri->ri_RelationDesc, NoLock);
 	}
 	ExecResetTupleTable(w->estate->es_tupleTable, false);
 	FreeExecutorState(w->estate);
@@ -673,26 +686,51 @@ lock_event_id(EvlogWriter *w, uint32 hash)
 		id_locks_taken++;
 }
 
+static void derive_inserted(TupleTableSlot *slot, void *arg);
+
 /*
- * Insert one row of the log through the executor (BEFORE ROW triggers,
- * constraints, indexes, AFTER ROW trigger events).  A BEFORE ROW trigger
- * that returns NULL makes ExecSimpleRelationInsert skip the row silently;
- * the seq and the event_id entry would then name a row that was never
- * written, so the append fails instead.  The table AM sets tts_tid when it
- * stores the row: still invalid afterwards means skipped.
+ * Insert one row of the log as ExecSimpleRelationInsert() does (BEFORE ROW
+ * triggers, generated columns, constraints, the row, its index entries,
+ * AFTER ROW trigger events or the direct derive), without its partition
+ * check: partition_for() chose the partition by the bounds that check
+ * would test, and the check compiles the partition constraint again for
+ * every statement (as long as the rest of an append).  A batch's
+ * multi-insert skips it the same way.
+ *
+ * A BEFORE ROW trigger that returns NULL would skip the row silently; the
+ * seq and the event_id entry would then name a row that was never written,
+ * so the append fails instead.
  */
 static void
-insert_log_row(ResultRelInfo *rri, EState *estate, TupleTableSlot *slot)
+insert_log_row(EvlogWriter *w, ResultRelInfo *rri, TupleTableSlot *slot)
 {
-	ItemPointerSetInvalid(&slot->tts_tid);
-	ExecSimpleRelationInsert(rri, estate, slot);
-	if (!ItemPointerIsValid(&slot->tts_tid))
+	Relation	rel = rri->ri_RelationDesc;
+	EState	   *estate = w->estate;
+	List	   *recheck = NIL;
+
+	if (rri->ri_TrigDesc && rri->ri_TrigDesc->trig_insert_before_row &&
+		!ExecBRInsertTriggers(estate, rri, slot))
 		ereport(ERROR,
 				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
 				 errmsg("a BEFORE INSERT trigger skipped an event appended to evlog.event_log"),
 				 errdetail("A row trigger on %s returned NULL; every appended event must be stored.",
 						   RelationGetRelationName(rri->ri_RelationDesc)),
 				 errhint("Make the trigger return NEW (or raise an error to refuse the event), or drop it.")));
+	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
+		ExecComputeStoredGenerated(rri, estate, slot, CMD_INSERT);
+	if (rel->rd_att->constr)
+		ExecConstraints(rri, slot, estate);
+	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+	if (rri->ri_NumIndices > 0)
+		recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+	if (evlog_derive_directly(rri))
+	{
+		w->derive_rel = rel;
+		derive_inserted(slot, w);
+	}
+	else
+		ExecARInsertTriggers(estate, rri, slot, recheck, NULL);
+	list_free(recheck);
 }
 
 /* Put one event, with its seq, into a slot as a virtual tuple. */
@@ -739,7 +777,7 @@ evlog_writer_append(EvlogWriter *w, EvlogEvent *ev)
 
 	seq = evlog_allocate_seqs(RelationGetRelid(w->rel), w->seq_relid, 1);
 	store_event(slot, ev, seq);
-	insert_log_row(partition_for(w, seq), w->estate, slot);
+	insert_log_row(w, partition_for(w, seq), slot);
 	after_insert(w, ev, seq);
 	return seq;
 }
@@ -770,7 +808,7 @@ evlog_writer_append_expected(EvlogWriter *w, EvlogEvent *ev)
 
 	seq = evlog_allocate_seqs(RelationGetRelid(w->rel), w->seq_relid, 1);
 	store_event(slot, ev, seq);
-	insert_log_row(partition_for(w, seq), w->estate, slot);
+	insert_log_row(w, partition_for(w, seq), slot);
 	after_insert(w, ev, seq);
 	return seq;
 }
@@ -836,18 +874,40 @@ event_bytes(EvlogEvent *ev)
 }
 
 /*
+ * The derived tables' part of a row the writer inserted into rel, called
+ * directly (evlog_derive_directly): what the AFTER ROW trigger would do at
+ * the end of the statement.
+ */
+static void
+derive_inserted(TupleTableSlot *slot, void *arg)
+{
+	EvlogWriter *w = (EvlogWriter *) arg;
+	bool		should_free;
+	HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+
+	evlog_derive_row(w->derive_rel, RelationGetDescr(w->rel), tuple);
+	if (should_free)
+		heap_freetuple(tuple);
+}
+
+/*
  * Write the buffered rows: one table_multi_insert(), then per row its index
  * entries and its AFTER ROW trigger event, as CopyMultiInsertBufferFlush()
- * does.  The trigger events only queue here; they fire at
- * evlog_writer_close().
+ * does (the trigger events only queue here; they fire at
+ * evlog_writer_close()), or its derive, called directly.
  */
 static void
 flush_buffer(EvlogWriter *w, InsertBuffer *buf)
 {
+	bool		direct;
+
 	if (buf->nused == 0)
 		return;
 	note_memory(w);
-	evlog_multi_insert_flush(w->estate, buf->rri, buf->slots, buf->nused, buf->bistate);
+	direct = evlog_derive_directly(buf->rri);
+	w->derive_rel = buf->rri->ri_RelationDesc;
+	evlog_multi_insert_flush(w->estate, buf->rri, buf->slots, buf->nused, buf->bistate,
+							 direct ? derive_inserted : NULL, w);
 	buf->nused = 0;
 	buf->bytes = 0;
 	MemoryContextReset(buf->cxt);
@@ -1231,7 +1291,7 @@ insert_new_entries(EvlogWriter *w, int n, BatchSource *src, const uint8 *state,
 		{
 			/* BEFORE ROW triggers: the single-row path runs them */
 			store_event(w->slot, &ev, seqs_out[i]);
-			insert_log_row(rri, w->estate, w->slot);
+			insert_log_row(w, rri, w->slot);
 			after_insert(w, &ev, seqs_out[i]);
 			ResetPerTupleExprContext(w->estate);
 			MemoryContextReset(buf->cxt);

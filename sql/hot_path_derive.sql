@@ -1,0 +1,81 @@
+--
+-- hot_path_derive: evlog's writer derives the rows it writes by calling the
+-- trigger's body itself when that is exactly what the AFTER ROW trigger
+-- would do, and queues trigger events otherwise.  Either way the derived
+-- tables, and which triggers run, are what an INSERT's triggers would give:
+-- the trigger's enabled state, session_replication_role and other AFTER
+-- ROW triggers on the log are honoured.
+--
+\set VERBOSITY terse
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS evlog;
+RESET client_min_messages;
+CREATE FUNCTION pg_temp.failing_probe() RETURNS text LANGUAGE sql AS $$
+  SELECT '{"kind":"ProbeResult","probeName":"hp","mode":"enforce","status":"fail","observedAt":"2026-05-16T01:00:00Z"}'
+$$;
+-- one failing probe per host: single appends and a batch of 1,500 (two
+-- multi-insert buffers), each one probe_failures row
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'hpd-1', 'r1', pg_temp.failing_probe()) AS s1 \gset
+SELECT cardinality(evlog_append_batch(jsonb_agg(jsonb_build_object(
+         'kind', 'agent_event', 'ts', '2026-05-16T01:00:00Z', 'host_id', 'hpd-b',
+         'payload', pg_temp.failing_probe()::jsonb) ORDER BY g))) AS batch
+  FROM generate_series(1, 1500) g;
+SELECT (SELECT count(*) FROM evlog.probe_failures WHERE host_id = 'hpd-1') AS single_rows,
+       (SELECT count(*) FROM evlog.probe_failures WHERE host_id = 'hpd-b') AS batch_rows;
+
+-- the trigger disabled by its owner: nothing is derived, single or batch
+ALTER TABLE evlog.event_log DISABLE TRIGGER event_log_derive;
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'hpd-2', 'r1', pg_temp.failing_probe()) > 0 AS appended;
+SELECT cardinality(evlog_append_batch(jsonb_build_array(jsonb_build_object(
+         'kind', 'agent_event', 'ts', '2026-05-16T01:00:00Z', 'host_id', 'hpd-2',
+         'payload', pg_temp.failing_probe()::jsonb)))) AS batch;
+SELECT count(*) AS disabled_rows FROM evlog.probe_failures WHERE host_id = 'hpd-2';
+
+-- enabled for origin sessions only: a replica-role session derives nothing,
+-- an origin one does
+ALTER TABLE evlog.event_log ENABLE TRIGGER event_log_derive;
+SET session_replication_role = replica;
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'hpd-3', 'r1', pg_temp.failing_probe()) > 0 AS appended;
+RESET session_replication_role;
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'hpd-4', 'r1', pg_temp.failing_probe()) > 0 AS appended;
+SELECT (SELECT count(*) FROM evlog.probe_failures WHERE host_id = 'hpd-3') AS replica_rows,
+       (SELECT count(*) FROM evlog.probe_failures WHERE host_id = 'hpd-4') AS origin_rows;
+ALTER TABLE evlog.event_log ENABLE ALWAYS TRIGGER event_log_derive;
+
+-- another AFTER ROW trigger on the log: both run, for single appends and
+-- batches, and the other one sees the row
+CREATE TABLE hpd_seen (seq bigint, host_id text);
+CREATE FUNCTION hpd_seen_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO hpd_seen VALUES (NEW.seq, NEW.host_id);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER hpd_seen AFTER INSERT ON evlog.event_log
+    FOR EACH ROW EXECUTE FUNCTION hpd_seen_trigger();
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'hpd-5', 'r1', pg_temp.failing_probe()) AS s5 \gset
+SELECT cardinality(evlog_append_batch(jsonb_agg(jsonb_build_object(
+         'kind', 'agent_event', 'ts', '2026-05-16T01:00:00Z', 'host_id', 'hpd-6',
+         'payload', pg_temp.failing_probe()::jsonb) ORDER BY g))) AS batch
+  FROM generate_series(1, 3) g;
+SELECT host_id, count(*) AS seen,
+       (SELECT count(*) FROM evlog.probe_failures p WHERE p.host_id = s.host_id) AS derived
+  FROM hpd_seen s GROUP BY host_id ORDER BY host_id;
+DROP TRIGGER hpd_seen ON evlog.event_log;
+DROP FUNCTION hpd_seen_trigger();
+DROP TABLE hpd_seen;
+
+-- a WHEN clause on a second copy of evlog's own trigger is not evlog's
+-- trigger as shipped: the events are queued, each trigger fires as
+-- declared (here the copy only for hpd-8, which gets its row twice)
+CREATE TRIGGER hpd_copy AFTER INSERT ON evlog.event_log
+    FOR EACH ROW WHEN (NEW.host_id = 'hpd-8') EXECUTE FUNCTION evlog.derive_trigger();
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'hpd-7', 'r1', pg_temp.failing_probe()) > 0 AS appended;
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'hpd-8', 'r1', pg_temp.failing_probe()) > 0 AS appended;
+DROP TRIGGER hpd_copy ON evlog.event_log;
+SELECT (SELECT count(*) FROM evlog.probe_failures WHERE host_id = 'hpd-7') AS hpd7_rows,
+       (SELECT count(*) FROM evlog.probe_failures WHERE host_id = 'hpd-8') AS hpd8_rows;
+
+-- every appended row is where partition pruning looks for it (the writer
+-- routes by the partition bounds and skips the executor's partition check)
+SELECT count(*) FILTER (WHERE (SELECT count(*) FROM evlog.event_log l WHERE l.seq = e.seq) <> 1) AS misrouted
+  FROM evlog.event_log e WHERE e.host_id LIKE 'hpd-%';
