@@ -66,6 +66,7 @@ typedef struct EvlogDeriveTarget
 } EvlogDeriveTarget;
 
 extern void evlog_event_from_tuple(HeapTuple tuple, TupleDesc desc, EvlogEventRow *ev);
+extern void evlog_event_from_values(const Datum *values, const bool *nulls, EvlogEventRow *ev);
 extern int	evlog_event_feeds(const EvlogEventRow *ev);
 extern bool evlog_kind_feeds_builtin(const text *kind);
 extern void evlog_derive_event(const EvlogEventRow *ev, const EvlogDeriveTarget *target);
@@ -81,6 +82,7 @@ extern void evlog_derive_staging_end(void);
 
 /* derive_trigger.c — the trigger's body, and when the writer calls it itself */
 extern void evlog_derive_row(Relation rel, TupleDesc logdesc, HeapTuple tuple);
+extern void evlog_derive_slot(Relation rel, TupleDesc logdesc, TupleTableSlot *slot);
 extern bool evlog_derive_directly(ResultRelInfo *rri);
 
 /* derive_trigger.c — cached list of user-registered views */

@@ -43,6 +43,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -289,6 +290,40 @@ evlog_derive_row(Relation rel, TupleDesc logdesc, HeapTuple tuple)
 	}
 	if (log != NULL)
 		table_close(log, AccessShareLock);
+}
+
+/*
+ * evlog_derive_row() for a row evlog's writer just inserted into rel, read
+ * from its slot: with no user view registered (what evlog_derive_directly
+ * asked for), no tuple is formed and the columns are not deformed again.
+ */
+void
+evlog_derive_slot(Relation rel, TupleDesc logdesc, TupleTableSlot *slot)
+{
+	EvlogEventRow ev;
+	EvlogDeriveTarget target;
+
+	if (!evlog_user_views_none())
+	{
+		/* a view was registered since: the handlers need the row */
+		bool		should_free;
+		HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+
+		evlog_derive_row(rel, logdesc, tuple);
+		if (should_free)
+			heap_freetuple(tuple);
+		return;
+	}
+	slot_getallattrs(slot);
+	if (slot->tts_isnull[EVLOG_COL_KIND] ||
+		!evlog_kind_feeds_builtin(DatumGetTextPP(slot->tts_values[EVLOG_COL_KIND])))
+		return;
+	evlog_event_from_values(slot->tts_values, slot->tts_isnull, &ev);
+	target.builtin = EVLOG_VIEW_ALL_BUILTIN;
+	target.staging = false;
+	target.user = NULL;
+	target.nuser = 0;
+	evlog_derive_event_lazy(&ev, &target, rel->rd_rel->relowner);
 }
 
 Datum

@@ -882,12 +882,8 @@ static void
 derive_inserted(TupleTableSlot *slot, void *arg)
 {
 	EvlogWriter *w = (EvlogWriter *) arg;
-	bool		should_free;
-	HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
 
-	evlog_derive_row(w->derive_rel, RelationGetDescr(w->rel), tuple);
-	if (should_free)
-		heap_freetuple(tuple);
+	evlog_derive_slot(w->derive_rel, RelationGetDescr(w->rel), slot);
 }
 
 /*
