@@ -7,8 +7,17 @@
 # the four settings the three paths run in alternating rounds (3 rounds,
 # median) so that drift on a shared machine hits all three.
 #
+# Two payload modes.  "constant": the payload is a literal of the
+# prepared statement, so the plain INSERT's jsonb column gets it parsed
+# once, at PREPARE, while evlog_append (text payload) parses and checks it
+# at every call.  "varying": every event's payload differs (its probe name
+# carries a random number), as in real traffic, so every path receives it
+# as text at every call: the INSERT parses it into jsonb, evlog_append
+# parses and checks it, PgQ stores it as text unparsed.
+#
 # Env: BENCH_SCALE (round length 8 s at 1), BENCH_APPEND_CLIENTS (default
-# "2 8").  Output: a markdown table, $BENCH_OUT/append_vs_insert.csv.
+# "2 8"), BENCH_APPEND_PAYLOADS (default "constant varying").  Output: a
+# markdown table, $BENCH_OUT/append_vs_insert.csv.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -21,19 +30,28 @@ plain_log_table bench_plain_log
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 payload='{"kind":"ProbeResult","probeName":"p","status":"pass","mode":"observe","observedAt":"2026-05-16T01:00:00Z"}'
-cat > "$dir/evlog.sql" <<SQL
+varying="'{\"kind\":\"ProbeResult\",\"probeName\":\"p' || :n || '\",\"status\":\"pass\",\"mode\":\"observe\",\"observedAt\":\"2026-05-16T01:00:00Z\"}'"
+# write_scripts MODE: the three pgbench scripts for a payload mode
+write_scripts() {
+    local p
+    if [ "$1" = constant ]; then p="'$payload'"; else p="$varying"; fi
+    cat > "$dir/evlog.sql" <<SQL
 \set h random(1, 256)
-SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1', '$payload');
+\set n random(1, 1000000000)
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1', $p);
 SQL
-cat > "$dir/insert.sql" <<SQL
+    cat > "$dir/insert.sql" <<SQL
 \set h random(1, 256)
-INSERT INTO bench_plain_log (ts, kind, host_id, rollout_id, payload) VALUES ('2026-05-16 01:00:00+00', 'agent_event', 'host-' || :h, 'r1', '$payload');
+\set n random(1, 1000000000)
+INSERT INTO bench_plain_log (ts, kind, host_id, rollout_id, payload) VALUES ('2026-05-16 01:00:00+00', 'agent_event', 'host-' || :h, 'r1', ($p)::jsonb);
 SQL
-# PgQ's event has no host or rollout column: the host goes into ev_extra1
-cat > "$dir/pgq.sql" <<SQL
+    # PgQ's event has no host or rollout column: the host goes into ev_extra1
+    cat > "$dir/pgq.sql" <<SQL
 \set h random(1, 256)
-SELECT pgq.insert_event('bench_append_q', 'agent_event', '$payload', 'host-' || :h, 'r1', NULL, NULL);
+\set n random(1, 1000000000)
+SELECT pgq.insert_event('bench_append_q', 'agent_event', $p, 'host-' || :h, 'r1', NULL, NULL);
 SQL
+}
 
 tps() {
     local clients=$1 sync=$2 f=$3 t
@@ -45,25 +63,28 @@ tps() {
 }
 med() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 
-echo "path,clients,synchronous_commit,tps,ratio_vs_insert,evlog_vs_path" > "$BENCH_OUT/append_vs_insert.csv"
+echo "path,payload,clients,synchronous_commit,tps,ratio_vs_insert,evlog_vs_path" > "$BENCH_OUT/append_vs_insert.csv"
 echo "single-row transactions, pgbench -M prepared, 3 alternating rounds x ${secs}s per path, median tps:"
-printf '| %-7s | %-18s | %10s | %10s | %10s | %-16s | %-16s |\n' clients synchronous_commit "INSERT" "evlog" "PgQ" "evlog/INSERT" "evlog/PgQ"
-printf '|---------|--------------------|------------|------------|------------|------------------|------------------|\n'
-for clients in $client_list; do
-    for sync in on off; do
-        declare -a e=() i=() p=()
-        for round in 1 2 3; do
-            i+=("$(tps "$clients" "$sync" "$dir/insert.sql")")
-            e+=("$(tps "$clients" "$sync" "$dir/evlog.sql")")
-            p+=("$(tps "$clients" "$sync" "$dir/pgq.sql")")
+printf '| %-8s | %-7s | %-18s | %10s | %10s | %10s | %-16s | %-16s |\n' payload clients synchronous_commit "INSERT" "evlog" "PgQ" "evlog/INSERT" "evlog/PgQ"
+printf '|----------|---------|--------------------|------------|------------|------------|------------------|------------------|\n'
+for mode in ${BENCH_APPEND_PAYLOADS:-constant varying}; do
+    write_scripts "$mode"
+    for clients in $client_list; do
+        for sync in on off; do
+            declare -a e=() i=() p=()
+            for round in 1 2 3; do
+                i+=("$(tps "$clients" "$sync" "$dir/insert.sql")")
+                e+=("$(tps "$clients" "$sync" "$dir/evlog.sql")")
+                p+=("$(tps "$clients" "$sync" "$dir/pgq.sql")")
+            done
+            ii=$(med "${i[@]}"); ei=$(med "${e[@]}"); pi=$(med "${p[@]}")
+            printf '| %-8s | %-7s | %-18s | %10.0f | %10.0f | %10.0f | %-16s | %-16s |\n' "$mode" "$clients" "$sync" "$ii" "$ei" "$pi" \
+                "$(ratio "$ei" "$ii")x (>= 1.0)" "$(ratio "$ei" "$pi")x (>= 1.1)"
+            { echo "plain_insert,$mode,$clients,$sync,$ii,1.00,$(ratio "$ei" "$ii")"
+              echo "evlog_append,$mode,$clients,$sync,$ei,$(ratio "$ei" "$ii"),1.00"
+              echo "pgq_insert_event,$mode,$clients,$sync,$pi,$(ratio "$pi" "$ii"),$(ratio "$ei" "$pi")"; } \
+                >> "$BENCH_OUT/append_vs_insert.csv"
+            echo "  $mode, $clients clients, synchronous_commit=$sync: insert ${i[*]} | evlog ${e[*]} | pgq ${p[*]}" >&2
         done
-        ii=$(med "${i[@]}"); ei=$(med "${e[@]}"); pi=$(med "${p[@]}")
-        printf '| %-7s | %-18s | %10.0f | %10.0f | %10.0f | %-16s | %-16s |\n' "$clients" "$sync" "$ii" "$ei" "$pi" \
-            "$(ratio "$ei" "$ii")x (>= 1.0)" "$(ratio "$ei" "$pi")x (>= 1.1)"
-        { echo "plain_insert,$clients,$sync,$ii,1.00,$(ratio "$ei" "$ii")"
-          echo "evlog_append,$clients,$sync,$ei,$(ratio "$ei" "$ii"),1.00"
-          echo "pgq_insert_event,$clients,$sync,$pi,$(ratio "$pi" "$ii"),$(ratio "$ei" "$pi")"; } \
-            >> "$BENCH_OUT/append_vs_insert.csv"
-        echo "  $clients clients, synchronous_commit=$sync: insert ${i[*]} | evlog ${e[*]} | pgq ${p[*]}" >&2
     done
 done

@@ -692,10 +692,11 @@ static void derive_inserted(TupleTableSlot *slot, void *arg);
  * Insert one row of the log as ExecSimpleRelationInsert() does (BEFORE ROW
  * triggers, generated columns, constraints, the row, its index entries,
  * AFTER ROW trigger events or the direct derive), without its partition
- * check: partition_for() chose the partition by the bounds that check
- * would test, and the check compiles the partition constraint again for
- * every statement (as long as the rest of an append).  A batch's
- * multi-insert skips it the same way.
+ * check unless a BEFORE ROW trigger ran: partition_for() chose the
+ * partition by the bounds that check would test, and the check compiles
+ * the partition constraint again for every statement (as long as the rest
+ * of an append).  A batch's multi-insert, which no BEFORE ROW trigger can
+ * touch, skips it the same way.
  *
  * A BEFORE ROW trigger that returns NULL would skip the row silently; the
  * seq and the event_id entry would then name a row that was never written,
@@ -720,6 +721,10 @@ insert_log_row(EvlogWriter *w, ResultRelInfo *rri, TupleTableSlot *slot)
 		ExecComputeStoredGenerated(rri, estate, slot, CMD_INSERT);
 	if (rel->rd_att->constr)
 		ExecConstraints(rri, slot, estate);
+	/* a BEFORE ROW trigger may have changed the seq: check its partition */
+	if (rel->rd_rel->relispartition && rri->ri_TrigDesc &&
+		rri->ri_TrigDesc->trig_insert_before_row)
+		ExecPartitionCheck(rri, slot, estate, true);
 	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
 	if (rri->ri_NumIndices > 0)
 		recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);

@@ -11,7 +11,9 @@
 # statements, then N plain INSERTs into a table of the log's shape.  Only
 # what a simple query does is counted (--toggle-collect on its exported steps: Debian strips static symbols), so server start, CREATE
 # EXTENSION and the warm-up are left out.  Prints instructions per statement
-# for each path.  CG_PATHS picks paths: append, insert (default), batch (N
+# for each path.  CG_PATHS picks paths: append, insert (default),
+# append_prepared and insert_prepared (PREPARE once, then N EXECUTEs with a
+# payload that differs per event, as pgbench -M prepared does), batch (N
 # statements of evlog_append_batch(jsonb) with 1,000 entries) and copy (N
 # COPYs of the same 1,000 rows from a file into the plain table); for those
 # two the figure is per row.  OUTDIR keeps the callgrind.out files (tools/flamegraph.py
@@ -49,15 +51,28 @@ awk 'BEGIN { for (i = 0; i < 1000; i++)
     > "$work/rows.tsv"
 batch="SELECT cardinality(evlog_append_batch('$(awk -F'\t' 'BEGIN { printf "[" } { printf "%s{\"kind\":\"%s\",\"ts\":\"%s\",\"host_id\":\"%s\",\"rollout_id\":\"%s\",\"payload\":%s}", (NR > 1 ? "," : ""), $2, $1, $3, $4, $5 } END { printf "]" }' "$work/rows.tsv")'::jsonb));"
 copy="COPY plain_log (ts, kind, host_id, rollout_id, payload) FROM '$work/rows.tsv';"
+# prepared forms, what pgbench -M prepared runs: the statement is parsed
+# and planned once, then each EXECUTE passes a payload that differs per
+# event, so both parse it (INSERT into its jsonb column)
+varying="'{\"kind\":\"ProbeResult\",\"probeName\":\"p' || \$1 || '\",\"status\":\"pass\",\"mode\":\"observe\",\"observedAt\":\"2026-05-16T01:00:00Z\"}'"
+append_prepared_setup="PREPARE s(int) AS SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-1', 'r1', $varying);"
+insert_prepared_setup="PREPARE s(int) AS INSERT INTO plain_log (ts, kind, host_id, rollout_id, payload) VALUES ('2026-05-16 01:00:00+00', 'agent_event', 'host-1', 'r1', ($varying)::jsonb);"
+append_prepared="EXECUTE s(%d);"
+insert_prepared="EXECUTE s(%d);"
 chmod 644 "$work/rows.tsv"
 
 # One backend per path, every statement counted (the first ones warm the
 # caches; N makes them a small share).
 for path in ${CG_PATHS:-append insert}; do
     stmt=${!path}
+    setup_var=${path}_setup
     per=1
     case $path in batch|copy) per=1000 ;; esac
-    { for ((i = 0; i < n; i++)); do echo "$stmt"; done; } > "$work/$path.sql"
+    { [ -z "${!setup_var:-}" ] || echo "${!setup_var}"
+      case $stmt in
+          EXECUTE*) for ((i = 0; i < n; i++)); do printf "$stmt\n" "$i"; done ;;
+          *) for ((i = 0; i < n; i++)); do echo "$stmt"; done ;;
+      esac; } > "$work/$path.sql"
     chown postgres: "$work/$path.sql" 2>/dev/null || true
     run_as_server_user valgrind --tool=callgrind --toggle-collect=pg_parse_query --toggle-collect=pg_analyze_and_rewrite_fixedparams --toggle-collect=pg_plan_queries --toggle-collect=PortalRun --toggle-collect=StartTransactionCommand --toggle-collect=CommitTransactionCommand \
         --callgrind-out-file="$work/callgrind.$path" \
