@@ -10,7 +10,9 @@
  * AFTER ROW trigger, it fires for every row however it was inserted: single
  * appends, a batch path's multi-row insert (AFTER ROW triggers do not prevent
  * table_multi_insert), logical replication apply (it is ENABLE ALWAYS) and a
- * restore of the log.
+ * restore of the log.  evlog's own writer skips the trigger queue when
+ * evlog_derive_directly() says the trigger would do nothing else, and calls
+ * the trigger's body (evlog_derive_slot) itself.
  *
  * Privileges: appenders hold EXECUTE on evlog_append, not INSERT on the
  * derived tables, so the built-in writes run as the owner of evlog.event_log

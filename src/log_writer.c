@@ -10,6 +10,10 @@
  *	  seq = evlog_writer_append(writer, &ev);
  *	  evlog_writer_close(writer);          -- fires queued AFTER ROW triggers
  *
+ * The derived tables' trigger is not queued when it is the only AFTER ROW
+ * trigger and fires as shipped: the writer derives each row right after its
+ * index entries (derive_trigger.c, evlog_derive_directly).
+ *
  * Why the executor and not SPI: a C function called from SELECT runs outside
  * any INSERT, so we set up the same minimal executor state the logical
  * replication apply worker uses (one result relation, its indexes, an
