@@ -79,29 +79,34 @@ SELECT (SELECT count(*) FROM evlog.probe_failures WHERE host_id = 'hpd-7') AS hp
 -- routes by the partition bounds and skips the executor's partition check)
 SELECT count(*) FILTER (WHERE (SELECT count(*) FROM evlog.event_log l WHERE l.seq = e.seq) <> 1) AS misrouted
   FROM evlog.event_log e WHERE e.host_id LIKE 'hpd-%';
--- a BEFORE ROW trigger that moves the seq out of the partition the writer
--- chose is refused: on the log (cloned to each partition), by PostgreSQL's
--- own check (0A000); made on one partition only, by the partition check
--- the writer runs whenever a BEFORE ROW trigger did (23514)
+-- a BEFORE ROW trigger may not change the seq (the append returns it and
+-- evlog.event_ids records it; the writer routed the row by it): on the log
+-- (cloned to each partition), moved out of the partition, PostgreSQL's own
+-- check refuses it (0A000); within the partition, or made on one partition
+-- only, evlog's (09000)
 CREATE FUNCTION hpd_move_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.seq := NEW.seq + 1000000000000;
+    NEW.seq := NEW.seq + TG_ARGV[0]::bigint;
     RETURN NEW;
 END $$;
 CREATE FUNCTION pg_temp.try_append() RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM evlog_append('agent_event', '2026-05-16 01:00:00+00', 'hpd-9', 'r1', '{}');
     RETURN 'appended';
-EXCEPTION WHEN check_violation OR feature_not_supported THEN
+EXCEPTION WHEN check_violation OR feature_not_supported OR triggered_action_exception THEN
     RETURN 'refused: ' || SQLSTATE;
 END $$;
 CREATE TRIGGER hpd_move BEFORE INSERT ON evlog.event_log
-    FOR EACH ROW EXECUTE FUNCTION hpd_move_trigger();
-SELECT pg_temp.try_append() AS on_the_log;
+    FOR EACH ROW EXECUTE FUNCTION hpd_move_trigger(1000000000000);
+SELECT pg_temp.try_append() AS out_of_partition;
+DROP TRIGGER hpd_move ON evlog.event_log;
+CREATE TRIGGER hpd_move BEFORE INSERT ON evlog.event_log
+    FOR EACH ROW EXECUTE FUNCTION hpd_move_trigger(1);
+SELECT pg_temp.try_append() AS within_partition;
 DROP TRIGGER hpd_move ON evlog.event_log;
 SELECT tableoid::regclass AS part FROM evlog.event_log ORDER BY seq DESC LIMIT 1 \gset
 CREATE TRIGGER hpd_move BEFORE INSERT ON :part
-    FOR EACH ROW EXECUTE FUNCTION hpd_move_trigger();
+    FOR EACH ROW EXECUTE FUNCTION hpd_move_trigger(1000000000000);
 SELECT pg_temp.try_append() AS on_one_partition;
 DROP TRIGGER hpd_move ON :part;
 DROP FUNCTION hpd_move_trigger();

@@ -34,15 +34,18 @@ extern EState *evlog_insert_estate(List *rtable);
 extern ResultRelInfo *evlog_insert_result_rel(EState *estate, Relation rel, Index rti,
 											  bool open_indexes);
 
-/* what the caller does for each row written, instead of AFTER ROW triggers */
-typedef void (*EvlogAfterRow) (TupleTableSlot *slot, void *arg);
+/*
+ * What the caller does for each row written instead of queueing its AFTER
+ * ROW trigger events; returns false to have them queued after all.
+ */
+typedef bool (*EvlogAfterRow) (TupleTableSlot *slot, void *arg);
 
 /*
  * Write n buffered rows of rri, as CopyMultiInsertBufferFlush() does; the
  * trigger events only queue (they fire at AfterTriggerEndQuery).  With
- * after_row, no trigger event is queued: after_row(slot, arg) is called for
- * each row once every row of the buffer has its index entries.  The slots
- * are cleared.
+ * after_row, after_row(slot, arg) is called for each row once every row of
+ * the buffer has its index entries, and the row's trigger events are queued
+ * only if it returns false.  The slots are cleared.
  */
 extern void evlog_multi_insert_flush(EState *estate, ResultRelInfo *rri,
 									 TupleTableSlot **slots, int n,

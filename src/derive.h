@@ -82,7 +82,7 @@ extern void evlog_derive_staging_end(void);
 
 /* derive_trigger.c — the trigger's body, and when the writer calls it itself */
 extern void evlog_derive_row(Relation rel, TupleDesc logdesc, HeapTuple tuple);
-extern void evlog_derive_slot(Relation rel, TupleDesc logdesc, TupleTableSlot *slot);
+extern bool evlog_derive_slot(Relation rel, TupleTableSlot *slot);
 extern bool evlog_derive_directly(ResultRelInfo *rri);
 
 /* derive_trigger.c — cached list of user-registered views */

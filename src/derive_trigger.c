@@ -296,36 +296,33 @@ evlog_derive_row(Relation rel, TupleDesc logdesc, HeapTuple tuple)
 
 /*
  * evlog_derive_row() for a row evlog's writer just inserted into rel, read
- * from its slot: with no user view registered (what evlog_derive_directly
- * asked for), no tuple is formed and the columns are not deformed again.
+ * from its slot, without forming a tuple or deforming the row again.  Only
+ * while no user view is registered (what evlog_derive_directly asked for):
+ * returns false, deriving nothing, if one was registered since (the
+ * registry is read again when an invalidation arrives, which a derive's own
+ * statements can pick up mid-statement), so that the caller queues the
+ * trigger instead and handlers run where they always did, at the end of
+ * the statement.
  */
-void
-evlog_derive_slot(Relation rel, TupleDesc logdesc, TupleTableSlot *slot)
+bool
+evlog_derive_slot(Relation rel, TupleTableSlot *slot)
 {
 	EvlogEventRow ev;
 	EvlogDeriveTarget target;
 
 	if (!evlog_user_views_none())
-	{
-		/* a view was registered since: the handlers need the row */
-		bool		should_free;
-		HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
-
-		evlog_derive_row(rel, logdesc, tuple);
-		if (should_free)
-			heap_freetuple(tuple);
-		return;
-	}
+		return false;
 	slot_getallattrs(slot);
 	if (slot->tts_isnull[EVLOG_COL_KIND] ||
 		!evlog_kind_feeds_builtin(DatumGetTextPP(slot->tts_values[EVLOG_COL_KIND])))
-		return;
+		return true;
 	evlog_event_from_values(slot->tts_values, slot->tts_isnull, &ev);
 	target.builtin = EVLOG_VIEW_ALL_BUILTIN;
 	target.staging = false;
 	target.user = NULL;
 	target.nuser = 0;
 	evlog_derive_event_lazy(&ev, &target, rel->rd_rel->relowner);
+	return true;
 }
 
 Datum

@@ -286,18 +286,8 @@ evlog_writer_close(EvlogWriter *w)
 	/* routed partitions are ours to close, as ExecCleanupTupleRouting would */
 	for (int i = 0; i < w->nopen; i++)
 	{
-		ResultRelInfo *rri = w->open[i].rri;
-
-		/*
-		 * Their locks are kept to the end of the transaction, like the
-		 * partition's: releasing seven index locks one by one costs more
-		 * than the lock manager's release of all at commit, and nothing
-		 * that conflicts with them can run before then anyway (it would
-		 * need a conflicting lock on the partition too).
-		 */
-		for (int j = 0; j < rri->ri_NumIndices; j++)
-			index_close(rri->ri_IndexRelationDescs[j], NoLock);
-		table_close(rri->ri_RelationDesc, NoLock);
+		ExecCloseIndices(w->open[i].rri);
+		table_close(w->open[i].rri->ri_RelationDesc, NoLock);
 	}
 	ExecResetTupleTable(w->estate->es_tupleTable, false);
 	FreeExecutorState(w->estate);
@@ -690,17 +680,18 @@ lock_event_id(EvlogWriter *w, uint32 hash)
 		id_locks_taken++;
 }
 
-static void derive_inserted(TupleTableSlot *slot, void *arg);
+static bool derive_inserted(TupleTableSlot *slot, void *arg);
 
 /*
  * Insert one row of the log as ExecSimpleRelationInsert() does (BEFORE ROW
  * triggers, generated columns, constraints, the row, its index entries,
  * AFTER ROW trigger events or the direct derive), without its partition
- * check unless a BEFORE ROW trigger ran: partition_for() chose the
- * partition by the bounds that check would test, and the check compiles
- * the partition constraint again for every statement (as long as the rest
- * of an append).  A batch's multi-insert, which no BEFORE ROW trigger can
- * touch, skips it the same way.
+ * check: partition_for() chose the partition by the bounds that check
+ * would test, on the one column of the partition key, seq, and the check
+ * compiles the partition constraint again for every statement (as long as
+ * the rest of an append).  A BEFORE ROW trigger may not change the seq (the
+ * caller returns it and event_ids records it), so the row stays in its
+ * partition.  A batch's multi-insert skips the check the same way.
  *
  * A BEFORE ROW trigger that returns NULL would skip the row silently; the
  * seq and the event_id entry would then name a row that was never written,
@@ -713,8 +704,10 @@ insert_log_row(EvlogWriter *w, ResultRelInfo *rri, TupleTableSlot *slot)
 	EState	   *estate = w->estate;
 	List	   *recheck = NIL;
 
-	if (rri->ri_TrigDesc && rri->ri_TrigDesc->trig_insert_before_row &&
-		!ExecBRInsertTriggers(estate, rri, slot))
+	int64		seq = DatumGetInt64(slot->tts_values[EVLOG_COL_SEQ]);
+	bool		before_row = rri->ri_TrigDesc && rri->ri_TrigDesc->trig_insert_before_row;
+
+	if (before_row && !ExecBRInsertTriggers(estate, rri, slot))
 		ereport(ERROR,
 				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
 				 errmsg("a BEFORE INSERT trigger skipped an event appended to evlog.event_log"),
@@ -725,19 +718,25 @@ insert_log_row(EvlogWriter *w, ResultRelInfo *rri, TupleTableSlot *slot)
 		ExecComputeStoredGenerated(rri, estate, slot, CMD_INSERT);
 	if (rel->rd_att->constr)
 		ExecConstraints(rri, slot, estate);
-	/* a BEFORE ROW trigger may have changed the seq: check its partition */
-	if (rel->rd_rel->relispartition && rri->ri_TrigDesc &&
-		rri->ri_TrigDesc->trig_insert_before_row)
-		ExecPartitionCheck(rri, slot, estate, true);
+	if (before_row)
+	{
+		bool		isnull;
+		Datum		stored = slot_getattr(slot, EVLOG_COL_SEQ + 1, &isnull);
+
+		/* the seq is returned and recorded (event_ids): it must be stored */
+		if (isnull || DatumGetInt64(stored) != seq)
+			ereport(ERROR,
+					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+					 errmsg("a BEFORE INSERT trigger changed the seq of an event appended to evlog.event_log"),
+					 errdetail("The event was given seq " INT64_FORMAT "; a row trigger on %s changed it.",
+							   seq, RelationGetRelationName(rel)),
+					 errhint("A trigger on evlog.event_log must not change seq.")));
+	}
 	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
 	if (rri->ri_NumIndices > 0)
 		recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
-	if (evlog_derive_directly(rri))
-	{
-		w->derive_rel = rel;
-		derive_inserted(slot, w);
-	}
-	else
+	w->derive_rel = rel;
+	if (!evlog_derive_directly(rri) || !derive_inserted(slot, w))
 		ExecARInsertTriggers(estate, rri, slot, recheck, NULL);
 	list_free(recheck);
 }
@@ -887,12 +886,12 @@ event_bytes(EvlogEvent *ev)
  * directly (evlog_derive_directly): what the AFTER ROW trigger would do at
  * the end of the statement.
  */
-static void
+static bool
 derive_inserted(TupleTableSlot *slot, void *arg)
 {
 	EvlogWriter *w = (EvlogWriter *) arg;
 
-	evlog_derive_slot(w->derive_rel, RelationGetDescr(w->rel), slot);
+	return evlog_derive_slot(w->derive_rel, slot);
 }
 
 /*

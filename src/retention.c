@@ -224,7 +224,7 @@ prune_or_skip(TimestampTz before)
 	 * the next transaction's memory).
 	 */
 	MemoryContext cxt = CurrentMemoryContext;
-	int64		removed = 0;
+	volatile int64 removed = 0;
 
 	Assert(!IsTransactionState());
 	evlog_worker_xact_begin("evlog: scheduled evlog_prune");
@@ -243,6 +243,7 @@ prune_or_skip(TimestampTz before)
 			PG_RE_THROW();
 		FlushErrorState();
 		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
 		ereport(LOG,
 				(errcode(edata->sqlerrcode),
 				 errmsg("evlog retention skipped this round: %s", edata->message),
