@@ -1180,14 +1180,14 @@ evlog_event_from_tuple(HeapTuple tuple, TupleDesc desc, EvlogEventRow *ev)
 		elog(ERROR, "evlog.event_log row with %d columns", desc->natts);
 	for (int a = 0; a < EVLOG_LOG_NATTS; a++)
 		values[a] = heap_getattr(tuple, a + 1, desc, &nulls[a]);
-	evlog_event_from_values(values, nulls, ev);
+	evlog_event_row_from_values(values, nulls, ev);
 	ev->tuple = tuple;
 	ev->tupdesc = desc;
 }
 
 /* The same from a row's column values (no tuple: ev->tuple is NULL). */
 void
-evlog_event_from_values(const Datum *values, const bool *nulls, EvlogEventRow *ev)
+evlog_event_row_from_values(const Datum *values, const bool *nulls, EvlogEventRow *ev)
 {
 	ev->seq = DatumGetInt64(values[EVLOG_COL_SEQ]);
 	ev->ts = DatumGetTimestampTz(values[EVLOG_COL_TS]);

@@ -66,7 +66,7 @@ typedef struct EvlogDeriveTarget
 } EvlogDeriveTarget;
 
 extern void evlog_event_from_tuple(HeapTuple tuple, TupleDesc desc, EvlogEventRow *ev);
-extern void evlog_event_from_values(const Datum *values, const bool *nulls, EvlogEventRow *ev);
+extern void evlog_event_row_from_values(const Datum *values, const bool *nulls, EvlogEventRow *ev);
 extern int	evlog_event_feeds(const EvlogEventRow *ev);
 extern bool evlog_kind_feeds_builtin(const text *kind);
 extern void evlog_derive_event(const EvlogEventRow *ev, const EvlogDeriveTarget *target);

@@ -316,7 +316,7 @@ evlog_derive_slot(Relation rel, TupleTableSlot *slot)
 	if (slot->tts_isnull[EVLOG_COL_KIND] ||
 		!evlog_kind_feeds_builtin(DatumGetTextPP(slot->tts_values[EVLOG_COL_KIND])))
 		return true;
-	evlog_event_from_values(slot->tts_values, slot->tts_isnull, &ev);
+	evlog_event_row_from_values(slot->tts_values, slot->tts_isnull, &ev);
 	target.builtin = EVLOG_VIEW_ALL_BUILTIN;
 	target.staging = false;
 	target.user = NULL;
