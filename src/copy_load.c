@@ -84,6 +84,7 @@ typedef struct CopyLoad
 	MemoryContext write_cxt;	/* the writer's; reset after each write */
 	SubTransactionId subid;		/* where the statement runs */
 	int			max_events;
+	int64		written;		/* rows of the statement written so far */
 	int			n;
 	Size		bytes;
 	EvlogEvent	events[LOAD_MAX_EVENTS];
@@ -201,6 +202,19 @@ fetch_buffered(void *arg, int index, EvlogEvent *ev)
 	*ev = ((CopyLoad *) arg)->events[index];
 }
 
+/*
+ * The writer's errors name a buffered event as "entry i" of its batch: say
+ * which row of the statement that is.
+ */
+static void
+write_error_context(void *arg)
+{
+	CopyLoad   *l = (CopyLoad *) arg;
+
+	errcontext("writing rows " INT64_FORMAT " to " INT64_FORMAT " of the load into evlog.append_copy (entry 0 is row " INT64_FORMAT ")",
+			   l->written + 1, l->written + l->n, l->written + 1);
+}
+
 /* Write the buffered events, in their order; the buffer is empty after. */
 static void
 write_buffered(CopyLoad *l)
@@ -208,17 +222,24 @@ write_buffered(CopyLoad *l)
 	MemoryContext old;
 	EvlogWriter *writer;
 	int64	   *seqs;
+	ErrorContextCallback errcb;
 
 	if (l->n == 0)
 		return;
+	errcb.callback = write_error_context;
+	errcb.arg = l;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
 	old = MemoryContextSwitchTo(l->write_cxt);
 	writer = evlog_writer_open();
 	seqs = palloc(l->n * sizeof(int64));
 	evlog_writer_append_many(writer, l->n, fetch_buffered, l, seqs);
 	evlog_writer_close(writer);
 	MemoryContextSwitchTo(old);
+	error_context_stack = errcb.previous;
 	MemoryContextReset(l->write_cxt);
 	MemoryContextReset(l->rows_cxt);
+	l->written += l->n;
 	l->n = 0;
 	l->bytes = 0;
 }
