@@ -56,7 +56,8 @@ REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
 # suites that need evlog in shared_preload_libraries: scripts/test.sh runs
 # them in a second pg_regress with test/evlog_preload.conf
 REGRESS_PRELOAD = queue_enqueue hardening_queue enqueue_limits derived_check
-ISOLATION = read_late_commit batch_concurrent rebuild_concurrent derived_concurrent conditional_concurrent chain_concurrent event_id_upgrade
+ISOLATION = read_late_commit batch_concurrent rebuild_concurrent derived_concurrent conditional_concurrent chain_concurrent event_id_upgrade \
+	copy_load_concurrent
 TAP_TESTS = 1
 
 # Our own files are held to -Wall -Wextra; `make WERROR=1` turns warnings
