@@ -203,6 +203,13 @@ RESET evlog.max_batch_entries;
 SELECT evlog_last_seq() - 20 AS before \gset
 SELECT count(*) AS rows, bool_and((payload->>'i')::int = seq - :before) AS in_input_order
   FROM evlog.event_log WHERE seq > :before;
+-- large rows: a write per 1 MB of rows, whatever their number
+SELECT evlog_last_seq() AS before \gset
+INSERT INTO evlog.append_copy (kind, ts, payload)
+SELECT 'effect', '2026-05-16 01:05:30+00', jsonb_build_object('i', g, 'pad', repeat('x', 400000))
+  FROM generate_series(1, 7) g;
+SELECT count(*) AS rows, bool_and((payload->>'i')::int = seq - :before) AS in_input_order
+  FROM evlog.event_log WHERE seq > :before;
 -- RETURNING shows the rows as given; a statement inserting no row writes none
 INSERT INTO evlog.append_copy VALUES ('effect', '2026-05-16 01:06:00+00', NULL, NULL, '{"r":1}', NULL) RETURNING *;
 INSERT INTO evlog.append_copy SELECT * FROM evlog.append_copy;
