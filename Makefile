@@ -34,7 +34,8 @@ OBJS = \
 	src/guard.o \
 	src/summaries.o \
 	src/append_expected.o \
-	src/watermark_publish.o
+	src/watermark_publish.o \
+	src/copy_load.o
 
 # A fresh install runs one script, evlog--$(EXTVERSION).sql, copied from the
 # hand-maintained src/sql/evlog.sql (the whole schema at the current
@@ -43,18 +44,20 @@ OBJS = \
 # that both ways end with the same extension.
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA = evlog--1.0.sql evlog--1.0--1.1.sql evlog--1.1--1.2.sql evlog--1.2--1.3.sql
+DATA = evlog--1.0.sql evlog--1.0--1.1.sql evlog--1.1--1.2.sql evlog--1.2--1.3.sql \
+	evlog--1.3--1.4.sql
 
 # pg_regress suites live in sql/ + expected/, isolation specs in specs/,
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.
 REGRESS = core_append core_validation core_query core_privileges read_consumers derived \
 	derived_rebuild chain batch hardening_search_path prune hardening_objects input_limits derived_order \
-	conditional_append hot_path_caches hot_path_derive
+	conditional_append hot_path_caches hot_path_derive copy_load
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
 # suites that need evlog in shared_preload_libraries: scripts/test.sh runs
 # them in a second pg_regress with test/evlog_preload.conf
 REGRESS_PRELOAD = queue_enqueue hardening_queue enqueue_limits derived_check
-ISOLATION = read_late_commit batch_concurrent rebuild_concurrent derived_concurrent conditional_concurrent chain_concurrent event_id_upgrade derive_view_midxact
+ISOLATION = read_late_commit batch_concurrent rebuild_concurrent derived_concurrent conditional_concurrent chain_concurrent event_id_upgrade \
+	copy_load_concurrent derive_view_midxact
 TAP_TESTS = 1
 
 # Our own files are held to -Wall -Wextra; `make WERROR=1` turns warnings

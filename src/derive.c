@@ -399,7 +399,8 @@ static bool text_is(const text *t, const char *s);
 /* ---- reading the payload ---- */
 
 /* Context for error messages: which event, which table it feeds. */
-/* entry of a batch evlog_derive_check is checking, -1 for evlog_enqueue */
+/* entry of a batch evlog_derive_check is checking, -1 for evlog_enqueue and
+ * a row of evlog.append_copy */
 static int	check_entry = -1;
 
 typedef struct PayloadCtx
@@ -436,7 +437,7 @@ malformed(const PayloadCtx *pc, int sqlstate, const char *field, const char *pro
 			 errmsg("malformed %s for evlog.%s", pc->what, pc->view),
 			 errdetail("Event of kind %s (no seq yet): payload field \"%s\" %s.",
 					   text_to_cstring(pc->ev->kind), field, problem),
-			 errhint("evlog_append would refuse this event, so it is refused before it is queued.")));
+			 errhint("evlog_append would refuse this event, so it is refused now, before it takes a seq.")));
 }
 
 /* The value of key in container, or NULL if absent or JSON null. */

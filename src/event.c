@@ -484,13 +484,13 @@ evlog_parse_payload(text *payload, int entry)
 }
 
 static text *
-optional_text_arg(FunctionCallInfo fcinfo, int argno, const char *field)
+optional_text_arg(const NullableDatum *args, int argno, const char *field)
 {
 	text	   *value;
 
-	if (PG_ARGISNULL(argno))
+	if (args[argno].isnull)
 		return NULL;
-	value = PG_GETARG_TEXT_PP(argno);
+	value = DatumGetTextPP(args[argno].value);
 	evlog_check_id(value, field, -1);
 	return value;
 }
@@ -506,18 +506,29 @@ optional_text_arg(FunctionCallInfo fcinfo, int argno, const char *field)
 void
 evlog_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev, int event_id_arg)
 {
-	evlog_require_not_null(PG_ARGISNULL(EVLOG_ARG_KIND), "kind", -1);
-	evlog_require_not_null(PG_ARGISNULL(EVLOG_ARG_TS), "ts", -1);
-	evlog_require_not_null(PG_ARGISNULL(EVLOG_ARG_PAYLOAD), "payload", -1);
+	evlog_event_from_values(fcinfo->args, ev, event_id_arg);
+}
 
-	ev->kind = PG_GETARG_TEXT_PP(EVLOG_ARG_KIND);
+/*
+ * The same from an array laid out like evlog_append's arguments: a row of
+ * evlog.append_copy (copy_load.c) is checked by this very code, so it
+ * raises what evlog_append would for the same values.
+ */
+void
+evlog_event_from_values(const NullableDatum *args, EvlogEvent *ev, int event_id_arg)
+{
+	evlog_require_not_null(args[EVLOG_ARG_KIND].isnull, "kind", -1);
+	evlog_require_not_null(args[EVLOG_ARG_TS].isnull, "ts", -1);
+	evlog_require_not_null(args[EVLOG_ARG_PAYLOAD].isnull, "payload", -1);
+
+	ev->kind = DatumGetTextPP(args[EVLOG_ARG_KIND].value);
 	evlog_check_kind(ev->kind, -1);
 	evlog_refuse_reserved_kind(ev->kind, -1);
-	ev->ts = PG_GETARG_TIMESTAMPTZ(EVLOG_ARG_TS);
+	ev->ts = DatumGetTimestampTz(args[EVLOG_ARG_TS].value);
 	evlog_check_ts(ev->ts, -1);
-	ev->host_id = optional_text_arg(fcinfo, EVLOG_ARG_HOST_ID, "host_id");
-	ev->rollout_id = optional_text_arg(fcinfo, EVLOG_ARG_ROLLOUT_ID, "rollout_id");
-	ev->event_id = optional_text_arg(fcinfo, event_id_arg, "event_id");
+	ev->host_id = optional_text_arg(args, EVLOG_ARG_HOST_ID, "host_id");
+	ev->rollout_id = optional_text_arg(args, EVLOG_ARG_ROLLOUT_ID, "rollout_id");
+	ev->event_id = optional_text_arg(args, event_id_arg, "event_id");
 }
 
 /*

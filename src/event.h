@@ -53,5 +53,6 @@ enum
 	EVLOG_ARG_EVENT_ID
 };
 extern void evlog_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev, int event_id_arg);
+extern void evlog_event_from_values(const NullableDatum *args, EvlogEvent *ev, int event_id_arg);
 
 #endif							/* EVLOG_EVENT_H */

@@ -32,8 +32,8 @@
  *	  Layering, as the includes show it: util, as_user, locks, event, seqs,
  *	  logscan and watermark call nothing above them; the log writer calls
  *	  those and the partition creator; features (prune, retention, derive,
- *	  chain, rebuild, the queue's writers) sit on top and are never called
- *	  from below.
+ *	  chain, rebuild, the queue's writers, loading with COPY in copy_load.c)
+ *	  sit on top and are never called from below.
  *
  *-------------------------------------------------------------------------
  */

@@ -134,6 +134,13 @@ is($node->safe_psql($db, q{SET ROLE app;
 	SELECT evlog_stream_head('rollout', 'occ-12') = :seq;
 	SELECT evlog_append('effect', now(), 'occ-h', NULL, '{}', 'host', evlog_stream_head('host', 'occ-h')) > 0}),
 	"t\nt", 'a writer granted at 1.0 appends conditionally at the default version');
+# and loads with COPY (1.4: INSERT on evlog.append_copy); a reader cannot
+is($node->safe_psql($db, q{SET ROLE app;
+	INSERT INTO evlog.append_copy (kind, ts, host_id, payload) VALUES ('effect', now(), 'copy-h', '{}');
+	SELECT count(*) FROM evlog.event_log WHERE host_id = 'copy-h'}),
+	'1', 'a writer granted at 1.0 loads with COPY at the default version');
+is($node->safe_psql($db, q{SELECT has_table_privilege('report', 'evlog.append_copy', 'INSERT')}), 'f',
+	'a reader granted at 1.0 cannot load with COPY');
 
 # the carried-over grants are the database's own: a dump of the updated
 # database carries them, and a restore gives the roles their rights back
@@ -148,6 +155,8 @@ is($node->safe_psql('restored', q{SET ROLE report; SELECT count(*) > 0 FROM evlo
 	'after a restore, the reader keeps SELECT on the log');
 is($node->safe_psql('restored', q{SET ROLE app; SELECT evlog_stream_head('rollout', 'occ-12') > 0}), 't',
 	'after a restore, the writer keeps the conditional-append functions');
+is($node->safe_psql('restored', q{SELECT has_table_privilege('app', 'evlog.append_copy', 'INSERT')}), 't',
+	'after a restore, the writer keeps INSERT on evlog.append_copy');
 
 $node->stop;
 done_testing();

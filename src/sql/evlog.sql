@@ -617,6 +617,51 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.evlog_append_batch(text[], timestamptz[], text[], text[], jsonb[], text[]) IS
     'append events given as parallel arrays (element i of each is entry i; a NULL host_ids, rollout_ids or event_ids means all NULL) all or nothing; returns their seqs in input order';
 
+/* ------------------------------------------------------------------------
+ * Loading with COPY (1.4; C: src/copy_load.c)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * COPY evlog.append_copy FROM ... (or INSERT INTO evlog.append_copy
+ * SELECT ...) appends every row as evlog_append(kind, ts, host_id,
+ * rollout_id, payload, event_id) would, all or nothing, through the batch
+ * writer.  The view has no rows; its triggers do the work.  INSERT on it is
+ * the permission to load (evlog_grant_writer grants it), and the trigger
+ * function refuses to fire on any other relation.
+ */
+CREATE VIEW evlog.append_copy AS
+SELECT NULL::text AS kind, NULL::timestamptz AS ts, NULL::text AS host_id,
+       NULL::text AS rollout_id, NULL::jsonb AS payload, NULL::text AS event_id
+ WHERE false;
+COMMENT ON VIEW evlog.append_copy IS
+    'COPY or INSERT events here to append them as evlog_append would, all or nothing, in input order (always empty when read)';
+COMMENT ON COLUMN evlog.append_copy.kind IS 'a registered kind (evlog.kinds)';
+COMMENT ON COLUMN evlog.append_copy.ts IS 'when the event happened';
+COMMENT ON COLUMN evlog.append_copy.host_id IS 'host the event is about, or NULL';
+COMMENT ON COLUMN evlog.append_copy.rollout_id IS 'rollout the event is about, or NULL';
+COMMENT ON COLUMN evlog.append_copy.payload IS 'the event, a JSON object';
+COMMENT ON COLUMN evlog.append_copy.event_id IS 'idempotency key, or NULL: a row whose event_id is already in the log (same event) is not written again';
+
+CREATE FUNCTION evlog.append_copy_trigger() RETURNS trigger
+AS 'MODULE_PATHNAME', 'evlog_append_copy_trigger'
+LANGUAGE C;
+COMMENT ON FUNCTION evlog.append_copy_trigger() IS
+    'trigger of evlog.append_copy: buffers the inserted rows and appends them through the batch writer; fires on that view only';
+REVOKE ALL ON FUNCTION evlog.append_copy_trigger() FROM PUBLIC;
+
+CREATE TRIGGER append_copy_begin
+    BEFORE INSERT ON evlog.append_copy
+    FOR EACH STATEMENT EXECUTE FUNCTION evlog.append_copy_trigger();
+COMMENT ON TRIGGER append_copy_begin ON evlog.append_copy IS 'starts a load with an empty buffer';
+CREATE TRIGGER append_copy_row
+    INSTEAD OF INSERT ON evlog.append_copy
+    FOR EACH ROW EXECUTE FUNCTION evlog.append_copy_trigger();
+COMMENT ON TRIGGER append_copy_row ON evlog.append_copy IS 'validates a row as evlog_append would and buffers it; a full buffer is appended';
+CREATE TRIGGER append_copy_end
+    AFTER INSERT ON evlog.append_copy
+    FOR EACH STATEMENT EXECUTE FUNCTION evlog.append_copy_trigger();
+COMMENT ON TRIGGER append_copy_end ON evlog.append_copy IS 'appends what is left in the buffer and ends the load';
+
 /*
  * Conditional append: optimistic concurrency on streams: the events of one rollout_id, or of
  * one host_id (src/stream.c, README "Conditional appends").  An append can
@@ -1616,10 +1661,12 @@ BEGIN
         '%1$I.evlog_stream_read(text, text, bigint, integer) TO %2$s',
         '@extschema@', role);
     EXECUTE pg_catalog.format('GRANT SELECT ON evlog.my_dead_letters TO %s', role);
+    -- loading with COPY (1.4)
+    EXECUTE pg_catalog.format('GRANT INSERT ON evlog.append_copy TO %s', role);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.evlog_grant_writer(regrole) IS
-    'let a role append (and enqueue) events, see its own dead letters and read the log; it still cannot UPDATE, DELETE or TRUNCATE';
+    'let a role append (and enqueue) events, load them with COPY into evlog.append_copy, see its own dead letters and read the log; it still cannot UPDATE, DELETE or TRUNCATE';
 
 
 /* Nothing for PUBLIC: access is granted per role with the functions above. */
