@@ -13,7 +13,8 @@
 # EXTENSION and the warm-up are left out.  Prints instructions per statement
 # for each path.  CG_PATHS picks paths: append, insert (default),
 # append_prepared and insert_prepared (PREPARE once, then N EXECUTEs with a
-# payload that differs per event, as pgbench -M prepared does), batch (N
+# payload that differs per event, as pgbench -M prepared does), copy_view
+# (N COPYs of the batch's 1,000 rows into evlog.append_copy), batch (N
 # statements of evlog_append_batch(jsonb) with 1,000 entries) and copy (N
 # COPYs of the same 1,000 rows from a file into the plain table); for those
 # two the figure is per row.  OUTDIR keeps the callgrind.out files (tools/flamegraph.py
@@ -51,6 +52,7 @@ awk 'BEGIN { for (i = 0; i < 1000; i++)
     > "$work/rows.tsv"
 batch="SELECT cardinality(evlog_append_batch('$(awk -F'\t' 'BEGIN { printf "[" } { printf "%s{\"kind\":\"%s\",\"ts\":\"%s\",\"host_id\":\"%s\",\"rollout_id\":\"%s\",\"payload\":%s}", (NR > 1 ? "," : ""), $2, $1, $3, $4, $5 } END { printf "]" }' "$work/rows.tsv")'::jsonb));"
 copy="COPY plain_log (ts, kind, host_id, rollout_id, payload) FROM '$work/rows.tsv';"
+copy_view="COPY evlog.append_copy (ts, kind, host_id, rollout_id, payload) FROM '$work/rows.tsv';"
 # prepared forms, what pgbench -M prepared runs: the statement is parsed
 # and planned once, then each EXECUTE passes a payload that differs per
 # event, so both parse it (INSERT into its jsonb column)
@@ -67,7 +69,7 @@ for path in ${CG_PATHS:-append insert}; do
     stmt=${!path}
     setup_var=${path}_setup
     per=1
-    case $path in batch|copy) per=1000 ;; esac
+    case $path in batch|copy|copy_view) per=1000 ;; esac
     { [ -z "${!setup_var:-}" ] || echo "${!setup_var}"
       case $stmt in
           EXECUTE*) for ((i = 0; i < n; i++)); do printf "$stmt\n" "$i"; done ;;
