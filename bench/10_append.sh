@@ -26,6 +26,7 @@ client_list=${BENCH_APPEND_CLIENTS:-2 8}
 q "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS evlog; CREATE EXTENSION IF NOT EXISTS pgq"
 q "SELECT pgq.create_queue('bench_append_q')" >/dev/null
 plain_log_table bench_plain_log
+plain_log_table bench_plain_log7 all
 
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -40,11 +41,13 @@ write_scripts() {
 \set n random(1, 1000000000)
 SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1', $p);
 SQL
-    cat > "$dir/insert.sql" <<SQL
+    for t in bench_plain_log bench_plain_log7; do
+        cat > "$dir/$t.sql" <<SQL
 \set h random(1, 256)
 \set n random(1, 1000000000)
-INSERT INTO bench_plain_log (ts, kind, host_id, rollout_id, payload) VALUES ('2026-05-16 01:00:00+00', 'agent_event', 'host-' || :h, 'r1', ($p)::jsonb);
+INSERT INTO $t (ts, kind, host_id, rollout_id, payload) VALUES ('2026-05-16 01:00:00+00', 'agent_event', 'host-' || :h, 'r1', ($p)::jsonb);
 SQL
+    done
     # PgQ's event has no host or rollout column: the host goes into ev_extra1
     cat > "$dir/pgq.sql" <<SQL
 \set h random(1, 256)
@@ -64,27 +67,30 @@ tps() {
 med() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 
 echo "path,payload,clients,synchronous_commit,tps,ratio_vs_insert,evlog_vs_path" > "$BENCH_OUT/append_vs_insert.csv"
-echo "single-row transactions, pgbench -M prepared, 3 alternating rounds x ${secs}s per path, median tps:"
-printf '| %-8s | %-7s | %-18s | %10s | %10s | %10s | %-16s | %-16s |\n' payload clients synchronous_commit "INSERT" "evlog" "PgQ" "evlog/INSERT" "evlog/PgQ"
-printf '|----------|---------|--------------------|------------|------------|------------|------------------|------------------|\n'
+echo "single-row transactions, pgbench -M prepared, 3 alternating rounds x ${secs}s per path, median tps;"
+echo "INSERT: the targets' baseline table; INSERT7: the same with the log's seventh index, (host_id, seq):"
+printf '| %-8s | %-7s | %-6s | %8s | %8s | %8s | %8s | %-14s | %-12s | %-14s |\n' payload clients sync "INSERT" "INSERT7" "evlog" "PgQ" "evlog/INSERT" "evlog/INSERT7" "evlog/PgQ"
+printf '|----------|---------|--------|----------|----------|----------|----------|----------------|--------------|----------------|\n'
 for mode in ${BENCH_APPEND_PAYLOADS:-constant varying}; do
     write_scripts "$mode"
     for clients in $client_list; do
         for sync in on off; do
-            declare -a e=() i=() p=()
+            declare -a e=() i=() i7=() p=()
             for round in 1 2 3; do
-                i+=("$(tps "$clients" "$sync" "$dir/insert.sql")")
+                i+=("$(tps "$clients" "$sync" "$dir/bench_plain_log.sql")")
                 e+=("$(tps "$clients" "$sync" "$dir/evlog.sql")")
+                i7+=("$(tps "$clients" "$sync" "$dir/bench_plain_log7.sql")")
                 p+=("$(tps "$clients" "$sync" "$dir/pgq.sql")")
             done
-            ii=$(med "${i[@]}"); ei=$(med "${e[@]}"); pi=$(med "${p[@]}")
-            printf '| %-8s | %-7s | %-18s | %10.0f | %10.0f | %10.0f | %-16s | %-16s |\n' "$mode" "$clients" "$sync" "$ii" "$ei" "$pi" \
-                "$(ratio "$ei" "$ii")x (>= 1.0)" "$(ratio "$ei" "$pi")x (>= 1.1)"
+            ii=$(med "${i[@]}"); ei=$(med "${e[@]}"); i7i=$(med "${i7[@]}"); pi=$(med "${p[@]}")
+            printf '| %-8s | %-7s | %-6s | %8.0f | %8.0f | %8.0f | %8.0f | %-14s | %-12s | %-14s |\n' "$mode" "$clients" "$sync" "$ii" "$i7i" "$ei" "$pi" \
+                "$(ratio "$ei" "$ii")x (>= 1.0)" "$(ratio "$ei" "$i7i")x" "$(ratio "$ei" "$pi")x (>= 1.1)"
             { echo "plain_insert,$mode,$clients,$sync,$ii,1.00,$(ratio "$ei" "$ii")"
+              echo "plain_insert_log_indexes,$mode,$clients,$sync,$i7i,$(ratio "$i7i" "$ii"),$(ratio "$ei" "$i7i")"
               echo "evlog_append,$mode,$clients,$sync,$ei,$(ratio "$ei" "$ii"),1.00"
               echo "pgq_insert_event,$mode,$clients,$sync,$pi,$(ratio "$pi" "$ii"),$(ratio "$ei" "$pi")"; } \
                 >> "$BENCH_OUT/append_vs_insert.csv"
-            echo "  $mode, $clients clients, synchronous_commit=$sync: insert ${i[*]} | evlog ${e[*]} | pgq ${p[*]}" >&2
+            echo "  $mode, $clients clients, synchronous_commit=$sync: insert ${i[*]} | insert7 ${i7[*]} | evlog ${e[*]} | pgq ${p[*]}" >&2
         done
     done
 done

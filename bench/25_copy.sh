@@ -24,8 +24,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 q "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS evlog"
 plain_log_table bench_copyload_log
-plain_log_table bench_copyload_log6
-q "CREATE INDEX ON bench_copyload_log6 (host_id, seq)"
+plain_log_table bench_copyload_log6 all
 log_autovacuum_off 20000000
 
 # kind, ts, host_id, rollout_id, payload: COPY text format

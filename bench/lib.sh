@@ -15,6 +15,10 @@ plain_log_table() {
        CREATE INDEX ON $name (rollout_id, seq);
        CREATE INDEX ON $name (kind, ts);
        CREATE INDEX ON $name USING brin (ts);"
+    # "all": also the (host_id, seq) index the log has had since 1.2 (the
+    # host stream's head for conditional appends), for a table with every
+    # index of the log; the default table is the baseline of the targets
+    [ "${2:-}" != all ] || q "CREATE INDEX ON $name (host_id, seq)"
 }
 # log_autovacuum_off UPTO: autovacuum off on every partition of the log,
 # after creating partitions up to seq UPTO (a partitioned table takes no
