@@ -86,6 +86,7 @@ typedef struct CopyLoad
 	int			max_events;
 	int64		written;		/* rows of the statement written so far */
 	int			n;
+	int			ids;			/* buffered events with an event_id */
 	Size		bytes;
 	EvlogEvent	events[LOAD_MAX_EVENTS];
 } CopyLoad;
@@ -215,9 +216,20 @@ write_error_context(void *arg)
 			   l->written + 1, l->written + l->n, l->written + 1);
 }
 
-/* Write the buffered events, in their order; the buffer is empty after. */
+/*
+ * Write the buffered events, in their order; the buffer is empty after.
+ * more: the statement has more rows to come (the buffer is full).
+ *
+ * A load that writes more than once is a large batch written in pieces:
+ * its event_ids are locked the way one call of that size would lock them
+ * (log_writer.c), all at once with the lock that stands for every id,
+ * from its first write that has one.  Piece by piece, a first piece with
+ * few ids would take them one by one, and the pieces after it could then
+ * run past the per-transaction limit whenever another session appends
+ * with an event_id.
+ */
 static void
-write_buffered(CopyLoad *l)
+write_buffered(CopyLoad *l, bool more)
 {
 	MemoryContext old;
 	EvlogWriter *writer;
@@ -232,6 +244,8 @@ write_buffered(CopyLoad *l)
 	error_context_stack = &errcb;
 	old = MemoryContextSwitchTo(l->write_cxt);
 	writer = evlog_writer_open();
+	if (l->ids > 0 && (more || l->written > 0))
+		evlog_writer_lock_all_event_ids(writer);
 	seqs = palloc(l->n * sizeof(int64));
 	evlog_writer_append_many(writer, l->n, fetch_buffered, l, seqs);
 	evlog_writer_close(writer);
@@ -241,6 +255,7 @@ write_buffered(CopyLoad *l)
 	MemoryContextReset(l->rows_cxt);
 	l->written += l->n;
 	l->n = 0;
+	l->ids = 0;
 	l->bytes = 0;
 }
 
@@ -276,9 +291,14 @@ buffer_row(CopyLoad *l, TriggerData *trigdata)
 	MemoryContextSwitchTo(old);
 
 	l->n++;
-	l->bytes += tuple->t_len;
+	/* what the buffer holds: values as detoasted, not the row's pointers */
+	l->bytes += VARSIZE(ev->payload) + VARSIZE_ANY(ev->kind) +
+		(ev->host_id ? VARSIZE_ANY(ev->host_id) : 0) +
+		(ev->rollout_id ? VARSIZE_ANY(ev->rollout_id) : 0) +
+		(ev->event_id ? VARSIZE_ANY(ev->event_id) : 0);
+	l->ids += ev->event_id != NULL;
 	if (l->n >= l->max_events || l->bytes >= LOAD_MAX_BYTES)
-		write_buffered(l);
+		write_buffered(l, true);
 }
 
 Datum
@@ -323,15 +343,21 @@ evlog_append_copy_trigger(PG_FUNCTION_ARGS)
 					 errmsg("evlog.append_copy_trigger() fired for a row outside a load"),
 					 errhint("The view's BEFORE INSERT FOR EACH STATEMENT trigger starts a load: it must be enabled.")));
 		buffer_row(load, trigdata);
-		/* the row counts as inserted: COPY and INSERT report it */
-		return PointerGetDatum(trigdata->tg_trigtuple);
+
+		/*
+		 * The row counts as inserted: COPY and INSERT report it.  Returned
+		 * as a copy (made in the trigger's per-row memory): the trigger
+		 * manager frees its own tuple only when it gets another one back,
+		 * and the statement would otherwise keep every row of the input.
+		 */
+		return PointerGetDatum(heap_copytuple(trigdata->tg_trigtuple));
 	}
 	if (TRIGGER_FIRED_FOR_STATEMENT(event) && TRIGGER_FIRED_AFTER(event))
 	{
 		/* a statement that inserted no row may find no load: nothing to do */
 		if (load != NULL)
 		{
-			write_buffered(load);
+			write_buffered(load, false);
 			discard_load();
 		}
 		return PointerGetDatum(NULL);

@@ -664,10 +664,21 @@ lock_all_event_ids_if_many(EvlogWriter *w, int n)
 					 errmsg("this transaction cannot lock %d more event_ids", n),
 					 errdetail("It appended events with an event_id before, while other transactions append events with one: it would hold more than %d event_id locks, and waiting for the lock that stands for all of them could deadlock with those transactions.",
 							   EVLOG_MAX_ID_LOCKS_SHARED),
-					 errhint("Append large batches with event_ids first in their transaction, or in a transaction of their own.")));
+					 errhint("Append large batches and loads with event_ids first in their transaction, or in a transaction of their own.")));
 	}
 	(void) LockAcquire(&tag, ShareLock, false, false);
 	return false;
+}
+
+/*
+ * For a caller about to append a large batch in several calls (a COPY
+ * load): lock the event_ids as one call of that size would, with the lock
+ * that stands for all of them, before the first call.
+ */
+void
+evlog_writer_lock_all_event_ids(EvlogWriter *w)
+{
+	(void) lock_all_event_ids_if_many(w, EVLOG_MAX_ID_LOCKS + 1);
 }
 
 static void

@@ -31,6 +31,9 @@ extern void evlog_writer_append_many(EvlogWriter *writer, int n,
 									 int64 *seqs_out);
 extern void evlog_writer_close(EvlogWriter *writer);
 
+/* before a large batch appended in several calls: lock all event_ids at once */
+extern void evlog_writer_lock_all_event_ids(EvlogWriter *writer);
+
 /*
  * Conditional appends (1.2): like the above, but each event's expect is
  * checked, under the stream's lock, after its event_id is resolved (a retry
