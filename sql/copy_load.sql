@@ -352,3 +352,14 @@ SELECT count(*) AS samples,
   FROM cl_mem;
 SELECT count(*) AS big_rows FROM evlog.event_log WHERE payload ? 'big';
 DROP TABLE cl_mem, cl_big;
+
+-- under session_replication_role = replica the view's triggers would not
+-- fire and the rows would be dropped: the load is refused instead
+SELECT count(*) AS before_replica FROM evlog.event_log WHERE payload ? 'replica' \gset
+SET session_replication_role = replica;
+INSERT INTO evlog.append_copy (kind, ts, payload) VALUES ('effect', '2026-05-16 01:00:00+00', '{"replica": 1}');
+COPY evlog.append_copy (kind, ts, payload) FROM STDIN;
+effect	2026-05-16 01:00:00+00	{"replica": 2}
+\.
+RESET session_replication_role;
+SELECT count(*) - :before_replica AS replica_rows FROM evlog.event_log WHERE payload ? 'replica';

@@ -35,6 +35,12 @@
  * query (one in a WITH) make one load: PostgreSQL fires a relation's
  * statement triggers once per query.
  *
+ * session_replication_role = replica: PostgreSQL fires no trigger of the
+ * view then (origin triggers; a view's cannot be made ENABLE ALWAYS), so the
+ * rows would be counted as inserted and dropped.  Wherever the library is
+ * loaded (always, with shared_preload_libraries = 'evlog'), a permission
+ * check hook refuses INSERT or COPY into the view in that mode first.
+ *
  * Privileges: like every append path, the writer bypasses the executor's
  * permission checks on evlog.event_log.  The gate is INSERT on the view,
  * which the executor checks for COPY and INSERT alike and which
@@ -48,14 +54,19 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
+#include "utils/lsyscache.h"
 #include "fmgr.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "catcache.h"
+#include "copy_load.h"
 #include "derive.h"
 #include "event.h"
 #include "log_writer.h"
@@ -366,4 +377,44 @@ evlog_append_copy_trigger(PG_FUNCTION_ARGS)
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 			 errmsg("evlog.append_copy_trigger() must be fired BEFORE INSERT FOR EACH STATEMENT, INSTEAD OF INSERT FOR EACH ROW or AFTER INSERT FOR EACH STATEMENT")));
 	return PointerGetDatum(NULL);		/* not reached */
+}
+
+static ExecutorCheckPerms_hook_type prev_check_perms = NULL;
+
+/*
+ * Refuse INSERT or COPY into evlog.append_copy under session_replication_role
+ * = replica (see the header).  Costs nothing in any other mode.
+ */
+static bool
+refuse_load_without_triggers(List *range_table, bool ereport_on_violation)
+{
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+	{
+		ListCell   *lc;
+
+		foreach(lc, range_table)
+		{
+			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+			Oid			nsp;
+
+			if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_VIEW ||
+				!(rte->requiredPerms & ACL_INSERT))
+				continue;
+			nsp = get_namespace_oid("evlog", true);
+			if (OidIsValid(nsp) && rte->relid == get_relname_relid("append_copy", nsp))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("cannot load into evlog.append_copy while session_replication_role is replica"),
+						 errdetail("The view's triggers do not fire in that mode: its rows would be dropped."),
+						 errhint("SET session_replication_role = origin for the load.")));
+		}
+	}
+	return prev_check_perms == NULL || prev_check_perms(range_table, ereport_on_violation);
+}
+
+void
+evlog_copy_load_init(void)
+{
+	prev_check_perms = ExecutorCheckPerms_hook;
+	ExecutorCheckPerms_hook = refuse_load_without_triggers;
 }

@@ -20,6 +20,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "copy_load.h"
 #include "locks.h"
 #include "notify.h"
 #include "progress.h"
@@ -324,6 +325,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("evlog");
 
 	evlog_seqs_init();
+	evlog_copy_load_init();
 
 	if (process_shared_preload_libraries_in_progress)
 	{
