@@ -19,11 +19,9 @@
  * with their partition, and the latest retention event's from_seq says
  * where the log now starts.
  *
- * In one transaction: first the closed partitions that have no summary
- * yet are counted (evlog_partitions_summarise, before any strong lock, so
- * a long count never holds up the partition creator); then, holding SHARE
- * UPDATE EXCLUSIVE on the log throughout (one prune at a time, no
- * partition attached meanwhile; appenders are not blocked):
+ * In one transaction, holding SHARE UPDATE EXCLUSIVE on the log
+ * throughout (one prune at a time, no partition attached meanwhile;
+ * appenders are not blocked):
  *	  1. seal the chain up to the head when it is in use, so that no pruned
  *		 event goes unsealed;
  *	  2. choose the partitions: below evlog_safe_seq(), all older than the
@@ -631,15 +629,6 @@ evlog_prune(PG_FUNCTION_ARGS)
 	evlog_require_11(log, "evlog_prune()");
 	owner = log->rd_rel->relowner;
 	table_close(log, NoLock);
-
-	/*
-	 * Count the closed partitions that have no summary yet before taking
-	 * SHARE UPDATE EXCLUSIVE: counting a large restored log takes long, and
-	 * under that lock it would hold up the partition creator, so appends
-	 * that cross a partition boundary meanwhile would fail after
-	 * evlog.partition_wait.  Choosing then reads the summaries.
-	 */
-	(void) evlog_partitions_summarise();
 
 	{
 		/* behind a partition being created: do not wait for long either */

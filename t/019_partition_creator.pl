@@ -60,40 +60,6 @@ $node->poll_query_until($db, q{
 is($node->safe_psql($db, q{SELECT count(*) > 0 FROM evlog.partition_summaries}), 't',
 	'closed partitions are summarised once the lock is released');
 
-# ---- evlog_prune counts unsummarised partitions before it locks the log:
-# a count that waits (here for the summary table, still locked) must not
-# hold SHARE UPDATE EXCLUSIVE, which the partition creator's ATTACH needs
-$node->safe_psql('postgres', 'CREATE DATABASE prune_count');
-$node->safe_psql('prune_count', q{
-	CREATE EXTENSION evlog;
-	SELECT count(evlog_append('agent_event', '2000-01-01', 'old', NULL, '{}')) FROM generate_series(1, 40);
-	SELECT count(evlog_append('agent_event', now(), 'new', NULL, '{}')) FROM generate_series(1, 40)});
-my $locker = $node->background_psql('prune_count');
-$locker->query_safe('BEGIN; LOCK TABLE evlog.partition_summaries IN ACCESS EXCLUSIVE MODE');
-my $pruner = $node->background_psql('prune_count', on_error_stop => 0);
-$pruner->query_until(qr/pruning/, q{
-	\echo pruning
-	SELECT evlog_prune(now() - interval '1 day') AS pruned;
-});
-ok($node->poll_query_until('prune_count', q{
-	SELECT count(*) > 0 FROM pg_stat_activity
-	 WHERE query LIKE 'SELECT evlog_prune%' AND wait_event_type = 'Lock'}),
-	'prune: waiting for the summary table');
-($rc, $out, $err) = $node->psql('prune_count', q{
-	SET evlog.partition_wait = '3s';
-	SELECT count(evlog_append('agent_event', now(), 'during', NULL, '{}')) FROM generate_series(1, 100)});
-is($rc, 0, 'prune: appends across partition boundaries got their partitions while its count waited') or diag $err;
-is($node->safe_psql('prune_count', q{
-	SELECT string_agg(l.mode, ',' ORDER BY l.mode) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-	 WHERE a.query LIKE 'SELECT evlog_prune%' AND l.relation = 'evlog.event_log'::regclass AND l.granted}),
-	'AccessShareLock', 'prune: holds no more than ACCESS SHARE on the log while it counts');
-$locker->query_safe('COMMIT');
-$locker->quit;
-$pruner->query_safe('SELECT 1');
-$pruner->quit;
-ok($node->safe_psql('prune_count', q{SELECT count(*) > 0 FROM evlog.event_log WHERE kind = 'retention'}) eq 't',
-	'prune: done once the summary table is free');
-
 # ---- the log's owner cannot log in
 $node->safe_psql('postgres', q{
 	CREATE ROLE installer SUPERUSER LOGIN;
