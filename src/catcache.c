@@ -128,9 +128,9 @@ register_callbacks(void)
 	callbacks_registered = true;
 }
 
-/* OID of a relation in the schema "evlog"; errors if the extension is gone. */
+/* OID of a relation in the schema "evlog", or InvalidOid if there is none. */
 Oid
-evlog_relid(const char *relname)
+evlog_relid_if_exists(const char *relname)
 {
 	Oid			nsp;
 	Oid			relid;
@@ -142,18 +142,27 @@ evlog_relid(const char *relname)
 
 	nsp = get_namespace_oid("evlog", true);
 	relid = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("relation \"evlog.%s\" does not exist", relname),
-				 errhint("Run CREATE EXTENSION evlog in this database.")));
-
-	if (relid_count < RELID_CACHE_SIZE && strlen(relname) < NAMEDATALEN)
+	if (OidIsValid(relid) && relid_count < RELID_CACHE_SIZE &&
+		strlen(relname) < NAMEDATALEN)
 	{
 		strlcpy(relid_cache[relid_count].name, relname, NAMEDATALEN);
 		relid_cache[relid_count].relid = relid;
 		relid_count++;
 	}
+	return relid;
+}
+
+/* OID of a relation in the schema "evlog"; errors if the extension is gone. */
+Oid
+evlog_relid(const char *relname)
+{
+	Oid			relid = evlog_relid_if_exists(relname);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("relation \"evlog.%s\" does not exist", relname),
+				 errhint("Run CREATE EXTENSION evlog in this database.")));
 	return relid;
 }
 

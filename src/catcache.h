@@ -17,6 +17,8 @@
 
 /* OID of a relation in the schema "evlog"; errors if the extension is gone. */
 extern Oid	evlog_relid(const char *relname);
+/* the same, InvalidOid if there is no such relation */
+extern Oid	evlog_relid_if_exists(const char *relname);
 
 /* is kind in evlog.kinds?  (cached only once the kinds trigger exists) */
 extern bool evlog_kind_registered(text *kind);

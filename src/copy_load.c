@@ -54,12 +54,10 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
-#include "utils/lsyscache.h"
 #include "fmgr.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -395,13 +393,11 @@ refuse_load_without_triggers(List *range_table, bool ereport_on_violation)
 		foreach(lc, range_table)
 		{
 			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-			Oid			nsp;
 
 			if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_VIEW ||
 				!(rte->requiredPerms & ACL_INSERT))
 				continue;
-			nsp = get_namespace_oid("evlog", true);
-			if (OidIsValid(nsp) && rte->relid == get_relname_relid("append_copy", nsp))
+			if (rte->relid == evlog_relid_if_exists("append_copy"))
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("cannot load into evlog.append_copy while session_replication_role is replica"),
