@@ -11,9 +11,9 @@
 #     COPY the file into a temporary table, then hand it to
 #     evlog_append_batch (typed form) in chunks of 10,000 in file order.
 # The baseline is COPY of the same file straight into a plain table
-# (lib.sh's plain_log_table).  For reference, also COPY into that table
-# plus the (host_id, seq) index the log has carried since 1.2 for the host
-# stream's head, which the baseline table lacks.  5 alternating rounds of
+# (lib.sh's plain_log_table).  For reference, also COPY into the same
+# columns with the log's own indexes (1.5: (host_id, seq) where the
+# baseline has (host_id, ts), event_id partial).  5 alternating rounds of
 # 100,000 rows (BENCH_SCALE scales it), median; each path into a fresh empty
 # target is not possible for an append-only log, so all keep growing equally.
 set -euo pipefail
@@ -24,7 +24,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 q "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS evlog"
 plain_log_table bench_copyload_log
-plain_log_table bench_copyload_log6 all
+plain_log_table bench_copyload_log6 log
 log_autovacuum_off 20000000
 
 # kind, ts, host_id, rollout_id, payload: COPY text format
@@ -80,14 +80,14 @@ crps=$(awk -v n="$rows" -v s="$cs" 'BEGIN { printf "%.0f", n / s }')
 erps=$(awk -v n="$rows" -v s="$es" 'BEGIN { printf "%.0f", n / s }')
 vrps=$(awk -v n="$rows" -v s="$vs" 'BEGIN { printf "%.0f", n / s }')
 c6rps=$(awk -v n="$rows" -v s="$c6s" 'BEGIN { printf "%.0f", n / s }')
-echo "  copy: ${c[*]} | copy, + (host_id, seq): ${c6[*]} | evlog.append_copy: ${v[*]} | staging + batch: ${e[*]}" >&2
+echo "  copy: ${c[*]} | copy, the log's indexes: ${c6[*]} | evlog.append_copy: ${v[*]} | staging + batch: ${e[*]}" >&2
 echo "bulk load of a $rows-row file, 5 alternating rounds, median:"
 printf '| %-52s | %10s | %8s |\n' "path" "rows/s" "vs COPY"
 printf '|------------------------------------------------------|------------|----------|\n'
 printf '| %-52s | %10s | %8s |\n' "COPY into the plain table" "$crps" "1.00"
-printf '| %-52s | %10s | %8s |\n' "COPY into the plain table + (host_id, seq) index" "$c6rps" "$(ratio "$c6rps" "$crps")"
+printf '| %-52s | %10s | %8s |\n' "COPY into the same columns with the log's indexes" "$c6rps" "$(ratio "$c6rps" "$crps")"
 printf '| %-52s | %10s | %8s |\n' "COPY into evlog.append_copy (1.4)" "$vrps" "$(ratio "$vrps" "$crps")"
 printf '| %-52s | %10s | %8s |\n' "COPY to staging + evlog_append_batch (10,000/chunk)" "$erps" "$(ratio "$erps" "$crps")"
 echo "target: >= 0.8x; got $(ratio "$vrps" "$crps")x (evlog.append_copy)"
-{ echo "path,rows,rows_per_s,ratio_vs_copy"; echo "copy,$rows,$crps,1.00"; echo "copy_host_seq_index,$rows,$c6rps,$(ratio "$c6rps" "$crps")"; echo "evlog_append_copy,$rows,$vrps,$(ratio "$vrps" "$crps")"; echo "evlog_copy_load,$rows,$erps,$(ratio "$erps" "$crps")"; } \
+{ echo "path,rows,rows_per_s,ratio_vs_copy"; echo "copy,$rows,$crps,1.00"; echo "copy_log_indexes,$rows,$c6rps,$(ratio "$c6rps" "$crps")"; echo "evlog_append_copy,$rows,$vrps,$(ratio "$vrps" "$crps")"; echo "evlog_copy_load,$rows,$erps,$(ratio "$erps" "$crps")"; } \
     > "$BENCH_OUT/copy_load.csv"

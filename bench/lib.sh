@@ -10,15 +10,20 @@ plain_log_table() {
     local name=$1
     q "SET client_min_messages = warning; DROP TABLE IF EXISTS $name;
        CREATE TABLE $name (seq bigserial PRIMARY KEY, ts timestamptz NOT NULL, kind text NOT NULL,
-           host_id text, rollout_id text, payload jsonb NOT NULL, event_id text UNIQUE);
-       CREATE INDEX ON $name (host_id, ts);
+           host_id text, rollout_id text, payload jsonb NOT NULL, event_id text);
        CREATE INDEX ON $name (rollout_id, seq);
        CREATE INDEX ON $name (kind, ts);
        CREATE INDEX ON $name USING brin (ts);"
-    # "all": also the (host_id, seq) index the log has had since 1.2 (the
-    # host stream's head for conditional appends), for a table with every
-    # index of the log; the default table is the baseline of the targets
-    [ "${2:-}" != all ] || q "CREATE INDEX ON $name (host_id, seq)"
+    # The default table is the targets' baseline (event_id UNIQUE, and
+    # (host_id, ts) as the log had when they were set); "log": the log's own
+    # indexes since 1.5 instead ((host_id, seq), event_id partial)
+    if [ "${2:-}" = log ]; then
+        q "CREATE INDEX ON $name (host_id, seq);
+           CREATE INDEX ON $name (event_id) WHERE event_id IS NOT NULL"
+    else
+        q "CREATE INDEX ON $name (host_id, ts);
+           CREATE UNIQUE INDEX ON $name (event_id)"
+    fi
 }
 # log_autovacuum_off UPTO: autovacuum off on every partition of the log,
 # after creating partitions up to seq UPTO (a partitioned table takes no
