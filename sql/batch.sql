@@ -427,6 +427,14 @@ SELECT evlog_grant_writer('evlog_batch_app');
 SET ROLE evlog_batch_app;
 SELECT cardinality(evlog_append_batch('[{"kind": "effect", "ts": "2026-05-16T01:22:00Z", "payload": {}}]')) AS app_jsonb;
 SELECT cardinality(evlog_append_batch(ARRAY['effect'], ARRAY['2026-05-16 01:22:00+00']::timestamptz[], NULL, NULL, ARRAY['{}']::jsonb[])) AS app_typed;
+-- a batch of more than 8 moves the log's sequence past its seqs in one
+-- step (setval, as the sequence's owner: the writer has no UPDATE on it);
+-- the next append continues right after the batch
+SELECT evlog_append_batch(array_fill('effect'::text, ARRAY[20]), array_fill('2026-05-16 01:22:00+00'::timestamptz, ARRAY[20]),
+                          NULL, NULL, array_fill('{}'::jsonb, ARRAY[20])) AS range_seqs \gset
+SELECT evlog_append('effect', '2026-05-16 01:22:00+00', NULL, NULL, '{}') AS after_range \gset
+SELECT (:'range_seqs'::bigint[])[20] - (:'range_seqs'::bigint[])[1] AS range_last_minus_first,
+       :after_range - (:'range_seqs'::bigint[])[20] AS next_after_range;
 SET evlog.max_batch_entries = 1000000;
 RESET ROLE;
 SET ROLE evlog_batch_nobody;

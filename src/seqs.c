@@ -21,7 +21,8 @@
  *
  * It needs no shared memory of its own, so it works without
  * shared_preload_libraries.  A batch takes the allocation lock exclusively
- * for its nextval() loop, which is what makes a batch's seqs contiguous.
+ * while it takes its seqs (a nextval, then one setval past them), which is
+ * what makes a batch's seqs contiguous.
  *
  * Also here, because it hangs off the same per-transaction state: the
  * wake-up of LISTEN evlog for each committing transaction that appended,
@@ -34,6 +35,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/relation.h"
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -44,10 +46,12 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
+#include "utils/fmgrprotos.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
+#include "as_user.h"
 #include "catcache.h"
 #include "logscan.h"
 #include "notify.h"
@@ -86,6 +90,37 @@ register_inflight(int64 first)
 }
 
 /*
+ * Past this many seqs, a batch moves the sequence once instead of calling
+ * nextval for each (each call locks the sequence's buffer and updates its
+ * tuple, 2,000 instructions).
+ */
+#define SEQ_RANGE_MIN	8
+
+/*
+ * Move the log's sequence on to "last", as if nextval had been called up to
+ * it, and return it.  Called under the exclusive allocation lock, right
+ * after a nextval: no evlog append can take a value in between, and the
+ * sequence is advanced by nothing else (an extension member; its owner is
+ * the log's).  setval WAL-logs the new value at once, so a crash cannot hand
+ * the range out again.  setval checks UPDATE on the sequence, which writers
+ * do not have: it runs as the sequence's owner, restricted (as_user.c),
+ * like every other statement evlog runs on its own tables.
+ */
+static int64
+advance_sequence_to(Oid seq_relid, int64 last)
+{
+	Relation	seqrel = relation_open(seq_relid, NoLock);	/* locked by nextval */
+	Oid			owner = seqrel->rd_rel->relowner;
+	EvlogAsUser as;
+
+	relation_close(seqrel, NoLock);
+	evlog_as_user_begin(owner, 0, &as);
+	(void) DirectFunctionCall2(setval_oid, ObjectIdGetDatum(seq_relid), Int64GetDatum(last));
+	evlog_as_user_end(&as);
+	return last;
+}
+
+/*
  * Hand out n consecutive seqs from the log's sequence; returns the first.
  */
 int64
@@ -100,11 +135,11 @@ evlog_allocate_seqs(Oid log_relid, Oid seq_relid, int n)
 	set_allocate_tag(&tag, log_relid);
 	(void) LockAcquire(&tag, mode, false, false);
 	first = last = nextval_internal(seq_relid, false);
-	for (int i = 1; i < n; i++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		last = nextval_internal(seq_relid, false);
-	}
+	if (n > SEQ_RANGE_MIN)
+		last = advance_sequence_to(seq_relid, first + n - 1);
+	else
+		for (int i = 1; i < n; i++)
+			last = nextval_internal(seq_relid, false);
 	if (xact_first_seq == 0 && evlog_track_inflight)
 		register_inflight(first);
 	LockRelease(&tag, mode, false);

@@ -40,5 +40,17 @@ my $after_crash = $node->safe_psql('postgres',
 	q{SELECT evlog_append('plan_action', '2026-05-16 03:00:00+00', NULL, 'r1', '{}')});
 cmp_ok($after_crash, '>', (split /\|/, $committed)[1], 'seq keeps increasing after crash recovery');
 
+# a batch moves the sequence past its seqs in one step (setval): that step
+# is WAL-logged, so after a crash no seq of the batch is handed out again
+my $batch_last = $node->safe_psql('postgres', q{
+	SELECT max(s) FROM unnest(evlog_append_batch(array_fill('plan_action'::text, ARRAY[100]),
+		array_fill('2026-05-16 04:00:00+00'::timestamptz, ARRAY[100]), NULL, NULL,
+		array_fill('{}'::jsonb, ARRAY[100]))) s});
+$node->stop('immediate');
+$node->start;
+my $after_batch = $node->safe_psql('postgres',
+	q{SELECT evlog_append('plan_action', '2026-05-16 05:00:00+00', NULL, 'r1', '{}')});
+cmp_ok($after_batch, '>', $batch_last, 'seq continues above a batch after crash recovery');
+
 $node->stop;
 done_testing();
