@@ -38,6 +38,7 @@
 #include "derive.h"
 #include "event.h"
 #include "log_writer.h"
+#include "iso8601.h"
 #include "stream.h"
 
 PG_FUNCTION_INFO_V1(evlog_append_batch_jsonb);
@@ -245,15 +246,21 @@ json_optional_text(JsonbValue *v, bool present, int entry, int field)
 }
 
 /*
- * ts as timestamptz_in reads it.  Its error is re-raised with the entry
- * named, keeping its SQLSTATE (invalid format vs out of range).
+ * ts as timestamptz_in reads it: RFC 3339, what JSON clients send, without
+ * the general parser (iso8601.c), anything else by timestamptz_in.  Its
+ * error is re-raised with the entry named, keeping its SQLSTATE (invalid
+ * format vs out of range).
  */
 static TimestampTz
 parse_ts(JsonbValue *v, int entry)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
-	char	   *cstr = pnstrdup(v->val.string.val, v->val.string.len);
+	char	   *cstr;
 	TimestampTz ts = 0;
+
+	if (evlog_iso8601_to_timestamptz(v->val.string.val, v->val.string.len, &ts))
+		return ts;
+	cstr = pnstrdup(v->val.string.val, v->val.string.len);
 
 	PG_TRY();
 	{
