@@ -36,7 +36,7 @@ OBJS = \
 	src/append_expected.o \
 	src/watermark_publish.o \
 	src/copy_load.o \
-	src/iso8601.o
+	src/rfc3339.o
 
 # A fresh install runs one script, evlog--$(EXTVERSION).sql, copied from the
 # hand-maintained src/sql/evlog.sql (the whole schema at the current

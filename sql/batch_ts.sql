@@ -1,6 +1,6 @@
 --
 -- batch_ts: the ts of a JSON batch entry.  RFC 3339 strings are read
--- without the general date/time parser (src/iso8601.c), everything else by
+-- without the general date/time parser (src/rfc3339.c), everything else by
 -- timestamptz_in; either way the stored value must be exactly what
 -- s::timestamptz gives, and a refused value must fail with its error.
 --

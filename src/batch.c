@@ -38,7 +38,7 @@
 #include "derive.h"
 #include "event.h"
 #include "log_writer.h"
-#include "iso8601.h"
+#include "rfc3339.h"
 #include "stream.h"
 
 PG_FUNCTION_INFO_V1(evlog_append_batch_jsonb);
@@ -247,7 +247,7 @@ json_optional_text(JsonbValue *v, bool present, int entry, int field)
 
 /*
  * ts as timestamptz_in reads it: RFC 3339, what JSON clients send, without
- * the general parser (iso8601.c), anything else by timestamptz_in.  Its
+ * the general parser (rfc3339.c), anything else by timestamptz_in.  Its
  * error is re-raised with the entry named, keeping its SQLSTATE (invalid
  * format vs out of range).
  */
@@ -258,7 +258,8 @@ parse_ts(JsonbValue *v, int entry)
 	char	   *cstr;
 	TimestampTz ts = 0;
 
-	if (evlog_iso8601_to_timestamptz(v->val.string.val, v->val.string.len, &ts))
+	if (evlog_parse_rfc3339(v->val.string.val, v->val.string.len,
+							EVLOG_RFC3339_AS_TIMESTAMPTZ_IN, &ts))
 		return ts;
 	cstr = pnstrdup(v->val.string.val, v->val.string.len);
 

@@ -30,7 +30,7 @@
  * evlog.derived_skips (counted by evlog.derived_stats), not raised.
  *
  * Payload timestamps are RFC 3339 with an explicit offset or Z, parsed here
- * (parse_rfc3339), never by timestamptz_in: that one reads the session's
+ * (rfc3339.c), never by timestamptz_in: that one reads the session's
  * TimeZone and DateStyle and accepts now/today/infinity, so the row it gave
  * would not be a function of the event.  Integral fields take integers only.
  * evlog_derive_check() runs the same reading without writing, for
@@ -114,6 +114,7 @@
 #include "as_user.h"
 #include "derive.h"
 #include "logscan.h"
+#include "rfc3339.h"
 
 typedef enum DeriveStmt
 {
@@ -479,103 +480,6 @@ get_text(const PayloadCtx *pc, JsonbContainer *c, const char *key, bool required
 	return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
 }
 
-/* n decimal digits at *p; false if any is not a digit */
-static bool
-read_digits(const char **p, const char *end, int n, int *result)
-{
-	int			v = 0;
-
-	if (end - *p < n)
-		return false;
-	for (int i = 0; i < n; i++)
-	{
-		char		c = (*p)[i];
-
-		if (c < '0' || c > '9')
-			return false;
-		v = v * 10 + (c - '0');
-	}
-	*p += n;
-	*result = v;
-	return true;
-}
-
-/*
- * Parse an RFC 3339 date-time, YYYY-MM-DD(T|t| )hh:mm:ss[.frac](Z|z|+hh:mm|-hh:mm),
- * into a TimestampTz.  Nothing here reads TimeZone or DateStyle, and there
- * are no special values (now, today, infinity): the result is a function of
- * the string alone, so a derived row is a function of its event.  Leap
- * seconds (ss = 60) are refused rather than folded into the next minute;
- * fractions finer than a microsecond are rounded as timestamptz_in does.
- */
-static bool
-parse_rfc3339(const char *s, int len, TimestampTz *result)
-{
-	const char *p = s;
-	const char *end = s + len;
-	struct pg_tm tm;
-	fsec_t		fsec = 0;
-	int			tz = 0;
-	int			oh,
-				om;
-	Timestamp	ts;
-
-	memset(&tm, 0, sizeof(tm));
-	if (!read_digits(&p, end, 4, &tm.tm_year) || p == end || *p++ != '-' ||
-		!read_digits(&p, end, 2, &tm.tm_mon) || p == end || *p++ != '-' ||
-		!read_digits(&p, end, 2, &tm.tm_mday) || p == end ||
-		(*p != 'T' && *p != 't' && *p != ' '))
-		return false;
-	p++;
-	if (!read_digits(&p, end, 2, &tm.tm_hour) || p == end || *p++ != ':' ||
-		!read_digits(&p, end, 2, &tm.tm_min) || p == end || *p++ != ':' ||
-		!read_digits(&p, end, 2, &tm.tm_sec))
-		return false;
-	if (p < end && *p == '.')
-	{
-		int			scale = 100000;
-		int			ndigits = 0;
-
-		for (p++; p < end && *p >= '0' && *p <= '9'; p++, ndigits++)
-		{
-			if (ndigits < 6)
-				fsec += (*p - '0') * scale;
-			else if (ndigits == 6 && *p >= '5')
-				fsec++;			/* round half up at the microsecond */
-			scale /= 10;
-		}
-		if (ndigits == 0)
-			return false;
-	}
-	if (p == end)
-		return false;			/* the offset is not optional */
-	if (*p == 'Z' || *p == 'z')
-		p++;
-	else if (*p == '+' || *p == '-')
-	{
-		int			sign = *p++ == '-' ? -1 : 1;
-
-		if (!read_digits(&p, end, 2, &oh) || p == end || *p++ != ':' ||
-			!read_digits(&p, end, 2, &om) || oh > 23 || om > 59)
-			return false;
-		/* tm2timestamp wants seconds west of Greenwich */
-		tz = -sign * (oh * SECS_PER_HOUR + om * SECS_PER_MINUTE);
-	}
-	else
-		return false;
-	if (p != end)
-		return false;
-
-	if (tm.tm_year < 1 || tm.tm_mon < 1 || tm.tm_mon > MONTHS_PER_YEAR ||
-		tm.tm_mday < 1 || tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] ||
-		tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
-		return false;
-	if (tm2timestamp(&tm, fsec, &tz, &ts) != 0 || !IS_VALID_TIMESTAMP(ts))
-		return false;
-	*result = ts;
-	return true;
-}
-
 /* A timestamp field; false if absent/null and not required. */
 static bool
 get_timestamp(const PayloadCtx *pc, JsonbContainer *c, const char *key, bool required,
@@ -592,7 +496,7 @@ get_timestamp(const PayloadCtx *pc, JsonbContainer *c, const char *key, bool req
 	}
 	if (v->type != jbvString)
 		malformed(pc, ERRCODE_INVALID_DATETIME_FORMAT, key, "is not a timestamp string");
-	if (!parse_rfc3339(v->val.string.val, v->val.string.len, result))
+	if (!evlog_parse_rfc3339(v->val.string.val, v->val.string.len, 0, result))
 		malformed(pc, ERRCODE_INVALID_DATETIME_FORMAT, key,
 				  psprintf("is not an RFC 3339 timestamp with an offset or Z: \"%s\"",
 						   pnstrdup(v->val.string.val, v->val.string.len)));
