@@ -1,31 +1,44 @@
 /*
  * evlog--1.4--1.5.sql — update evlog 1.4 to 1.5.
  *
- * What changes: every append writes one index entry fewer, and most
- * appends two fewer.
- *   - event_log_host_ts_idx (host_id, ts) is dropped.  evlog_query returns
- *     events in seq order, so its host filter is served at least as well by
- *     event_log_host_seq_idx (host_id, seq), which conditional appends
- *     have needed since 1.2; with a time range as well, the planner
- *     combines that index with the BRIN index on ts.
- *   - event_log_event_id_idx holds only the rows that have an event_id:
- *     lookups are always by a value, and the events without one (most of
- *     them) no longer each add an entry.
- * Building the new event_id index reads every partition of the log, and
- * appends wait for it (CREATE INDEX locks each partition in SHARE mode);
- * run the update when a pause of that length is acceptable.
+ * What changes: evlog.event_log_event_id_idx holds only the rows that have
+ * an event_id.  Lookups are always by a value, which the partial index
+ * serves as before; the events without an id (most of them) no longer each
+ * add an index entry, so most appends write one index entry fewer.
+ *
+ * Locks: the new index is built first, under another name, while reads go
+ * on (CREATE INDEX takes SHARE on each partition: appends wait for the
+ * build); only then is the old one dropped, which takes ACCESS EXCLUSIVE on
+ * the log and its partitions until the update commits, a moment later.
  *
  * Script safety as in evlog--1.0.sql: schema-qualified names, plain CREATE
- * for new objects.
+ * for new objects, OPERATOR(pg_catalog.x) in bodies.
  */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION evlog UPDATE TO '1.5'" to load this file. \quit
 
-DROP INDEX evlog.event_log_host_ts_idx;
-
+CREATE INDEX event_log_event_id_partial_idx ON evlog.event_log (event_id) WHERE event_id IS NOT NULL;
 DROP INDEX evlog.event_log_event_id_idx;
-CREATE INDEX event_log_event_id_idx ON evlog.event_log (event_id) WHERE event_id IS NOT NULL;
+ALTER INDEX evlog.event_log_event_id_partial_idx RENAME TO event_log_event_id_idx;
 COMMENT ON INDEX evlog.event_log_event_id_idx IS 'reads by event_id (rows that have one); uniqueness is kept by evlog.event_ids';
-COMMENT ON INDEX evlog.event_log_host_seq_idx IS
-    'a host''s stream in seq order: its head for conditional appends, evlog_stream_head, evlog_stream_read and evlog_query''s host filter';
+
+/*
+ * Each partition's copy of the new index was named while the old one still
+ * held the name a partition created from now on gives it (<partition>_
+ * event_id_idx): it is given that name now.
+ */
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT i.inhrelid::pg_catalog.regclass AS child, c.relname AS part
+               FROM pg_catalog.pg_inherits i
+               JOIN pg_catalog.pg_index x ON x.indexrelid OPERATOR(pg_catalog.=) i.inhrelid
+               JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) x.indrelid
+              WHERE i.inhparent OPERATOR(pg_catalog.=) 'evlog.event_log_event_id_idx'::pg_catalog.regclass
+    LOOP
+        EXECUTE pg_catalog.format('ALTER INDEX %s RENAME TO %I', r.child,
+                                  pg_catalog.left(r.part, 50) OPERATOR(pg_catalog.||) '_event_id_idx');
+    END LOOP;
+END $$;

@@ -12,8 +12,8 @@
 #     evlog_append_batch (typed form) in chunks of 10,000 in file order.
 # The baseline is COPY of the same file straight into a plain table
 # (lib.sh's plain_log_table).  For reference, also COPY into the same
-# columns with the log's own indexes (1.5: (host_id, seq) where the
-# baseline has (host_id, ts), event_id partial).  5 alternating rounds of
+# columns with the log's own indexes (1.5: also (host_id, seq), and
+# event_id partial).  5 alternating rounds of
 # 100,000 rows (BENCH_SCALE scales it), median; each path into a fresh empty
 # target is not possible for an append-only log, so all keep growing equally.
 set -euo pipefail

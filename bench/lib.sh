@@ -14,15 +14,15 @@ plain_log_table() {
        CREATE INDEX ON $name (rollout_id, seq);
        CREATE INDEX ON $name (kind, ts);
        CREATE INDEX ON $name USING brin (ts);"
-    # The default table is the targets' baseline (event_id UNIQUE, and
-    # (host_id, ts) as the log had when they were set); "log": the log's own
-    # indexes since 1.5 instead ((host_id, seq), event_id partial)
+    # The default table is the targets' baseline (event_id UNIQUE, the
+    # log's indexes when they were set); "log": the log's own indexes since
+    # 1.5 instead (also (host_id, seq), event_id partial)
+    q "CREATE INDEX ON $name (host_id, ts)"
     if [ "${2:-}" = log ]; then
         q "CREATE INDEX ON $name (host_id, seq);
            CREATE INDEX ON $name (event_id) WHERE event_id IS NOT NULL"
     else
-        q "CREATE INDEX ON $name (host_id, ts);
-           CREATE UNIQUE INDEX ON $name (event_id)"
+        q "CREATE UNIQUE INDEX ON $name (event_id)"
     fi
 }
 # log_autovacuum_off UPTO: autovacuum off on every partition of the log,

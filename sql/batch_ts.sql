@@ -76,3 +76,13 @@ SELECT s, (pg_temp.outcome(s)).* FROM (VALUES
   ('2026-13-01T00:00:00Z'), ('2026-00-10T00:00:00Z'), ('2026-05-16T24:00:00Z'), ('2026-05-16T23:59:60Z'),
   ('2026-05-16T23:60:00Z'), ('2026-05-16T01:00:00+16:00'), ('2026-05-16T01:00:00+05:60'),
   ('2026-05-16T01:00:00.Z'), ('2026-05-1xT01:00:00Z'), ('2026-05-16T01:00:00ZZ')) v(s);
+
+-- (not ts, but the other per-batch shortcut) a batch near the sequence's
+-- end: its range would pass MAXVALUE, so it takes nextval one by one and
+-- fails with nextval's own error, taking nothing
+SELECT last_value AS saved_seq FROM evlog.event_log_seq_seq \gset
+SELECT setval('evlog.event_log_seq_seq', 9223372036854775800) AS near_end;
+SELECT evlog_append_batch(array_fill('effect'::text, ARRAY[20]), array_fill('2026-05-16 01:00:00+00'::timestamptz, ARRAY[20]),
+                          NULL, NULL, array_fill('{}'::jsonb, ARRAY[20]));
+SELECT count(*) AS written_near_end FROM evlog.event_log WHERE seq > 9223372036854775800;
+SELECT setval('evlog.event_log_seq_seq', :saved_seq) = :saved_seq AS restored;

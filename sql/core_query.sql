@@ -34,8 +34,17 @@ SELECT bool_and(seq > prev) AS ordered
 -- EXPLAIN shows the plan of the real query; seqscans are disabled only
 -- because the test table is small)
 SET enable_seqscan = off;
--- a host filter: (host_id, seq), the index of the host's stream
-EXPLAIN (COSTS OFF) SELECT * FROM evlog_query(host_id => 'host-3');
+-- two indexes serve a host filter equally, (host_id, ts) and (host_id, seq):
+-- which one wins a cost tie depends on the order the partition's indexes
+-- were made in, so the plan is shown with that part of the name masked
+CREATE FUNCTION pg_temp.explain_host(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+  FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+    RETURN NEXT regexp_replace(l, '_host_id_(ts|seq)_idx', '_host_id_<ts|seq>_idx');
+  END LOOP;
+END $$;
+SELECT * FROM pg_temp.explain_host($$SELECT * FROM evlog_query(host_id => 'host-3')$$) AS plan;
 EXPLAIN (COSTS OFF) SELECT * FROM evlog_query(rollout_id => 'rollout-3');
 EXPLAIN (COSTS OFF) SELECT * FROM evlog_query(kinds => ARRAY['effect']);
 -- time ranges: on a table this small the primary key walk is cheapest, so
@@ -44,8 +53,7 @@ SET enable_indexscan = off;
 EXPLAIN (COSTS OFF) SELECT * FROM evlog_query(since => '2026-01-01 00:10', until => '2026-01-01 00:20');
 RESET enable_indexscan;
 EXPLAIN (COSTS OFF) SELECT * FROM evlog_query(after_seq => 100);
--- a host and a time range: the host's index, the time range checked on its
--- rows (or combined with the BRIN index on ts when that is cheaper)
+-- a host and a time range: (host_id, ts) reaches the range directly
 EXPLAIN (COSTS OFF) SELECT * FROM evlog_query(host_id => 'host-13', since => '2026-01-01 00:10', until => '2026-01-01 00:20');
 SELECT count(*) AS host_in_range, bool_and(host_id = 'host-13' AND ts >= '2026-01-01 00:10' AND ts < '2026-01-01 00:20') AS all_match
   FROM evlog_query(host_id => 'host-13', since => '2026-01-01 00:10', until => '2026-01-01 00:20');

@@ -46,7 +46,10 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
+#include "catalog/pg_sequence.h"
+#include "common/int.h"
 #include "utils/fmgrprotos.h"
+#include "utils/syscache.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
@@ -97,27 +100,61 @@ register_inflight(int64 first)
 #define SEQ_RANGE_MIN	8
 
 /*
- * Move the log's sequence on to "last", as if nextval had been called up to
- * it, and return it.  Called under the exclusive allocation lock, right
- * after a nextval: no evlog append can take a value in between, and the
- * sequence is advanced by nothing else (an extension member; its owner is
- * the log's).  setval WAL-logs the new value at once, so a crash cannot hand
- * the range out again.  setval checks UPDATE on the sequence, which writers
- * do not have: it runs as the sequence's owner, restricted (as_user.c),
- * like every other statement evlog runs on its own tables.
+ * Move the log's sequence from "first", the value a nextval just returned,
+ * on to first + n - 1, as if nextval had been called up to it; false (and
+ * nothing changed) if that would not give exactly the values n nextval calls
+ * give, and the caller calls nextval instead.  Called under the exclusive
+ * allocation lock, so no evlog append takes a value meanwhile.  Checked
+ * here: INCREMENT 1 and CACHE 1 (with a cache, "first" may come from this
+ * backend's cached block, and moving the sequence to first + n - 1 would
+ * move it back below values other backends hold), the range within MAXVALUE,
+ * and no nextval since ours (the sequence's last_value is still "first":
+ * its owner could call nextval outside evlog; one in the instant between
+ * this check and the setval would get a seq of the batch, and the primary
+ * key refuses the second of the two rows).  setval WAL-logs the new value at
+ * once, so a crash cannot hand the range out again.  Both functions check
+ * privileges on the sequence, which writers do not have: they run as its
+ * owner, restricted (as_user.c), like every statement evlog runs on its own
+ * tables.
  */
-static int64
-advance_sequence_to(Oid seq_relid, int64 last)
+static bool
+advance_sequence(Oid seq_relid, int64 first, int n)
 {
-	Relation	seqrel = relation_open(seq_relid, NoLock);	/* locked by nextval */
-	Oid			owner = seqrel->rd_rel->relowner;
+	HeapTuple	tup = SearchSysCache1(SEQRELID, ObjectIdGetDatum(seq_relid));
+	Form_pg_sequence seqform;
+	int64		last;
+	bool		ok;
+	Relation	seqrel;
+	Oid			owner;
 	EvlogAsUser as;
 
+	if (!HeapTupleIsValid(tup))
+		return false;
+	seqform = (Form_pg_sequence) GETSTRUCT(tup);
+	ok = seqform->seqincrement == 1 && seqform->seqcache == 1 &&
+		!pg_add_s64_overflow(first, n - 1, &last) && last <= seqform->seqmax;
+	ReleaseSysCache(tup);
+	if (!ok)
+		return false;
+
+	seqrel = relation_open(seq_relid, NoLock);	/* locked by our nextval */
+	owner = seqrel->rd_rel->relowner;
 	relation_close(seqrel, NoLock);
 	evlog_as_user_begin(owner, 0, &as);
-	(void) DirectFunctionCall2(setval_oid, ObjectIdGetDatum(seq_relid), Int64GetDatum(last));
+	{
+		LOCAL_FCINFO(fcinfo, 1);
+		Datum		last_value;
+
+		InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+		fcinfo->args[0].value = ObjectIdGetDatum(seq_relid);
+		fcinfo->args[0].isnull = false;
+		last_value = pg_sequence_last_value(fcinfo);
+		ok = !fcinfo->isnull && DatumGetInt64(last_value) == first;
+	}
+	if (ok)
+		(void) DirectFunctionCall2(setval_oid, ObjectIdGetDatum(seq_relid), Int64GetDatum(last));
 	evlog_as_user_end(&as);
-	return last;
+	return ok;
 }
 
 /*
@@ -135,11 +172,14 @@ evlog_allocate_seqs(Oid log_relid, Oid seq_relid, int n)
 	set_allocate_tag(&tag, log_relid);
 	(void) LockAcquire(&tag, mode, false, false);
 	first = last = nextval_internal(seq_relid, false);
-	if (n > SEQ_RANGE_MIN)
-		last = advance_sequence_to(seq_relid, first + n - 1);
+	if (n > SEQ_RANGE_MIN && advance_sequence(seq_relid, first, n))
+		last = first + n - 1;
 	else
 		for (int i = 1; i < n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			last = nextval_internal(seq_relid, false);
+		}
 	if (xact_first_seq == 0 && evlog_track_inflight)
 		register_inflight(first);
 	LockRelease(&tag, mode, false);

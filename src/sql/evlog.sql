@@ -110,17 +110,16 @@ CREATE TABLE evlog.event_log (
 ) PARTITION BY RANGE (seq);
 ALTER SEQUENCE evlog.event_log_seq_seq OWNED BY evlog.event_log.seq;
 
+CREATE INDEX event_log_host_ts_idx    ON evlog.event_log (host_id, ts);
 CREATE INDEX event_log_rollout_seq_idx ON evlog.event_log (rollout_id, seq);
 CREATE INDEX event_log_kind_ts_idx    ON evlog.event_log (kind, ts);
 CREATE INDEX event_log_ts_brin_idx    ON evlog.event_log USING brin (ts);
 -- lookups by event_id (the uniqueness itself is evlog.event_ids'); events
 -- without one, most of them, are not in it and cost no index entry
 CREATE INDEX event_log_event_id_idx   ON evlog.event_log (event_id) WHERE event_id IS NOT NULL;
--- A host's events in seq order: the head of its stream for conditional
--- appends, and evlog_query's host filter (which returns seq order; with a
--- time range the planner combines it with the BRIN index on ts).  On the
--- partitioned parent: every partition gets its copy, and so do the
--- partitions evlog_create_partitions makes later.
+-- The host stream's head, read by seq (the (host_id, ts) index orders by
+-- ts).  On the partitioned parent: every partition gets its copy, and so do
+-- the partitions evlog_create_partitions makes later.
 CREATE INDEX event_log_host_seq_idx ON evlog.event_log (host_id, seq);
 
 COMMENT ON TABLE evlog.event_log IS 'append-only canonical event log, partitioned by seq range; write it with evlog_append*, never UPDATE/DELETE/TRUNCATE; old partitions leave only through evlog_prune';
@@ -131,13 +130,14 @@ COMMENT ON COLUMN evlog.event_log.host_id IS 'host the event concerns, if any';
 COMMENT ON COLUMN evlog.event_log.rollout_id IS 'rollout the event concerns, if any';
 COMMENT ON COLUMN evlog.event_log.payload IS 'event body, always a JSON object, validated at append';
 COMMENT ON COLUMN evlog.event_log.event_id IS 'optional idempotency key: a retried append with the same key lands once (unique through evlog.event_ids)';
+COMMENT ON INDEX evlog.event_log_host_ts_idx IS 'per-host reads by time';
 COMMENT ON INDEX evlog.event_log_rollout_seq_idx IS 'per-rollout reads in log order';
 COMMENT ON INDEX evlog.event_log_kind_ts_idx IS 'per-kind reads by time';
 COMMENT ON INDEX evlog.event_log_ts_brin_idx IS 'time-range reads (since/until) over the whole log';
 COMMENT ON INDEX evlog.event_log_pkey IS 'one row per seq; reads in log order';
 COMMENT ON INDEX evlog.event_log_event_id_idx IS 'reads by event_id (rows that have one); uniqueness is kept by evlog.event_ids';
 COMMENT ON INDEX evlog.event_log_host_seq_idx IS
-    'a host''s stream in seq order: its head for conditional appends, evlog_stream_head, evlog_stream_read and evlog_query''s host filter';
+    'a host''s stream in seq order: its head for conditional appends, evlog_stream_head and evlog_stream_read';
 COMMENT ON SEQUENCE evlog.event_log_seq_seq IS 'source of evlog.event_log.seq; advanced only by evlog''s append path';
 
 /*
