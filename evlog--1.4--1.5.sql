@@ -9,7 +9,11 @@
  * Locks: the new index is built first, under another name, while reads go
  * on (CREATE INDEX takes SHARE on each partition: appends wait for the
  * build); only then is the old one dropped, which takes ACCESS EXCLUSIVE on
- * the log and its partitions until the update commits, a moment later.
+ * the log and its partitions until the update commits, a moment later.  A
+ * transaction that read the log and then appends while the build ends
+ * waits on the update while the update waits on it: PostgreSQL reports the
+ * deadlock and rolls the update back, and the update can be run again
+ * (doc/upgrading.md).
  *
  * Script safety as in evlog--1.0.sql: schema-qualified names, plain CREATE
  * for new objects, OPERATOR(pg_catalog.x) in bodies.
@@ -31,14 +35,24 @@ COMMENT ON INDEX evlog.event_log_event_id_idx IS 'reads by event_id (rows that h
 DO $$
 DECLARE
     r record;
+    target text;
 BEGIN
-    FOR r IN SELECT i.inhrelid::pg_catalog.regclass AS child, c.relname AS part
+    FOR r IN SELECT i.inhrelid::pg_catalog.regclass AS child, ci.relname AS name,
+                    c.relname AS part, c.relnamespace AS nsp
                FROM pg_catalog.pg_inherits i
+               JOIN pg_catalog.pg_class ci ON ci.oid OPERATOR(pg_catalog.=) i.inhrelid
                JOIN pg_catalog.pg_index x ON x.indexrelid OPERATOR(pg_catalog.=) i.inhrelid
                JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) x.indrelid
               WHERE i.inhparent OPERATOR(pg_catalog.=) 'evlog.event_log_event_id_idx'::pg_catalog.regclass
     LOOP
-        EXECUTE pg_catalog.format('ALTER INDEX %s RENAME TO %I', r.child,
-                                  pg_catalog.left(r.part, 50) OPERATOR(pg_catalog.||) '_event_id_idx');
+        target := pg_catalog.left(r.part, 50) OPERATOR(pg_catalog.||) '_event_id_idx';
+        CONTINUE WHEN r.name OPERATOR(pg_catalog.=) target;
+        IF EXISTS (SELECT FROM pg_catalog.pg_class
+                    WHERE relname OPERATOR(pg_catalog.=) target
+                      AND relnamespace OPERATOR(pg_catalog.=) r.nsp) THEN
+            RAISE WARNING 'index % keeps its name: % is taken', r.child, target;
+            CONTINUE;
+        END IF;
+        EXECUTE pg_catalog.format('ALTER INDEX %s RENAME TO %I', r.child, target);
     END LOOP;
 END $$;

@@ -86,3 +86,17 @@ SELECT evlog_append_batch(array_fill('effect'::text, ARRAY[20]), array_fill('202
                           NULL, NULL, array_fill('{}'::jsonb, ARRAY[20]));
 SELECT count(*) AS written_near_end FROM evlog.event_log WHERE seq > 9223372036854775800;
 SELECT setval('evlog.event_log_seq_seq', :saved_seq) = :saved_seq AS restored;
+-- the same below a MAXVALUE of the owner's choosing
+DO $$ BEGIN
+  EXECUTE pg_catalog.format('ALTER SEQUENCE evlog.event_log_seq_seq MAXVALUE %s',
+                            (SELECT last_value + 10 FROM evlog.event_log_seq_seq));
+END $$;
+DO $$ BEGIN
+  PERFORM evlog_append_batch(array_fill('effect'::text, ARRAY[20]), array_fill('2026-05-16 01:00:00+00'::timestamptz, ARRAY[20]),
+                             NULL, NULL, array_fill('{}'::jsonb, ARRAY[20]));
+EXCEPTION WHEN sequence_generator_limit_exceeded THEN
+  RAISE NOTICE 'refused at MAXVALUE: %', SQLSTATE;
+END $$;
+SELECT count(*) AS written_near_max FROM evlog.event_log WHERE seq > :saved_seq;
+ALTER SEQUENCE evlog.event_log_seq_seq NO MAXVALUE;
+SELECT setval('evlog.event_log_seq_seq', :saved_seq) = :saved_seq AS restored;

@@ -185,8 +185,9 @@ evlog_allocate_seqs(Oid log_relid, Oid seq_relid, int n)
 	LockRelease(&tag, mode, false);
 
 	/*
-	 * A batch computes its seqs as first + k: that needs INCREMENT 1, which
-	 * only an ALTER SEQUENCE on an extension member could have changed.
+	 * A batch computes its seqs as first + k: that needs INCREMENT 1 and
+	 * CACHE 1, which only an ALTER SEQUENCE on an extension member could
+	 * have changed.
 	 */
 	if (last - first != n - 1)
 		ereport(ERROR,
@@ -194,7 +195,7 @@ evlog_allocate_seqs(Oid log_relid, Oid seq_relid, int n)
 				 errmsg("evlog.event_log_seq_seq does not hand out consecutive values"),
 				 errdetail("Allocating %d seqs returned " INT64_FORMAT " to " INT64_FORMAT ".",
 						   n, first, last),
-				 errhint("Restore the sequence's INCREMENT to 1.")));
+				 errhint("Restore the sequence's INCREMENT and CACHE to 1.")));
 
 	xact_last_seq = Max(xact_last_seq, last);
 	return first;
