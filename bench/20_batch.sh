@@ -250,7 +250,7 @@ copy=$(rps_of copy)
     done
 } > "$BENCH_OUT/batch.csv"
 
-echo "rows/s into identical tables (4 btree + 1 brin index), median of $reps runs (COPY and batch 1000: 5 alternating runs), scale $scale:"
+echo "rows/s into tables of the log's shape (COPY: the targets' baseline indexes), median of $reps runs (COPY and batch 1000: 5 alternating runs), scale $scale:"
 printf '| %-44s | %10s | %8s |\n' "path" "rows/s" "vs COPY"
 printf '|%s|%s|%s|\n' "----------------------------------------------" "------------" "----------"
 row() { printf '| %-44s | %10s | %8s |\n' "$1" "$2" "$(ratio "$2" "$copy")"; }
