@@ -101,7 +101,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/regproc.h"
-#include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
