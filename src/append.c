@@ -36,7 +36,7 @@ evlog_append_text(PG_FUNCTION_ARGS)
 {
 	EvlogEvent	ev;
 
-	evlog_event_from_args(fcinfo, &ev, EVLOG_ARG_EVENT_ID);
+	evlog_event_from_values(fcinfo->args, &ev, EVLOG_ARG_EVENT_ID);
 	ev.payload = evlog_parse_payload(PG_GETARG_TEXT_PP(EVLOG_ARG_PAYLOAD), -1);
 	PG_RETURN_INT64(append_one(&ev));
 }
@@ -46,7 +46,7 @@ evlog_append_jsonb(PG_FUNCTION_ARGS)
 {
 	EvlogEvent	ev;
 
-	evlog_event_from_args(fcinfo, &ev, EVLOG_ARG_EVENT_ID);
+	evlog_event_from_values(fcinfo->args, &ev, EVLOG_ARG_EVENT_ID);
 	ev.payload = PG_GETARG_JSONB_P(EVLOG_ARG_PAYLOAD);
 	evlog_check_payload(ev.payload, -1);
 	PG_RETURN_INT64(append_one(&ev));

@@ -66,7 +66,7 @@ static void
 expected_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev)
 {
 	StaticAssertStmt((int) XARG_PAYLOAD == (int) EVLOG_ARG_PAYLOAD, "evlog_append's leading arguments");
-	evlog_event_from_args(fcinfo, ev, XARG_EVENT_ID);
+	evlog_event_from_values(fcinfo->args, ev, XARG_EVENT_ID);
 	expect_from_args(fcinfo, XARG_EXPECTED_STREAM, XARG_EXPECTED_SEQ,
 						   &ev->expect, -1);
 	if (ev->expect.stream != EVLOG_STREAM_NONE)

@@ -20,7 +20,7 @@
  * buffer is written, whenever it holds LOAD_MAX_EVENTS events or
  * LOAD_MAX_BYTES of tuple data, with evlog_writer_append_many: the path of
  * evlog_append_batch (multi-insert, event_id rules, a contiguous range of
- * seqs per write, the derived tables through the log's AFTER ROW trigger).
+ * seqs per write, the derived rows the log's AFTER ROW trigger makes).
  * Seqs follow input order.  An error anywhere aborts the statement, and
  * with it the rows already written: the load is all or nothing.
  *

@@ -397,7 +397,7 @@ evlog_enqueue_text(PG_FUNCTION_ARGS)
 	EvlogEvent	ev;
 
 	require_queue();
-	evlog_event_from_args(fcinfo, &ev, EVLOG_ARG_EVENT_ID);
+	evlog_event_from_values(fcinfo->args, &ev, EVLOG_ARG_EVENT_ID);
 	ev.payload = evlog_parse_payload(PG_GETARG_TEXT_PP(EVLOG_ARG_PAYLOAD), -1);
 	evlog_check_event_id(&ev);
 	PG_RETURN_INT64(enqueue_one(&ev));
@@ -409,7 +409,7 @@ evlog_enqueue_jsonb(PG_FUNCTION_ARGS)
 	EvlogEvent	ev;
 
 	require_queue();
-	evlog_event_from_args(fcinfo, &ev, EVLOG_ARG_EVENT_ID);
+	evlog_event_from_values(fcinfo->args, &ev, EVLOG_ARG_EVENT_ID);
 	ev.payload = PG_GETARG_JSONB_P(EVLOG_ARG_PAYLOAD);
 	evlog_check_payload(ev.payload, -1);
 	evlog_check_event_id(&ev);

@@ -496,23 +496,14 @@ optional_text_arg(const NullableDatum *args, int argno, const char *field)
 }
 
 /*
- * Read and check everything but the payload from the arguments of
- * evlog_append / evlog_enqueue (which share their signature), in the same
- * order for both, so both raise the same error for the same call.  The
+ * Read and check everything but the payload from values laid out like the
+ * arguments of evlog_append / evlog_enqueue (which share their signature;
+ * callers pass fcinfo->args), in the same order for every path, so that
+ * each raises the same error for the same values: a row of
+ * evlog.append_copy (copy_load.c) is checked by this very code.  The
  * payload is read by the caller: as text or as jsonb.  event_id_arg is
  * EVLOG_ARG_EVENT_ID, or where a conditional append's signature has it
  * (after its expectation).
- */
-void
-evlog_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev, int event_id_arg)
-{
-	evlog_event_from_values(fcinfo->args, ev, event_id_arg);
-}
-
-/*
- * The same from an array laid out like evlog_append's arguments: a row of
- * evlog.append_copy (copy_load.c) is checked by this very code, so it
- * raises what evlog_append would for the same values.
  */
 void
 evlog_event_from_values(const NullableDatum *args, EvlogEvent *ev, int event_id_arg)

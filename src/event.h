@@ -41,7 +41,7 @@ extern char *evlog_entry_prefix(int entry);
 
 /*
  * Argument positions of evlog_append(...) and evlog_enqueue(...), which
- * share their signature; evlog_event_from_args reads all but the payload.
+ * share their signature; evlog_event_from_values reads all but the payload.
  */
 enum
 {
@@ -52,7 +52,6 @@ enum
 	EVLOG_ARG_PAYLOAD,
 	EVLOG_ARG_EVENT_ID
 };
-extern void evlog_event_from_args(FunctionCallInfo fcinfo, EvlogEvent *ev, int event_id_arg);
 extern void evlog_event_from_values(const NullableDatum *args, EvlogEvent *ev, int event_id_arg);
 
 #endif							/* EVLOG_EVENT_H */

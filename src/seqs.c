@@ -107,15 +107,14 @@ register_inflight(int64 first)
  * allocation lock, so no evlog append takes a value meanwhile.  Checked
  * here: INCREMENT 1 and CACHE 1 (with a cache, "first" may come from this
  * backend's cached block, and moving the sequence to first + n - 1 would
- * move it back below values other backends hold), the range within MAXVALUE,
- * and no nextval since ours (the sequence's last_value is still "first":
- * its owner could call nextval outside evlog; one in the instant between
- * this check and the setval would get a seq of the batch, and the primary
- * key refuses the second of the two rows).  setval WAL-logs the new value at
- * once, so a crash cannot hand the range out again.  Both functions check
- * privileges on the sequence, which writers do not have: they run as its
- * owner, restricted (as_user.c), like every statement evlog runs on its own
- * tables.
+ * move it back below values other backends hold; ALTER SEQUENCE drops
+ * cached blocks), and the range within MAXVALUE.  Only the sequence's
+ * owner can call nextval outside evlog: one in the instant after our
+ * nextval would share a seq with the batch, and the primary key refuses the
+ * second of the two rows.  setval WAL-logs the new value at once, so a
+ * crash cannot hand the range out again.  It checks UPDATE on the
+ * sequence, which writers do not have: it runs as the sequence's owner,
+ * restricted (as_user.c), like every statement evlog runs on its own tables.
  */
 static bool
 advance_sequence(Oid seq_relid, int64 first, int n)
@@ -125,7 +124,6 @@ advance_sequence(Oid seq_relid, int64 first, int n)
 	int64		last;
 	bool		ok;
 	Relation	seqrel;
-	Oid			owner;
 	EvlogAsUser as;
 
 	if (!HeapTupleIsValid(tup))
@@ -138,23 +136,11 @@ advance_sequence(Oid seq_relid, int64 first, int n)
 		return false;
 
 	seqrel = relation_open(seq_relid, NoLock);	/* locked by our nextval */
-	owner = seqrel->rd_rel->relowner;
+	evlog_as_user_begin(seqrel->rd_rel->relowner, 0, &as);
 	relation_close(seqrel, NoLock);
-	evlog_as_user_begin(owner, 0, &as);
-	{
-		LOCAL_FCINFO(fcinfo, 1);
-		Datum		last_value;
-
-		InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
-		fcinfo->args[0].value = ObjectIdGetDatum(seq_relid);
-		fcinfo->args[0].isnull = false;
-		last_value = pg_sequence_last_value(fcinfo);
-		ok = !fcinfo->isnull && DatumGetInt64(last_value) == first;
-	}
-	if (ok)
-		(void) DirectFunctionCall2(setval_oid, ObjectIdGetDatum(seq_relid), Int64GetDatum(last));
+	(void) DirectFunctionCall2(setval_oid, ObjectIdGetDatum(seq_relid), Int64GetDatum(last));
 	evlog_as_user_end(&as);
-	return ok;
+	return true;
 }
 
 /*
