@@ -1,8 +1,9 @@
 # Push without NOTIFY in appenders' transactions: with evlog preloaded the
 # notification for LISTEN evlog comes from the database's notifier process,
 # not from the appending backend, and carries the seq the append committed;
-# the notifier leaves when idle and the next append brings a new one (no
-# wake-up lost across that); with evlog.notify = off nothing is published.
+# the notifier leaves when idle, or when terminated while appends stream,
+# and the next append brings a new one (no wake-up lost across that); with
+# evlog.notify = off nothing is published.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -77,6 +78,35 @@ my $before = $out;
 ($payload, $sender) = wait_notification($off);
 is($payload, $seq, 'with evlog.notify = off nothing is published for that append');
 unlike($before, qr/payload "$off"/, 'no notification carries the seq appended with evlog.notify = off');
+
+# asked to stop while six clients append without waiting for their flushes,
+# the notifier still leaves (it pauses 1 ms after each notification and
+# leaves at a moment no transaction is committing), and the appends that
+# follow are notified (by a new notifier)
+my $script = $node->basedir . '/append.sql';
+open(my $fh, '>', $script) or die $!;
+print $fh q{SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'n', NULL, '{"n":0}');};
+close($fh);
+my $first = $node->safe_psql('postgres', 'SELECT max(seq) FROM evlog.event_log');
+my ($bout, $berr) = ('', '');
+my $bench = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '6', '-j', '2', '-T', '60', '-f', $script, $node->connstr('postgres') . ' options=-csynchronous_commit=off' ],
+	'>', \$bout, '2>', \$berr);
+ok($node->poll_query_until('postgres',
+		"SELECT max(seq) > $first + 200 FROM evlog.event_log"), 'appends are streaming');
+my $old = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'evlog notifier' AND datname = 'postgres'});
+like($old, qr/^\d+$/, 'the notifier is running');
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($old)");
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $old"),
+	'a notifier asked to stop leaves while commits stream');
+ok($bench->pumpable, 'the appenders were still committing when it left');
+$seq = $node->safe_psql('postgres', q{
+	SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'n', NULL, '{"n":5}')});
+($payload, $sender) = wait_notification($seq);
+ok(defined $payload && $payload >= $seq, 'appends after it are notified');
+$bench->kill_kill;
 
 # the notifier leaves when idle; the next append starts a new one
 $node->append_conf('postgresql.conf', "evlog.notifier_idle_timeout = '100ms'");

@@ -9,8 +9,15 @@
 # Stages PostgreSQL with this tree's evlog, and runs one single-user backend
 # (postgres --single) under callgrind that does N single-row evlog_append
 # statements, then N plain INSERTs into a table of the log's shape.  Only
-# what a simple query does is counted (--toggle-collect on its exported steps: Debian strips static symbols), so server start, CREATE
-# EXTENSION and the warm-up are left out.  Prints instructions per statement
+# what a simple query does is counted (--toggle-collect on its exported
+# steps: Debian strips static symbols), so server start and CREATE
+# EXTENSION are left out, and so are CG_WARM (default 10) statements run
+# first: loading the library and filling the caches happen once per
+# connection, not per append.  (Until 1.6 they were counted, some 12,500
+# instructions per statement at N = 2,000 for evlog_append, mostly the
+# library's load.)  In a single-user backend a SELECT's result row is
+# printed (debugtup, some 8,000 instructions), where a client connection
+# sends one DataRow; an INSERT has none.  Prints instructions per statement
 # for each path.  CG_PATHS picks paths: append, insert (default),
 # append_prepared and insert_prepared (PREPARE once, then N EXECUTEs with a
 # payload that differs per event, as pgbench -M prepared does), copy_view
@@ -63,8 +70,11 @@ append_prepared="EXECUTE s(%d);"
 insert_prepared="EXECUTE s(%d);"
 chmod 644 "$work/rows.tsv"
 
-# One backend per path, every statement counted (the first ones warm the
-# caches; N makes them a small share).
+# One backend per path.  WARM statements run first and are not counted
+# (loading the library, filling the caches: once per connection, not per
+# append); the counts are zeroed when SELECT pg_backend_pid() enters it,
+# then the N statements are counted.
+warm=${CG_WARM:-10}
 for path in ${CG_PATHS:-append insert}; do
     stmt=${!path}
     setup_var=${path}_setup
@@ -72,11 +82,15 @@ for path in ${CG_PATHS:-append insert}; do
     case $path in batch|copy|copy_view) per=1000 ;; esac
     { [ -z "${!setup_var:-}" ] || echo "${!setup_var}"
       case $stmt in
-          EXECUTE*) for ((i = 0; i < n; i++)); do printf "$stmt\n" "$i"; done ;;
-          *) for ((i = 0; i < n; i++)); do echo "$stmt"; done ;;
+          EXECUTE*) for ((i = 0; i < warm; i++)); do printf "$stmt\n" "$((n + i))"; done
+                    echo "SELECT pg_backend_pid();"
+                    for ((i = 0; i < n; i++)); do printf "$stmt\n" "$i"; done ;;
+          *) for ((i = 0; i < warm; i++)); do echo "$stmt"; done
+             echo "SELECT pg_backend_pid();"
+             for ((i = 0; i < n; i++)); do echo "$stmt"; done ;;
       esac; } > "$work/$path.sql"
     chown postgres: "$work/$path.sql" 2>/dev/null || true
-    run_as_server_user valgrind --tool=callgrind --toggle-collect=pg_parse_query --toggle-collect=pg_analyze_and_rewrite_fixedparams --toggle-collect=pg_plan_queries --toggle-collect=PortalRun --toggle-collect=StartTransactionCommand --toggle-collect=CommitTransactionCommand \
+    run_as_server_user valgrind --tool=callgrind --zero-before=pg_backend_pid --toggle-collect=pg_parse_query --toggle-collect=pg_analyze_and_rewrite_fixedparams --toggle-collect=pg_plan_queries --toggle-collect=PortalRun --toggle-collect=StartTransactionCommand --toggle-collect=CommitTransactionCommand \
         --callgrind-out-file="$work/callgrind.$path" \
         "$bindir/postgres" --single -D "$work/data" postgres < "$work/$path.sql" >/dev/null 2>"$work/$path.err" \
         || { cat "$work/$path.err" >&2; exit 1; }
