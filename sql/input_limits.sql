@@ -119,6 +119,75 @@ SELECT count(*) > 0 AS reads FROM evlog_read(:start);
 SELECT evlog_seal() > 0 AS sealed;
 SELECT first_bad_seq IS NULL AS chain_intact FROM evlog_verify_chain();
 
+-- evlog.max_payload_bytes bounds payload::text exactly, for 100 generated
+-- payloads that print larger than stored: nesting, containers of more than 32
+-- members (jsonb stores an offset in every 32nd entry), keys and strings
+-- with characters printed escaped and multibyte ones, numbers of every form
+-- up to the digit limit
+CREATE FUNCTION pg_temp.gen_string() RETURNS text LANGUAGE sql AS $$
+  SELECT coalesce(string_agg((ARRAY['a','Z','0',' ','"','\',E'\n',E'\t',chr(1),chr(31),'/','é','€','😀',
+                           'long text ','}',']',':',','])[1 + floor(random() * 19)::int], ''), '')
+  FROM generate_series(1, floor(random() * 12)::int)
+$$;
+CREATE FUNCTION pg_temp.gen_scalar() RETURNS jsonb LANGUAGE sql AS $$
+  SELECT CASE floor(random() * 12)::int
+    WHEN 0 THEN to_jsonb(pg_temp.gen_string())
+    WHEN 1 THEN to_jsonb(pg_temp.gen_string())
+    WHEN 2 THEN 'true' WHEN 3 THEN 'false' WHEN 4 THEN 'null'
+    WHEN 5 THEN to_jsonb(floor(random() * 2000000 - 1000000)::int)
+    WHEN 6 THEN to_jsonb(round((random() * 2000 - 1000)::numeric, floor(random() * 8)::int))
+    WHEN 7 THEN (format('%se%s', round(random()::numeric, 3), floor(random() * 1990 - 995)::int))::jsonb
+    WHEN 8 THEN (format('-%s.%s', repeat('9', 1 + floor(random() * 999)::int), repeat('0', 1 + floor(random() * 999)::int)))::jsonb
+    WHEN 9 THEN '0.000'
+    WHEN 10 THEN '9e999'
+    ELSE '1e-1000'
+  END
+$$;
+CREATE FUNCTION pg_temp.gen(depth int) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE r float := random(); n int := floor(random() * 45)::int; o jsonb;
+BEGIN
+  IF depth = 0 OR r < 0.4 THEN
+    RETURN pg_temp.gen_scalar();
+  ELSIF r < 0.7 THEN
+    o := '[]';
+    FOR i IN 1 .. n LOOP o := o || jsonb_build_array(pg_temp.gen(depth - 1)); END LOOP;
+  ELSE
+    o := '{}';
+    FOR i IN 1 .. n LOOP o := o || jsonb_build_object(pg_temp.gen_string(), pg_temp.gen(depth - 1)); END LOOP;
+  END IF;
+  RETURN o;
+END $$;
+SELECT setseed(0.25);
+DO $$
+DECLARE p jsonb; n int; stored int; printed_larger int := 0; tried int := 0;
+BEGIN
+  WHILE printed_larger < 100 LOOP
+    tried := tried + 1;
+    p := jsonb_build_object(pg_temp.gen_string(), pg_temp.gen(2), 'k', pg_temp.gen(1));
+    n := octet_length(p::text);
+    stored := pg_column_size(p) - 4;
+    -- accepted at its printed size (or its stored size, when larger)
+    PERFORM set_config('evlog.max_payload_bytes', greatest(n, stored)::text, true);
+    PERFORM evlog_append('k', '2026-01-01Z', 'h', NULL, p);
+    IF n <= stored THEN
+      CONTINUE;
+    END IF;
+    printed_larger := printed_larger + 1;
+    PERFORM set_config('evlog.max_payload_bytes', (n - 1)::text, true);
+    BEGIN
+      PERFORM evlog_append('k', '2026-01-01Z', 'h', NULL, p);
+      RAISE EXCEPTION 'accepted at % bytes although it prints as %: %', n - 1, n, p;
+    EXCEPTION WHEN program_limit_exceeded THEN
+      IF sqlerrm <> 'payload exceeds evlog.max_payload_bytes' THEN
+        RAISE;
+      END IF;
+    END;
+  END LOOP;
+  RAISE WARNING '% generated payloads accepted at their printed size; the % that print larger than stored refused one byte below it',
+    tried, printed_larger;
+END $$;
+RESET evlog.max_payload_bytes;
+
 -- the chain's ts over the whole finite timestamptz range: the C encoder,
 -- the README's SQL formula and chain_export (read by tools/verify_chain.py,
 -- run on the same values by t/020_fuzz.pl) agree; the microseconds wrap to
