@@ -111,3 +111,43 @@ SELECT pg_temp.try_append() AS on_one_partition;
 DROP TRIGGER hpd_move ON :part;
 DROP FUNCTION hpd_move_trigger();
 SELECT count(*) AS hpd9_rows FROM evlog.event_log WHERE host_id = 'hpd-9';
+
+-- a batch's check tells its writer which events the rules write nothing
+-- for (a passing probe, an observed failure, a kind that feeds no table),
+-- and those are not read again at the insert.  The events below mix both
+-- kinds; written by evlog_append one by one, by both batch forms and by a
+-- load into evlog.append_copy, each path derives the same rows, and the
+-- tables equal a replay of the log.
+CREATE TEMP TABLE hpd_mix (n int, kind text, host_id text, rollout_id text, payload jsonb);
+INSERT INTO hpd_mix VALUES
+  (1, 'agent_event', 'h', 'r', '{"kind":"ProbeResult","probeName":"a","mode":"observe","status":"pass","observedAt":"2026-05-16T01:00:00Z"}'),
+  (2, 'agent_event', 'h', 'r', '{"kind":"ProbeResult","probeName":"b","mode":"enforce","status":"fail","observedAt":"2026-05-16T01:00:00Z"}'),
+  (3, 'agent_event', 'h', 'r', '{"kind":"ProbeResult","probeName":"c","mode":"observe","status":"fail","observedAt":"2026-05-16T01:00:00Z"}'),
+  (4, 'agent_event', 'h', 'r', '{"kind":"ProbeResult","probeName":"d","observedAt":"2026-05-16T01:00:00Z","subResults":[{"controlId":"x","status":"pass","effectiveMode":"enforce"},{"controlId":"y","status":"fail","effectiveMode":"enforce","framework":"f"}]}'),
+  (5, 'agent_event', 'h', 'r', '{"kind":"ProbeResult","probeName":"e","observedAt":"2026-05-16T01:00:00Z","subResults":[{"controlId":"x","status":"fail","effectiveMode":"observe"}]}'),
+  (6, 'agent_event', 'h', 'r', '{"kind":"Heartbeat"}'),
+  (7, 'rollout_event', 'h', 'R', '{"kind":"RolloutOpened","channel":"stable","targetRef":"t","at":"2026-05-16T01:00:00Z"}'),
+  (8, 'rollout_event', 'h', 'R', '{"kind":"WaveAdvanced","fromWave":0,"toWave":1,"at":"2026-05-16T01:01:00Z"}'),
+  (9, 'effect', 'h', 'R', '{"effect":"RecordTransition","host":"h","from":"Pending","to":"Activating","at":"2026-05-16T01:02:00Z"}'),
+  (10, 'effect', 'h', 'R', '{"effect":"Unrelated"}'),
+  (11, 'plan_action', 'h', 'R', '{"kind":"ProbeResult","probeName":"z","mode":"enforce","status":"fail","observedAt":"2026-05-16T01:00:00Z"}');
+-- path p: host and rollout ids tagged with the path
+CREATE FUNCTION pg_temp.mix(p text) RETURNS TABLE (kind text, ts timestamptz, host_id text, rollout_id text, payload jsonb)
+LANGUAGE sql AS $$
+  SELECT kind, '2026-05-16 01:00:00+00'::timestamptz, host_id || '-' || p, rollout_id || '-' || p,
+         CASE WHEN payload ? 'host' THEN jsonb_set(payload, '{host}', to_jsonb(host_id || '-' || p)) ELSE payload END
+    FROM hpd_mix ORDER BY n
+$$;
+SELECT count(evlog_append(kind, ts, host_id, rollout_id, payload)) AS single FROM pg_temp.mix('single');
+SELECT cardinality(evlog_append_batch(jsonb_agg(jsonb_build_object('kind', kind, 'ts', ts, 'host_id', host_id,
+         'rollout_id', rollout_id, 'payload', payload)))) AS batch_jsonb FROM pg_temp.mix('bj');
+SELECT cardinality(evlog_append_batch(array_agg(kind), array_agg(ts), array_agg(host_id), array_agg(rollout_id),
+         array_agg(payload), NULL)) AS batch_arrays FROM pg_temp.mix('ba');
+INSERT INTO evlog.append_copy (kind, ts, host_id, rollout_id, payload) SELECT * FROM pg_temp.mix('copy');
+SELECT p AS path,
+       (SELECT count(*) FROM evlog.probe_failures WHERE host_id = 'h-' || p) AS probe_failures,
+       (SELECT string_agg(coalesce(control_id, '-'), ',' ORDER BY control_id) FROM evlog.probe_failures WHERE host_id = 'h-' || p) AS controls,
+       (SELECT state || '/' || current_wave FROM evlog.rollouts WHERE rollout_id = 'R-' || p) AS rollout,
+       (SELECT state FROM evlog.host_states WHERE host_id = 'h-' || p) AS host_state
+  FROM unnest(ARRAY['single', 'bj', 'ba', 'copy']) p;
+SELECT * FROM evlog_verify('all') WHERE row->>'host_id' LIKE 'h-%' OR row->>'rollout_id' LIKE 'R-%';

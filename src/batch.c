@@ -393,7 +393,9 @@ fetch_jsonb_entry(void *arg, int index, EvlogEvent *ev)
 
 	if (validated)
 	{
+		/* fetched again (a batch too large to keep): derive as usual */
 		ev->ts = b->ts[index];
+		ev->derives_nothing = false;
 		return;
 	}
 
@@ -407,7 +409,7 @@ fetch_jsonb_entry(void *arg, int index, EvlogEvent *ev)
 	if (ev->event_id)
 		evlog_check_id(ev->event_id, "event_id", index);
 	evlog_check_payload(ev->payload, index);
-	evlog_derive_check(ev, index);
+	ev->derives_nothing = !evlog_derive_check(ev, index);
 	b->ts[index] = ev->ts;
 }
 
@@ -514,10 +516,11 @@ fetch_array_entry(void *arg, int index, EvlogEvent *ev)
 	ev->rollout_id = array_optional_text(b->rollout_ids, b->rollout_id_nulls, index, "rollout_id", validate);
 	ev->event_id = array_optional_text(b->event_ids, b->event_id_nulls, index, "event_id", validate);
 	ev->payload = DatumGetJsonbP(b->payloads[index]);
+	ev->derives_nothing = false;
 	if (validate)
 	{
 		evlog_check_payload(ev->payload, index);
-		evlog_derive_check(ev, index);
+		ev->derives_nothing = !evlog_derive_check(ev, index);
 	}
 	array_expectation(b, index, &ev->expect);
 	b->validated[index] = true;

@@ -91,7 +91,7 @@ evlog_multi_insert_flush(EState *estate, ResultRelInfo *rri,
 	 */
 	for (int i = 0; after_row != NULL && i < n; i++)
 	{
-		if (!after_row(slots[i], arg))
+		if (!after_row(slots[i], i, arg))
 			ExecARInsertTriggers(estate, rri, slots[i], NIL, NULL);
 		ExecClearTuple(slots[i]);
 		ResetPerTupleExprContext(estate);

@@ -36,14 +36,15 @@ extern ResultRelInfo *evlog_insert_result_rel(EState *estate, Relation rel, Inde
 
 /*
  * What the caller does for each row written instead of queueing its AFTER
- * ROW trigger events; returns false to have them queued after all.
+ * ROW trigger events; returns false to have them queued after all.  row is
+ * the slot's index in the buffer written.
  */
-typedef bool (*EvlogAfterRow) (TupleTableSlot *slot, void *arg);
+typedef bool (*EvlogAfterRow) (TupleTableSlot *slot, int row, void *arg);
 
 /*
  * Write n buffered rows of rri, as CopyMultiInsertBufferFlush() does; the
  * trigger events only queue (they fire at AfterTriggerEndQuery).  With
- * after_row, after_row(slot, arg) is called for each row once every row of
+ * after_row, after_row(slot, row, arg) is called for each row once every row of
  * the buffer has its index entries, and the row's trigger events are queued
  * only if it returns false.  The slots are cleared.
  */

@@ -294,7 +294,7 @@ buffer_row(CopyLoad *l, TriggerData *trigdata)
 	evlog_event_from_values(args, ev, EVLOG_ARG_EVENT_ID);
 	ev->payload = DatumGetJsonbP(args[EVLOG_ARG_PAYLOAD].value);
 	evlog_check_payload(ev->payload, -1);
-	evlog_derive_check(ev, -1);
+	ev->derives_nothing = !evlog_derive_check(ev, -1);
 	ev->expect.stream = EVLOG_STREAM_NONE;
 	ev->expect.seq = EVLOG_STREAM_EMPTY;
 	MemoryContextSwitchTo(old);

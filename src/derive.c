@@ -356,6 +356,9 @@ stage_pf_insert(Datum *values, bool *isnull)
 	table_tuple_insert(stage_pf_rel, slot, GetCurrentCommandId(true), 0, stage_pf_bistate);
 }
 
+/* a rule of the event evlog_derive_check is reading would write */
+static bool check_writes = false;
+
 /* Run a kept plan; NULL Datums (PointerGetDatum(NULL)) become SQL NULLs. */
 static uint64
 run(DeriveStmt st, int mode, Datum *values, bool *isnull)
@@ -365,7 +368,10 @@ run(DeriveStmt st, int mode, Datum *values, bool *isnull)
 	int			rc;
 
 	if (mode == DERIVE_CHECK)
+	{
+		check_writes = true;
 		return 0;
+	}
 	if (mode == DERIVE_STAGING && st == ST_PF_INSERT && stage_pf_rel != NULL)
 	{
 		stage_pf_insert(values, isnull);
@@ -946,8 +952,12 @@ apply_rollout_event_11(const RolloutEvent *e, int mode)
 static void
 derive_rollout(const RolloutEvent *e, int mode)
 {
+	/* what it writes depends on the rollout's registers: it writes */
 	if (mode == DERIVE_CHECK)
+	{
+		check_writes = true;
 		return;
+	}
 	if (rollout_state_exists())
 		apply_rollout_event(e, mode);
 	else
@@ -1237,14 +1247,19 @@ evlog_derive_event_lazy(const EvlogEventRow *ev, const EvlogDeriveTarget *target
  * batch functions: entry is the entry's 0-based index, which the error's
  * detail names; -1 otherwise), so that what the log would refuse is refused
  * at the call.
+ *
+ * Returns whether a rule would write for it.  When not, the event's derive
+ * writes nothing either, whenever it runs: the rules are a function of the
+ * event's row, and the one path that decides differently, a rollout's,
+ * counts as writing.
  */
-void
+bool
 evlog_derive_check(const EvlogEvent *event, int entry)
 {
 	EvlogEventRow ev;
 
 	if (!evlog_kind_feeds_builtin(event->kind))
-		return;
+		return false;
 	memset(&ev, 0, sizeof(ev));
 	ev.seq = 0;					/* none yet: errors name the entry or kind */
 	ev.ts = event->ts;
@@ -1254,6 +1269,8 @@ evlog_derive_check(const EvlogEvent *event, int entry)
 	ev.payload = JsonbPGetDatum(event->payload);
 	/* an error leaves check_entry set: the next call sets it again */
 	check_entry = entry;
+	check_writes = false;
 	derive_builtin(&ev, evlog_event_feeds(&ev), DERIVE_CHECK);
 	check_entry = -1;
+	return check_writes;
 }

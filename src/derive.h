@@ -72,7 +72,7 @@ extern bool evlog_kind_feeds_builtin(const text *kind);
 extern void evlog_derive_event(const EvlogEventRow *ev, const EvlogDeriveTarget *target);
 extern void evlog_derive_event_lazy(const EvlogEventRow *ev, const EvlogDeriveTarget *target,
 									Oid owner);
-extern void evlog_derive_check(const EvlogEvent *event, int entry);
+extern bool evlog_derive_check(const EvlogEvent *event, int entry);
 extern int64 evlog_derived_from_seq;
 extern const char *evlog_builtin_view_name(int view);
 extern int	evlog_builtin_view_from_name(const char *name);

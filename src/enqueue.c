@@ -349,7 +349,7 @@ enqueue_one(EvlogEvent *ev)
 	int64		ticket;
 
 	/* what evlog_append would refuse for its payload is refused now */
-	evlog_derive_check(ev, -1);
+	(void) evlog_derive_check(ev, -1);
 	register_callbacks();
 	if (xact_slot == NULL)
 		xact_slot = evlog_queue_join(&xact_generation, &xact_report_tickets);

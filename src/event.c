@@ -584,6 +584,7 @@ evlog_event_from_values(const NullableDatum *args, EvlogEvent *ev, int event_id_
 	ev->host_id = optional_text_arg(args, EVLOG_ARG_HOST_ID, "host_id");
 	ev->rollout_id = optional_text_arg(args, EVLOG_ARG_ROLLOUT_ID, "rollout_id");
 	ev->event_id = optional_text_arg(args, event_id_arg, "event_id");
+	ev->derives_nothing = false;
 }
 
 /*

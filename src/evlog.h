@@ -143,6 +143,10 @@ typedef struct EvlogExpect
  * when SQL NULL.  seq is filled in by the writer.  expect is read only by
  * the conditional paths (evlog_writer_append_expected, and batches written
  * with_expect); other producers of events may leave it unset.
+ * derives_nothing: evlog_derive_check() read the event and the derived
+ * tables' rules write nothing for it (a passing probe, say), so a batch's
+ * writer need not read it again; false when not known.  Every producer
+ * sets it.
  */
 typedef struct EvlogEvent
 {
@@ -153,6 +157,7 @@ typedef struct EvlogEvent
 	Jsonb	   *payload;
 	text	   *event_id;
 	EvlogExpect expect;
+	bool		derives_nothing;
 } EvlogEvent;
 
 #endif							/* EVLOG_H */

@@ -130,6 +130,7 @@ struct EvlogWriter
 	Oid			seq_relid;
 	Oid			event_id_index;
 	Relation	derive_rel;		/* where the rows being derived went */
+	struct InsertBuffer *flushing;	/* the batch buffer being written */
 
 	/* 1.1: partitions and the event_id side table */
 	bool		partitioned;
@@ -160,6 +161,7 @@ struct EvlogWriter
 typedef struct InsertBuffer
 {
 	TupleTableSlot *slots[BATCH_MAX_TUPLES];
+	bool		derives_nothing[BATCH_MAX_TUPLES];	/* the event's, per slot */
 	ResultRelInfo *rri;			/* the partition (or log) the rows go to */
 	int			nslots;			/* slots created so far */
 	int			nused;			/* slots holding a buffered row */
@@ -691,7 +693,7 @@ lock_event_id(EvlogWriter *w, uint32 hash)
 		id_locks_taken++;
 }
 
-static bool derive_inserted(TupleTableSlot *slot, void *arg);
+static bool derive_inserted(TupleTableSlot *slot, int row, void *arg);
 
 /*
  * Insert one row of the log as ExecSimpleRelationInsert() does (BEFORE ROW
@@ -747,7 +749,7 @@ insert_log_row(EvlogWriter *w, ResultRelInfo *rri, TupleTableSlot *slot)
 	if (rri->ri_NumIndices > 0)
 		recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
 	w->derive_rel = rel;
-	if (!evlog_derive_directly(rri) || !derive_inserted(slot, w))
+	if (!evlog_derive_directly(rri) || !derive_inserted(slot, -1, w))
 		ExecARInsertTriggers(estate, rri, slot, recheck, NULL);
 	list_free(recheck);
 }
@@ -895,13 +897,20 @@ event_bytes(EvlogEvent *ev)
 /*
  * The derived tables' part of a row the writer inserted into rel, called
  * directly (evlog_derive_directly): what the AFTER ROW trigger would do at
- * the end of the statement.
+ * the end of the statement.  row: its place in the batch buffer being
+ * written, -1 for a row written alone.  A batch's event that its check
+ * found nothing to derive from is not read again: the row is the event as
+ * checked (the multi-insert path runs no BEFORE ROW trigger that could
+ * change it), and with no user view registered the derive is the built-in
+ * rules alone.
  */
 static bool
-derive_inserted(TupleTableSlot *slot, void *arg)
+derive_inserted(TupleTableSlot *slot, int row, void *arg)
 {
 	EvlogWriter *w = (EvlogWriter *) arg;
 
+	if (row >= 0 && w->flushing->derives_nothing[row] && evlog_user_views_none())
+		return true;
 	return evlog_derive_slot(w->derive_rel, slot);
 }
 
@@ -921,6 +930,7 @@ flush_buffer(EvlogWriter *w, InsertBuffer *buf)
 	note_memory(w);
 	direct = evlog_derive_directly(buf->rri);
 	w->derive_rel = buf->rri->ri_RelationDesc;
+	w->flushing = buf;
 	evlog_multi_insert_flush(w->estate, buf->rri, buf->slots, buf->nused, buf->bistate,
 							 direct ? derive_inserted : NULL, w);
 	buf->nused = 0;
@@ -1317,6 +1327,7 @@ insert_new_entries(EvlogWriter *w, int n, BatchSource *src, const uint8 *state,
 			buf->slots[buf->nslots++] = table_slot_create(w->rel, &w->estate->es_tupleTable);
 		slot = buf->slots[buf->nused];
 		store_event(slot, &ev, seqs_out[i]);
+		buf->derives_nothing[buf->nused] = ev.derives_nothing;
 		/* validation covers NOT NULL; CHECK constraints a DBA added need this */
 		if (rri->ri_RelationDesc->rd_att->constr)
 			ExecConstraints(rri, slot, w->estate);
