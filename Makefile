@@ -52,7 +52,7 @@ DATA = evlog--1.0.sql evlog--1.0--1.1.sql evlog--1.1--1.2.sql evlog--1.2--1.3.sq
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.
 REGRESS = core_append core_validation core_query core_privileges read_consumers derived \
 	derived_rebuild chain batch hardening_search_path prune hardening_objects input_limits derived_order \
-	conditional_append hot_path_caches copy_load hot_path_derive batch_ts
+	conditional_append hot_path_caches copy_load hot_path_derive batch_ts partition_routing
 REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
 # suites that need evlog in shared_preload_libraries: scripts/test.sh runs
 # them in a second pg_regress with test/evlog_preload.conf

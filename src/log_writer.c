@@ -134,8 +134,6 @@ struct EvlogWriter
 
 	/* 1.1: partitions and the event_id side table */
 	bool		partitioned;
-	EvlogPart  *parts;
-	int			nparts;
 	WriterPart *open;
 	int			nopen;
 	int			maxopen;
@@ -203,14 +201,6 @@ writer_cover(EvlogWriter *w, int64 seq)
 		if (w->rri != NULL)
 			w->rri->ri_RelationDesc = w->rel;
 	}
-	if (w->parts != NULL)
-		pfree(w->parts);
-	w->parts = evlog_log_parts(w->rel, &w->nparts);
-	if (w->open != NULL && w->maxopen < w->nparts)
-	{
-		w->open = repalloc(w->open, sizeof(WriterPart) * w->nparts);
-		w->maxopen = w->nparts;
-	}
 }
 
 EvlogWriter *
@@ -236,9 +226,7 @@ evlog_writer_open(void)
 	{
 		w->event_id_index = evlog_relid("event_ids_pkey");
 		w->ids_relid = evlog_relid("event_ids");
-		if (w->parts == NULL)
-			w->parts = evlog_log_parts(w->rel, &w->nparts);
-		w->maxopen = Max(w->nparts, 1);
+		w->maxopen = 4;
 		w->open = palloc0(sizeof(WriterPart) * w->maxopen);
 	}
 	else
@@ -316,31 +304,25 @@ partition_for(EvlogWriter *w, int64 seq)
 	TupleDesc	pdesc;
 	TupleDesc	ldesc;
 	ResultRelInfo *rri;
-	int			i;
+	EvlogPart	bounds;
 
 	if (!w->partitioned)
 		return w->rri;
-	for (i = w->nopen - 1; i >= 0; i--)
+	for (int i = w->nopen - 1; i >= 0; i--)
 		if (seq >= w->open[i].part.lo && seq <= w->open[i].part.hi)
 			return w->open[i].rri;
 
-	for (i = 0; i < w->nparts; i++)
-		if (seq >= w->parts[i].lo && seq <= w->parts[i].hi)
-			break;
-	if (i == w->nparts)
+	if (!evlog_log_part_for(w->rel, seq, &bounds))
 	{
 		writer_cover(w, seq);
-		for (i = 0; i < w->nparts; i++)
-			if (seq >= w->parts[i].lo && seq <= w->parts[i].hi)
-				break;
-		if (i == w->nparts)
+		if (!evlog_log_part_for(w->rel, seq, &bounds))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("no partition of evlog.event_log covers seq " INT64_FORMAT, seq),
 					 errhint("Run SELECT evlog_create_partitions(); as the extension owner.")));
 	}
 
-	part = table_open(w->parts[i].relid, RowExclusiveLock);
+	part = table_open(bounds.relid, RowExclusiveLock);
 	evlog_check_log_layout(part);
 	pdesc = RelationGetDescr(part);
 	ldesc = RelationGetDescr(w->rel);
@@ -366,7 +348,7 @@ partition_for(EvlogWriter *w, int64 seq)
 		w->maxopen *= 2;
 		w->open = repalloc(w->open, sizeof(WriterPart) * w->maxopen);
 	}
-	w->open[w->nopen].part = w->parts[i];
+	w->open[w->nopen].part = bounds;
 	w->open[w->nopen].rri = rri;
 	w->open[w->nopen].bulk = false;
 	w->nopen++;

@@ -32,6 +32,41 @@
 #include "logscan.h"
 
 /*
+ * The partitioned log's bounds.  Range bounds: indexes[i] is the partition
+ * whose upper bound (exclusive) is datums[i] (-1: a gap); its lower bound
+ * is datums[i - 1].
+ */
+static PartitionBoundInfo
+log_bounds(Relation log, PartitionDesc *pd)
+{
+	PartitionBoundInfo bi;
+
+	*pd = RelationGetPartitionDesc(log, true);
+	bi = (*pd)->boundinfo;
+	if (bi != NULL && partition_bound_has_default(bi))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("evlog.event_log has a default partition"),
+				 errdetail("Every partition of the log must cover a seq range, so that the log can be read in seq order."),
+				 errhint("Detach the default partition.")));
+	return bi;
+}
+
+/* the part whose upper bound is datum i, for indexes[i] >= 0 */
+static EvlogPart
+bound_part(PartitionDesc pd, PartitionBoundInfo bi, int i)
+{
+	EvlogPart	part;
+
+	part.relid = pd->oids[bi->indexes[i]];
+	part.hi = bi->kind[i][0] == PARTITION_RANGE_DATUM_VALUE ?
+		DatumGetInt64(bi->datums[i][0]) - 1 : PG_INT64_MAX;
+	part.lo = (i > 0 && bi->kind[i - 1][0] == PARTITION_RANGE_DATUM_VALUE) ?
+		DatumGetInt64(bi->datums[i - 1][0]) : PG_INT64_MIN;
+	return part;
+}
+
+/*
  * The partitions of the log in seq order, with their inclusive seq ranges.
  * A plain (1.0) log is one part covering every seq.
  */
@@ -53,40 +88,59 @@ evlog_log_parts(Relation log, int *nparts)
 		return parts;
 	}
 
-	pd = RelationGetPartitionDesc(log, true);
-	bi = pd->boundinfo;
+	bi = log_bounds(log, &pd);
 	parts = palloc(sizeof(EvlogPart) * (pd->nparts + 1));
-	if (bi == NULL)
-	{
-		*nparts = 0;
-		return parts;
-	}
-	if (partition_bound_has_default(bi))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("evlog.event_log has a default partition"),
-				 errdetail("Every partition of the log must cover a seq range, so that the log can be read in seq order."),
-				 errhint("Detach the default partition.")));
-
-	/*
-	 * Range bounds: indexes[i] is the partition whose upper bound (exclusive)
-	 * is datums[i]; its lower bound is datums[i - 1].
-	 */
-	for (int i = 0; i < bi->ndatums; i++)
-	{
-		int			p = bi->indexes[i];
-
-		if (p < 0)
-			continue;
-		parts[n].relid = pd->oids[p];
-		parts[n].hi = bi->kind[i][0] == PARTITION_RANGE_DATUM_VALUE ?
-			DatumGetInt64(bi->datums[i][0]) - 1 : PG_INT64_MAX;
-		parts[n].lo = (i > 0 && bi->kind[i - 1][0] == PARTITION_RANGE_DATUM_VALUE) ?
-			DatumGetInt64(bi->datums[i - 1][0]) : PG_INT64_MIN;
-		n++;
-	}
+	for (int i = 0; bi != NULL && i < bi->ndatums; i++)
+		if (bi->indexes[i] >= 0)
+			parts[n++] = bound_part(pd, bi, i);
 	*nparts = n;
 	return parts;
+}
+
+/*
+ * The partition of the log that covers seq, into *part; false if none
+ * does.  A binary search of the bounds: an append asks once per statement,
+ * and a log kept for long has thousands of partitions.
+ */
+bool
+evlog_log_part_for(Relation log, int64 seq, EvlogPart *part)
+{
+	PartitionDesc pd;
+	PartitionBoundInfo bi;
+	int			lo = 0;
+	int			hi;
+
+	if (log->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+	{
+		part->relid = RelationGetRelid(log);
+		part->lo = PG_INT64_MIN;
+		part->hi = PG_INT64_MAX;
+		return true;
+	}
+	bi = log_bounds(log, &pd);
+	if (bi == NULL)
+		return false;
+
+	/* the first bound above seq: the upper bound of the range holding it */
+	hi = bi->ndatums;
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		bool		above;
+
+		if (bi->kind[mid][0] == PARTITION_RANGE_DATUM_VALUE)
+			above = DatumGetInt64(bi->datums[mid][0]) > seq;
+		else
+			above = bi->kind[mid][0] == PARTITION_RANGE_DATUM_MAXVALUE;
+		if (above)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (lo == bi->ndatums || bi->indexes[lo] < 0)
+		return false;
+	*part = bound_part(pd, bi, lo);
+	return true;
 }
 
 bool

@@ -47,6 +47,7 @@ typedef struct EvlogLogScan EvlogLogScan;
 
 extern void evlog_check_log_layout(Relation rel);
 extern EvlogPart *evlog_log_parts(Relation log, int *nparts);
+extern bool evlog_log_part_for(Relation log, int64 seq, EvlogPart *part);
 extern bool evlog_log_is_partitioned(Relation log);
 extern void evlog_require_11(Relation log, const char *what);
 extern EvlogLogScan *evlog_logscan_begin(Relation log, Snapshot snapshot,

@@ -1,0 +1,69 @@
+--
+-- partition_routing: the writer finds the partition of a seq by a binary
+-- search of the log's range bounds (logscan.c), not by listing them, once
+-- per statement however many partitions the log has.  Rows at both ends of
+-- 40 partitions, single and batched, a batch across partition bounds and a
+-- load into evlog.append_copy land where PostgreSQL's own bounds put them:
+-- a read by seq, pruned to the partition those bounds name, finds each one
+-- there.  (The writer does not run PostgreSQL's partition check: a row in
+-- the wrong partition would be found by no such read.)
+--
+\set VERBOSITY terse
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS evlog;
+RESET client_min_messages;
+SET evlog.partition_size = 16;
+-- past the partitions earlier suites made, 40 new ones of 16 seqs
+SELECT greatest((SELECT last_value FROM evlog.event_log_seq_seq),
+                (SELECT max(substring(bounds FROM 'TO \(''(\d+)''\)')::bigint) FROM evlog.partitions)) AS start \gset
+SELECT setval('evlog.event_log_seq_seq', :start) > 0 AS moved;
+SELECT evlog_create_partitions(upto => :start + 16 * 41) AS created;
+CREATE TEMP TABLE parts AS
+  SELECT partition, substring(bounds FROM 'FROM \(''(\d+)''\)')::bigint AS lo,
+         substring(bounds FROM 'TO \(''(\d+)''\)')::bigint - 1 AS hi
+    FROM evlog.partitions
+   WHERE substring(bounds FROM 'FROM \(''(\d+)''\)')::bigint > :start
+     AND substring(bounds FROM 'TO \(''(\d+)''\)')::bigint - substring(bounds FROM 'FROM \(''(\d+)''\)')::bigint = 16
+   ORDER BY 2 LIMIT 40;
+SELECT count(*) AS partitions_of_16 FROM parts;
+CREATE TEMP TABLE routed (seq bigint, how text);
+DO $$
+DECLARE p record;
+BEGIN
+  -- the first partition's first seq, alone
+  PERFORM setval('evlog.event_log_seq_seq', (SELECT min(lo) FROM parts) - 1);
+  INSERT INTO routed SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'route', NULL, '{}'), 'single';
+  FOR p IN SELECT * FROM parts ORDER BY lo LOOP
+    -- one seq inside, alone; its last two and the next partition's first
+    -- two, in one batch
+    PERFORM setval('evlog.event_log_seq_seq', p.lo + 4);
+    INSERT INTO routed SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'route', NULL, '{}'), 'single';
+    PERFORM setval('evlog.event_log_seq_seq', p.hi - 2);
+    INSERT INTO routed SELECT unnest(evlog_append_batch(ARRAY['agent_event', 'agent_event', 'agent_event', 'agent_event'],
+             ARRAY['2026-05-16 01:00:00+00'::timestamptz, '2026-05-16 01:00:00+00', '2026-05-16 01:00:00+00', '2026-05-16 01:00:00+00'],
+             ARRAY['route', 'route', 'route', 'route'], NULL, ARRAY['{}', '{}', '{}', '{}']::jsonb[], NULL)), 'batch';
+  END LOOP;
+END $$;
+-- a load of 100 rows across seven partitions
+SELECT setval('evlog.event_log_seq_seq', (SELECT max(hi) FROM parts) + 2) > 0 AS moved;
+SELECT evlog_create_partitions(upto => :start + 16 * 50) AS created;
+INSERT INTO evlog.append_copy (kind, ts, host_id, rollout_id, payload)
+  SELECT 'agent_event', '2026-05-16 01:00:00+00', 'route-copy', NULL, '{}' FROM generate_series(1, 100);
+INSERT INTO routed SELECT seq, 'copy' FROM evlog.event_log WHERE host_id = 'route-copy';
+SELECT how, count(*) AS rows FROM routed GROUP BY how ORDER BY how;
+-- each row is in the partition whose bounds hold its seq, and a read by
+-- its seq alone (pruned to that partition) finds it
+CREATE FUNCTION pg_temp.found_by_seq(s bigint) RETURNS regclass LANGUAGE plpgsql AS $$
+DECLARE t regclass;
+BEGIN
+  EXECUTE format('SELECT tableoid::regclass FROM evlog.event_log WHERE seq = %s', s) INTO t;
+  RETURN t;
+END $$;
+SELECT count(*) AS rows_checked,
+       count(*) FILTER (WHERE pg_temp.found_by_seq(r.seq) IS DISTINCT FROM
+                              (SELECT partition FROM evlog.partitions p
+                                WHERE r.seq >= substring(p.bounds FROM 'FROM \(''(\d+)''\)')::bigint
+                                  AND r.seq < substring(p.bounds FROM 'TO \(''(\d+)''\)')::bigint)) AS misplaced,
+       count(DISTINCT pg_temp.found_by_seq(r.seq)) AS partitions_written
+  FROM routed r;
+RESET evlog.partition_size;
