@@ -8,8 +8,9 @@
 #    and the disk space each returns;
 #  * logical replication lag at a sustained 5,000 events/s: a publisher and a
 #    subscriber cluster on loopback, started here.
+#  * append throughput with a log of 1,000 partitions vs one partition;
 # BENCH_SCALE shrinks the 10M and 2M logs and the run times; SCALE_PARTS
-# picks parts (default "appends prune replication").
+# picks parts (default "appends partitions prune replication").
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -22,7 +23,7 @@ dir=$(mktemp -d)
 csv="$BENCH_OUT/scale.csv"
 echo "metric,value,unit" > "$csv"
 row() { echo "$1,$2,$3" >> "$csv"; }
-part_wanted() { case " ${SCALE_PARTS:-appends prune replication} " in *" $1 "*) return 0 ;; esac; return 1; }
+part_wanted() { case " ${SCALE_PARTS:-appends partitions prune replication} " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # ---------------------------------------------------------------- appends
 if part_wanted appends; then
@@ -67,6 +68,51 @@ echo "(rounds: empty ${te[*]}; full ${tf[*]})"
 row append_tps_empty "$e" tps; row append_tps_full "$f" tps; row append_full_events "$big" events
 row append_ratio_full_vs_empty "$(ratio "$f" "$e")" x
 for db in scale_empty scale_full; do psql -X -q -c "DROP DATABASE $db" >/dev/null; done
+fi
+
+# ---------------------------------------------------------------- partitions
+# A log kept long has many partitions (a month of 1,000 events/s is 2,600
+# of the default million seqs): append throughput with nparts partitions of
+# 1,000 seqs (a few rows each, the head in the last one) vs a log with one
+# partition, alternating rounds between two databases of the same server.
+# (The writer finds a seq's partition by a binary search of the bounds; a
+# list of every partition built per append cost 80 instructions each.)
+if part_wanted partitions; then
+nparts=$(awk -v s="$scale" 'BEGIN { n = int(1000 * s); print (n < 200 ? 200 : n) }')
+for db in scale_one scale_many; do
+    psql -X -q -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+    PGDATABASE=$db q "CREATE EXTENSION evlog"
+done
+echo "creating $nparts partitions in scale_many ..."
+t0=$(now_s)
+for ((k = 64; k < nparts + 64; k += 64)); do
+    PGDATABASE=scale_many PGOPTIONS="-c evlog.partition_size=1000" \
+        q "SELECT evlog_create_partitions(upto => $(( (k < nparts ? k : nparts) * 1000 )))" >/dev/null
+done
+PGDATABASE=scale_many q "INSERT INTO evlog.event_log (seq, ts, kind, host_id, rollout_id, payload)
+    SELECT i, '2026-01-01'::timestamptz + i * interval '1 s', 'agent_event', 'host-' || i % 256, 'r1', '{}'
+      FROM generate_series(1, $(( (nparts - 1) * 1000 )), 100) i" >/dev/null
+PGDATABASE=scale_many q "SELECT setval('evlog.event_log_seq_seq', $(( (nparts - 1) * 1000 )))" >/dev/null
+echo "made in $(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.0f", b - a }')s ($(PGDATABASE=scale_many q "SELECT count(*) FROM evlog.partitions") partitions)"
+cat > "$dir/append.sql" <<'SQL'
+\set h random(1, 256)
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1', '{"kind":"ProbeResult","probeName":"p","status":"pass","mode":"observe","observedAt":"2026-01-01T00:00:00Z"}');
+SQL
+declare -a to tm
+for round in 1 2 3; do
+    to+=("$(PGDATABASE=scale_one pgbench -n -M prepared -c 2 -j 2 -T "$secs" -f "$dir/append.sql" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')")
+    tm+=("$(PGDATABASE=scale_many pgbench -n -M prepared -c 2 -j 2 -T "$secs" -f "$dir/append.sql" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')")
+done
+o=$(printf '%s\n' "${to[@]}" | sort -n | sed -n 2p); m=$(printf '%s\n' "${tm[@]}" | sort -n | sed -n 2p)
+echo
+echo "append tps, 2 clients, single-row transactions, 3 alternating rounds of ${secs}s, median:"
+printf '| %-32s | %10s | %6s |\n' "log" "tps" "ratio"
+printf '| %-32s | %10.0f | %6s |\n' "1 partition" "$o" "1.00"
+printf '| %-32s | %10.0f | %6s |\n' "$nparts partitions" "$m" "$(ratio "$m" "$o")"
+echo "(rounds: one ${to[*]}; many ${tm[*]})"
+row append_tps_one_partition "$o" tps; row append_tps_many_partitions "$m" tps; row append_partitions "$nparts" partitions
+row append_ratio_many_vs_one_partition "$(ratio "$m" "$o")" x
+for db in scale_one scale_many; do psql -X -q -c "DROP DATABASE $db" >/dev/null; done
 fi
 
 # ---------------------------------------------------------------- pruning

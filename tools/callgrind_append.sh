@@ -13,8 +13,8 @@
 # steps: Debian strips static symbols), so server start and CREATE
 # EXTENSION are left out, and so are CG_WARM (default 10) statements run
 # first: loading the library and filling the caches happen once per
-# connection, not per append.  (Until 1.6 they were counted, some 12,500
-# instructions per statement at N = 2,000 for evlog_append, mostly the
+# connection, not per append.  (Counting them added some 12,500
+# instructions per statement at N = 2,000 to evlog_append, mostly the
 # library's load.)  In a single-user backend a SELECT's result row is
 # printed (debugtup, some 8,000 instructions), where a client connection
 # sends one DataRow; an INSERT has none.  Prints instructions per statement
