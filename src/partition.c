@@ -509,19 +509,23 @@ evlog_partitions_await(Relation log, int64 seq)
 }
 
 /*
- * The creator's work, one transaction: partitions up to "upto", and a whole
+ * The creator's work, one transaction: partitions up to "upto", and half a
  * partition beyond the sequence's position (whatever was allocated since
- * the job was made).  A whole one, not the half at which appenders ask:
- * appenders then find the top far enough ahead for a partition's worth of
- * appends, instead of asking again at every append.  Returns how many it
- * created.
+ * the job was made), the distance at which appenders ask.  Partitions are
+ * whole, so a round that creates one puts the top at least that far
+ * ahead, and appenders do not ask again for half a partition of appends.
+ * Not a whole partition beyond the position: the top of a fresh log's
+ * first partition is exactly one partition beyond position 0, so whether
+ * the round after the first made a second partition would depend on
+ * whether the appender waiting for the first had taken its seq by then.
+ * Returns how many it created.
  */
 static int
 creator_round(int64 upto)
 {
 	int			created;
 	int64		pos;
-	int64		ahead = evlog_partition_size;
+	int64		ahead = Max(evlog_partition_size / 2, 1);
 
 	evlog_worker_xact_begin("evlog: creating partitions");
 	pos = sequence_position();
