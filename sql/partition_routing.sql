@@ -6,7 +6,8 @@
 -- load into evlog.append_copy land where PostgreSQL's own bounds put them:
 -- a read by seq, pruned to the partition those bounds name, finds each one
 -- there.  (The writer does not run PostgreSQL's partition check: a row in
--- the wrong partition would be found by no such read.)
+-- the wrong partition would be found by no such read.)  A partition that
+-- is not a plain table is refused wherever it is reached.
 --
 \set VERBOSITY terse
 SET client_min_messages = warning;
@@ -67,3 +68,17 @@ SELECT count(*) AS rows_checked,
        count(DISTINCT pg_temp.found_by_seq(r.seq)) AS partitions_written
   FROM routed r;
 RESET evlog.partition_size;
+
+-- a partitioned table attached as a partition of the log (the owner's own
+-- DDL; evlog makes only plain tables): the append, a read and a stream
+-- check that reach it are refused with an error naming it, none crashes
+CREATE TABLE evlog.route_sub PARTITION OF evlog.event_log
+  FOR VALUES FROM (7000000000000) TO (7000000001000) PARTITION BY RANGE (seq);
+CREATE TABLE evlog.route_sub_1 PARTITION OF evlog.route_sub
+  FOR VALUES FROM (7000000000000) TO (7000000001000);
+SELECT setval('evlog.event_log_seq_seq', 7000000000000, false) > 0 AS moved;
+SELECT evlog_append('plan_action', '2026-05-16 01:00:00+00', 'route', NULL, '{}');
+SELECT count(*) FROM evlog_read(6999999999999);
+SELECT evlog_append('plan_action', '2026-05-16 01:00:00+00', 'route', 'route-new', '{}',
+                    expected_stream => 'rollout', expected_seq => 0);
+SELECT 1 AS still_connected;

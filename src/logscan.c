@@ -183,6 +183,25 @@ static const struct
 };
 
 /*
+ * A partition of the log must be a plain table: rows are written into it
+ * and read through its primary key, which neither a partitioned table
+ * attached as a partition (it has no storage of its own) nor a foreign
+ * table allows.  evlog_create_partitions() makes only plain tables; an
+ * owner's own ATTACH can make others, and is refused where it is used.
+ */
+void
+evlog_check_partition(Relation part)
+{
+	if (part->rd_rel->relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("partition \"%s\" of evlog.event_log is not a plain table",
+						RelationGetRelationName(part)),
+				 errdetail("Partitions of the log cannot be partitioned, foreign or any other kind of relation."),
+				 errhint("Detach it; partitions must be created by evlog_create_partitions().")));
+}
+
+/*
  * evlog reads and writes the log by column position, so a table or a
  * partition whose columns are not evlog's (a superuser's ALTER TABLE:
  * a column added, renamed, retyped, dropped) is refused with an error
@@ -277,6 +296,7 @@ logscan_open_next(EvlogLogScan *s)
 	{
 		/* columns by position: a dropped one after evlog's does not matter */
 		s->part = table_open(s->parts[s->cur].relid, AccessShareLock);
+		evlog_check_partition(s->part);
 		evlog_check_log_layout(s->part);
 	}
 	idxoid = RelationGetPrimaryKeyIndex(s->part);

@@ -46,6 +46,7 @@ typedef struct EvlogPart
 typedef struct EvlogLogScan EvlogLogScan;
 
 extern void evlog_check_log_layout(Relation rel);
+extern void evlog_check_partition(Relation part);
 extern EvlogPart *evlog_log_parts(Relation log, int *nparts);
 extern bool evlog_log_part_for(Relation log, int64 seq, EvlogPart *part);
 extern bool evlog_log_is_partitioned(Relation log);

@@ -214,6 +214,7 @@ stream_head_dirty(Relation log, EvlogStreamKind stream, text *id)
 		rel = try_table_open(parts[i].relid, AccessShareLock);
 		if (rel == NULL)
 			continue;
+		evlog_check_partition(rel);
 		index_oid = parts[i].relid == RelationGetRelid(log) ? parent_index :
 			index_get_partition(rel, parent_index);
 		if (!OidIsValid(index_oid))
