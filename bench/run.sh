@@ -59,6 +59,9 @@ for piece in $work/bench/[0-9][0-9]_*.sh; do
     bash "\$piece"
 done
 INNER
+# the data directory goes once the run ends, whatever its outcome: a full
+# run leaves gigabytes there, and repeated runs filled the disk
+trap 'rm -rf "$work/data" "$work/pg"' EXIT
 run_as_server_user bash "$work/run-pieces.sh"
 mkdir -p "$EVLOG_ROOT/bench/results"
 cp -a "$work/out/." "$EVLOG_ROOT/bench/results/"
