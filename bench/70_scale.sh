@@ -25,6 +25,33 @@ echo "metric,value,unit" > "$csv"
 row() { echo "$1,$2,$3" >> "$csv"; }
 part_wanted() { case " ${SCALE_PARTS:-appends partitions prune replication} " in *" $1 "*) return 0 ;; esac; return 1; }
 
+# compare_appends DB_A LABEL_A DB_B LABEL_B [OPTIONS]: single-row
+# evlog_append transactions (pgbench -M prepared, 2 clients) into two
+# databases of the server, 3 alternating rounds of $secs s; prints the
+# table and leaves the medians in $med_a and $med_b
+cat > "$dir/append.sql" <<'SQL'
+\set h random(1, 256)
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1', '{"kind":"ProbeResult","probeName":"p","status":"pass","mode":"observe","observedAt":"2026-01-01T00:00:00Z"}');
+SQL
+compare_appends() {
+    local a=$1 label_a=$2 b=$3 label_b=$4 opts=${5:-}
+    local -a ta tb
+    tps() { PGDATABASE=$1 PGOPTIONS="$opts" pgbench -n -M prepared -c 2 -j 2 -T "$secs" -f "$dir/append.sql" 2>/dev/null \
+              | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'; }
+    for round in 1 2 3; do
+        ta+=("$(tps "$a")")
+        tb+=("$(tps "$b")")
+    done
+    med_a=$(printf '%s\n' "${ta[@]}" | sort -n | sed -n 2p)
+    med_b=$(printf '%s\n' "${tb[@]}" | sort -n | sed -n 2p)
+    echo
+    echo "append tps, 2 clients${opts:+, $opts}, single-row transactions, 3 alternating rounds of ${secs}s, median:"
+    printf '| %-32s | %10s | %6s |\n' "log" "tps" "ratio"
+    printf '| %-32s | %10.0f | %6s |\n' "$label_a" "$med_a" "1.00"
+    printf '| %-32s | %10.0f | %6s |\n' "$label_b" "$med_b" "$(ratio "$med_b" "$med_a")"
+    echo "(rounds: $label_a ${ta[*]}; $label_b ${tb[*]})"
+}
+
 # ---------------------------------------------------------------- appends
 if part_wanted appends; then
 for db in scale_empty scale_full; do
@@ -46,25 +73,8 @@ PGDATABASE=scale_full q "VACUUM ANALYZE evlog.event_log" >/dev/null
 load_s=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.0f", b - a }')
 echo "loaded in ${load_s}s ($(PGDATABASE=scale_full q "SELECT count(*) FROM evlog.partitions") partitions)"
 
-cat > "$dir/append.sql" <<'SQL'
-\set h random(1, 256)
-SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1', '{"kind":"ProbeResult","probeName":"p","status":"pass","mode":"observe","observedAt":"2026-01-01T00:00:00Z"}');
-SQL
-tps() { PGDATABASE=$1 pgbench -n -M prepared -c 2 -j 2 -T "$secs" -f "$dir/append.sql" 2>/dev/null \
-          | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'; }
-declare -a te tf
-for round in 1 2 3; do
-    te+=("$(tps scale_empty)")
-    tf+=("$(tps scale_full)")
-done
-med() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
-e=$(med "${te[@]}"); f=$(med "${tf[@]}")
-echo
-echo "append tps, 2 clients, single-row transactions, 3 alternating rounds of ${secs}s, median:"
-printf '| %-32s | %10s | %6s |\n' "log" "tps" "ratio"
-printf '| %-32s | %10.0f | %6s |\n' "empty" "$e" "1.00"
-printf '| %-32s | %10.0f | %6s |\n' "$big events" "$f" "$(ratio "$f" "$e")"
-echo "(rounds: empty ${te[*]}; full ${tf[*]})"
+compare_appends scale_empty "empty" scale_full "$big events"
+e=$med_a; f=$med_b
 row append_tps_empty "$e" tps; row append_tps_full "$f" tps; row append_full_events "$big" events
 row append_ratio_full_vs_empty "$(ratio "$f" "$e")" x
 for db in scale_empty scale_full; do psql -X -q -c "DROP DATABASE $db" >/dev/null; done
@@ -96,22 +106,8 @@ PGDATABASE=scale_many q "INSERT INTO evlog.event_log (seq, ts, kind, host_id, ro
       FROM generate_series(1, $(( (nparts - 1) * 1000 )), 100) i" >/dev/null
 PGDATABASE=scale_many q "SELECT setval('evlog.event_log_seq_seq', $(( (nparts - 1) * 1000 )))" >/dev/null
 echo "made in $(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.0f", b - a }')s ($(PGDATABASE=scale_many q "SELECT count(*) FROM evlog.partitions") partitions)"
-cat > "$dir/append.sql" <<'SQL'
-\set h random(1, 256)
-SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1', '{"kind":"ProbeResult","probeName":"p","status":"pass","mode":"observe","observedAt":"2026-01-01T00:00:00Z"}');
-SQL
-declare -a to tm
-for round in 1 2 3; do
-    to+=("$(PGDATABASE=scale_one PGOPTIONS="-c synchronous_commit=off" pgbench -n -M prepared -c 2 -j 2 -T "$secs" -f "$dir/append.sql" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')")
-    tm+=("$(PGDATABASE=scale_many PGOPTIONS="-c synchronous_commit=off" pgbench -n -M prepared -c 2 -j 2 -T "$secs" -f "$dir/append.sql" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')")
-done
-o=$(printf '%s\n' "${to[@]}" | sort -n | sed -n 2p); m=$(printf '%s\n' "${tm[@]}" | sort -n | sed -n 2p)
-echo
-echo "append tps, 2 clients, synchronous_commit = off, single-row transactions, 3 alternating rounds of ${secs}s, median:"
-printf '| %-32s | %10s | %6s |\n' "log" "tps" "ratio"
-printf '| %-32s | %10.0f | %6s |\n' "1 partition" "$o" "1.00"
-printf '| %-32s | %10.0f | %6s |\n' "$nparts partitions" "$m" "$(ratio "$m" "$o")"
-echo "(rounds: one ${to[*]}; many ${tm[*]})"
+compare_appends scale_one "1 partition" scale_many "$nparts partitions" "-c synchronous_commit=off"
+o=$med_a; m=$med_b
 row append_tps_one_partition "$o" tps; row append_tps_many_partitions "$m" tps; row append_partitions "$nparts" partitions
 row append_ratio_many_vs_one_partition "$(ratio "$m" "$o")" x
 for db in scale_one scale_many; do psql -X -q -c "DROP DATABASE $db" >/dev/null; done
