@@ -33,6 +33,13 @@ cat > "$dir/append.sql" <<'SQL'
 \set h random(1, 256)
 SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', 'host-' || :h, 'r1', '{"kind":"ProbeResult","probeName":"p","status":"pass","mode":"observe","observedAt":"2026-01-01T00:00:00Z"}');
 SQL
+# fresh_dbs DB...: each database made anew, with evlog
+fresh_dbs() {
+    for db in "$@"; do
+        psql -X -q -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+        PGDATABASE=$db q "CREATE EXTENSION evlog"
+    done
+}
 compare_appends() {
     local a=$1 label_a=$2 b=$3 label_b=$4 opts=${5:-}
     local -a ta tb
@@ -54,10 +61,7 @@ compare_appends() {
 
 # ---------------------------------------------------------------- appends
 if part_wanted appends; then
-for db in scale_empty scale_full; do
-    psql -X -q -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
-    PGDATABASE=$db q "CREATE EXTENSION evlog"
-done
+fresh_dbs scale_empty scale_full
 # the 10M-event log: partitions of 1M (the default), rows loaded with one
 # INSERT ... SELECT as the owner (the derive trigger and indexes maintained
 # as for appends), then the sequence moved past them
@@ -91,10 +95,7 @@ fi
 # list of every partition built per append cost 80 instructions each.)
 if part_wanted partitions; then
 nparts=$(awk -v s="$scale" 'BEGIN { n = int(1000 * s); print (n < 200 ? 200 : n) }')
-for db in scale_one scale_many; do
-    psql -X -q -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
-    PGDATABASE=$db q "CREATE EXTENSION evlog"
-done
+fresh_dbs scale_one scale_many
 echo "creating $nparts partitions in scale_many ..."
 t0=$(now_s)
 for ((k = 64; k < nparts + 64; k += 64)); do
