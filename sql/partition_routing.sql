@@ -2,7 +2,7 @@
 -- partition_routing: the writer finds the partition of a seq by a binary
 -- search of the log's range bounds (logscan.c), not by listing them, once
 -- per statement however many partitions the log has.  Rows at both ends of
--- 40 partitions, single and batched, a batch across partition bounds and a
+-- 16 partitions, single and batched, a batch across partition bounds and a
 -- load into evlog.append_copy land where PostgreSQL's own bounds put them:
 -- a read by seq, pruned to the partition those bounds name, finds each one
 -- there.  (The writer does not run PostgreSQL's partition check: a row in
@@ -14,18 +14,18 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS evlog;
 RESET client_min_messages;
 SET evlog.partition_size = 16;
--- past the partitions earlier suites made, 40 new ones of 16 seqs
+-- past the partitions earlier suites made, 16 new ones of 16 seqs
 SELECT greatest((SELECT last_value FROM evlog.event_log_seq_seq),
                 (SELECT max(substring(bounds FROM 'TO \(''(\d+)''\)')::bigint) FROM evlog.partitions)) AS start \gset
 SELECT setval('evlog.event_log_seq_seq', :start) > 0 AS moved;
-SELECT evlog_create_partitions(upto => :start + 16 * 41) AS created;
+SELECT evlog_create_partitions(upto => :start + 16 * 17) AS created;
 CREATE TEMP TABLE parts AS
   SELECT partition, substring(bounds FROM 'FROM \(''(\d+)''\)')::bigint AS lo,
          substring(bounds FROM 'TO \(''(\d+)''\)')::bigint - 1 AS hi
     FROM evlog.partitions
    WHERE substring(bounds FROM 'FROM \(''(\d+)''\)')::bigint > :start
      AND substring(bounds FROM 'TO \(''(\d+)''\)')::bigint - substring(bounds FROM 'FROM \(''(\d+)''\)')::bigint = 16
-   ORDER BY 2 LIMIT 40;
+   ORDER BY 2 LIMIT 16;
 SELECT count(*) AS partitions_of_16 FROM parts;
 CREATE TEMP TABLE routed (seq bigint, how text);
 DO $$
@@ -45,11 +45,11 @@ BEGIN
              ARRAY['route', 'route', 'route', 'route'], NULL, ARRAY['{}', '{}', '{}', '{}']::jsonb[], NULL)), 'batch';
   END LOOP;
 END $$;
--- a load of 100 rows across seven partitions
+-- a load of 50 rows across four partitions
 SELECT setval('evlog.event_log_seq_seq', (SELECT max(hi) FROM parts) + 2) > 0 AS moved;
-SELECT evlog_create_partitions(upto => :start + 16 * 50) AS created;
+SELECT evlog_create_partitions(upto => :start + 16 * 22) AS created;
 INSERT INTO evlog.append_copy (kind, ts, host_id, rollout_id, payload)
-  SELECT 'agent_event', '2026-05-16 01:00:00+00', 'route-copy', NULL, '{}' FROM generate_series(1, 100);
+  SELECT 'agent_event', '2026-05-16 01:00:00+00', 'route-copy', NULL, '{}' FROM generate_series(1, 50);
 INSERT INTO routed SELECT seq, 'copy' FROM evlog.event_log WHERE host_id = 'route-copy';
 SELECT how, count(*) AS rows FROM routed GROUP BY how ORDER BY how;
 -- each row is in the partition whose bounds hold its seq, and a read by
