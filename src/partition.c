@@ -509,27 +509,36 @@ evlog_partitions_await(Relation log, int64 seq)
 }
 
 /*
- * The creator's work, one transaction: partitions up to "upto", and half a
+ * The creator's work, one transaction: partitions up to "upto", and a whole
  * partition beyond the sequence's position (whatever was allocated since
- * the job was made), the distance at which appenders ask.  Partitions are
- * whole, so a round that creates one puts the top at least that far
- * ahead, and appenders do not ask again for half a partition of appends.
- * Not a whole partition beyond the position: the top of a fresh log's
- * first partition is exactly one partition beyond position 0, so whether
- * the round after the first made a second partition would depend on
- * whether the appender waiting for the first had taken its seq by then.
+ * the job was made), so that appenders, who ask at half a partition, do not
+ * ask again for half a partition of appends.  The whole partition in the
+ * first round, and in a later one only if appenders would ask at the
+ * position now (a burst went on while we created): not in every round,
+ * since the top of a fresh log's first partition is exactly one partition
+ * beyond position 0, and a second round would then make a second partition
+ * whenever the appender waiting for the first had taken its seq by then.
  * Returns how many it created.
  */
 static int
-creator_round(int64 upto)
+creator_round(int64 upto, bool first)
 {
 	int			created;
 	int64		pos;
-	int64		ahead = Max(evlog_partition_size / 2, 1);
+	int64		ahead = evlog_partition_size;
+	bool		extend = first;
 
 	evlog_worker_xact_begin("evlog: creating partitions");
 	pos = sequence_position();
-	upto = Max(upto, pos > PG_INT64_MAX - ahead ? PG_INT64_MAX : pos + ahead);
+	if (!extend)
+	{
+		Relation	log = table_open(evlog_relid("event_log"), AccessShareLock);
+
+		extend = evlog_partitions_needed(log, pos);
+		table_close(log, AccessShareLock);
+	}
+	if (extend)
+		upto = Max(upto, pos > PG_INT64_MAX - ahead ? PG_INT64_MAX : pos + ahead);
 	created = evlog_partitions_ensure(upto, EVLOG_PARTITIONS_AUTO_MAX);
 	evlog_worker_xact_end();
 	return created;
@@ -604,6 +613,7 @@ evlog_partition_worker_main(Datum main_arg)
 	LOCKTAG		tag;
 	TimestampTz start;
 	long		backoff = 10;
+	volatile bool first = true;
 
 	memcpy(&job, MyBgworkerEntry->bgw_extra, sizeof(job));
 	evlog_worker_connect(DatumGetObjectId(main_arg),
@@ -640,7 +650,8 @@ evlog_partition_worker_main(Datum main_arg)
 		CHECK_FOR_INTERRUPTS();
 		PG_TRY();
 		{
-			created = creator_round(job.upto);
+			created = creator_round(job.upto, first);
+			first = false;
 		}
 		PG_CATCH();
 		{
