@@ -195,7 +195,7 @@ writer_cover(EvlogWriter *w, int64 seq)
 	if (evlog_partitions_await(w->rel, seq))
 	{
 		table_close(w->rel, NoLock);
-		(void) evlog_partitions_ensure(seq + Max(evlog_partition_size / 2, 1),
+		(void) evlog_partitions_ensure(evlog_seq_plus_margin(seq),
 									   EVLOG_PARTITIONS_AUTO_MAX);
 		w->rel = table_open(evlog_relid("event_log"), RowExclusiveLock);
 		if (w->rri != NULL)

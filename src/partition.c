@@ -36,6 +36,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/inval.h"
 #include "catalog/pg_constraint.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
@@ -266,17 +267,31 @@ evlog_partitions_ensure(int64 upto, int max_new)
 static int64 known_top = 0;
 
 /*
+ * Half a partition beyond seq, where appenders ask for partitions; at most
+ * the end of bigint (a seq near it must not overflow).
+ */
+int64
+evlog_seq_plus_margin(int64 seq)
+{
+	int64		sum;
+
+	if (pg_add_s64_overflow(seq, Max(evlog_partition_size / 2, 1), &sum))
+		return PG_INT64_MAX;
+	return sum;
+}
+
+/*
  * Called by the writer with the log open, after allocating seq: does the
  * log need a partition ahead soon?  Cheap: compares with the cached top.
  */
 bool
 evlog_partitions_needed(Relation log, int64 seq)
 {
-	int64		margin = Max(evlog_partition_size / 2, 1);
+	int64		target = evlog_seq_plus_margin(seq);
 
 	if (!evlog_log_is_partitioned(log))
 		return false;
-	if (known_top == 0 || seq + margin > known_top)
+	if (known_top == 0 || target > known_top)
 	{
 		int			n;
 		EvlogPart  *parts = evlog_log_parts(log, &n);
@@ -284,7 +299,7 @@ evlog_partitions_needed(Relation log, int64 seq)
 		known_top = n > 0 ? parts[n - 1].hi : 0;
 		pfree(parts);
 	}
-	return seq + margin > known_top;
+	return target > known_top;
 }
 
 /*
@@ -450,11 +465,9 @@ may_create_here(Relation log)
 void
 evlog_partitions_request(Oid owner, int64 seq)
 {
-	int64		margin = Max(evlog_partition_size / 2, 1);
-
 	/* owner: the creator reads it from the catalog itself */
 	known_top = 0;
-	(void) launch_creator(seq + margin);
+	(void) launch_creator(evlog_seq_plus_margin(seq));
 }
 
 /*
@@ -469,7 +482,6 @@ evlog_partitions_request(Oid owner, int64 seq)
 bool
 evlog_partitions_await(Relation log, int64 seq)
 {
-	int64		margin = Max(evlog_partition_size / 2, 1);
 	TimestampTz start = GetCurrentTimestamp();
 	bool		started = false;
 
@@ -491,7 +503,7 @@ evlog_partitions_await(Relation log, int64 seq)
 			return false;
 
 		/* a creator that exited before getting this far: start another */
-		started |= launch_creator(seq + margin);
+		started |= launch_creator(evlog_seq_plus_margin(seq));
 		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), evlog_partition_wait_ms))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

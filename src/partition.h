@@ -20,6 +20,7 @@
 #define EVLOG_PARTITIONS_AUTO_MAX	2
 #define EVLOG_PARTITIONS_CALL_MAX	64
 extern int	evlog_partitions_ensure(int64 upto, int max_new);
+extern int64 evlog_seq_plus_margin(int64 seq);
 extern bool evlog_partitions_needed(Relation log, int64 seq);
 extern void evlog_partitions_request(Oid owner, int64 seq);
 extern bool evlog_partitions_await(Relation log, int64 seq);
