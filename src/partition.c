@@ -489,17 +489,11 @@ evlog_partitions_await(Relation log, int64 seq)
 		return true;
 	for (;;)
 	{
-		int			n;
-		EvlogPart  *parts;
-		bool		covered = false;
+		EvlogPart	part;
 
 		CHECK_FOR_INTERRUPTS();
 		AcceptInvalidationMessages();
-		parts = evlog_log_parts(log, &n);
-		for (int i = 0; i < n && !covered; i++)
-			covered = seq >= parts[i].lo && seq <= parts[i].hi;
-		pfree(parts);
-		if (covered)
+		if (evlog_log_part_for(log, seq, &part))
 			return false;
 
 		/* a creator that exited before getting this far: start another */
