@@ -22,9 +22,13 @@
 # append_prepared and insert_prepared (PREPARE once, then N EXECUTEs with a
 # payload that differs per event, as pgbench -M prepared does), copy_view
 # (N COPYs of the batch's 1,000 rows into evlog.append_copy), batch (N
-# statements of evlog_append_batch(jsonb) with 1,000 entries) and copy (N
-# COPYs of the same 1,000 rows from a file into the plain table); for those
-# two the figure is per row.  OUTDIR keeps the callgrind.out files (tools/flamegraph.py
+# statements of evlog_append_batch(jsonb) with 1,000 entries), batch_arrays
+# (the same 1,000 in the typed form, five array literals) and copy (N
+# COPYs of the same 1,000 rows from a file into the plain table); for
+# those the figure is per row.  The plain table (plain_log) has the
+# targets' baseline indexes; copy_log and insert_log_prepared write
+# plain_log7 instead, a plain table with the log's own seven, so that
+# evlog's own cost shows apart from its index set.  OUTDIR keeps the callgrind.out files (tools/flamegraph.py
 # turns one into a flame graph).
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
@@ -50,6 +54,14 @@ CREATE INDEX ON plain_log (host_id, ts);
 CREATE INDEX ON plain_log (rollout_id, seq);
 CREATE INDEX ON plain_log (kind, ts);
 CREATE INDEX ON plain_log USING brin (ts);
+CREATE TABLE plain_log7 (LIKE plain_log INCLUDING DEFAULTS);
+ALTER TABLE plain_log7 ADD PRIMARY KEY (seq);
+CREATE INDEX ON plain_log7 (host_id, ts);
+CREATE INDEX ON plain_log7 (rollout_id, seq);
+CREATE INDEX ON plain_log7 (kind, ts);
+CREATE INDEX ON plain_log7 USING brin (ts);
+CREATE INDEX ON plain_log7 (event_id) WHERE event_id IS NOT NULL;
+CREATE INDEX ON plain_log7 (host_id, seq);
 SELECT evlog_create_partitions(upto => 100000);"
 run_as_server_user "$bindir/postgres" --single -D "$work/data" postgres <<<"$setup" >/dev/null
 
@@ -58,7 +70,10 @@ awk 'BEGIN { for (i = 0; i < 1000; i++)
     printf "2026-05-16T01:00:00Z\tagent_event\thost-%d\tr1\t{\"kind\":\"ProbeResult\",\"probeName\":\"p\",\"status\":\"pass\",\"mode\":\"observe\",\"observedAt\":\"2026-05-16T01:00:00Z\"}\n", i % 256 }' \
     > "$work/rows.tsv"
 batch="SELECT cardinality(evlog_append_batch('$(awk -F'\t' 'BEGIN { printf "[" } { printf "%s{\"kind\":\"%s\",\"ts\":\"%s\",\"host_id\":\"%s\",\"rollout_id\":\"%s\",\"payload\":%s}", (NR > 1 ? "," : ""), $2, $1, $3, $4, $5 } END { printf "]" }' "$work/rows.tsv")'::jsonb));"
+arr() { awk -F'\t' -v c="$1" -v q="${2:-}" 'BEGIN { printf "{" } { v = $c; if (q) { gsub(/\\/, "\\\\", v); gsub(/"/, "\\\"", v); v = "\"" v "\"" } printf "%s%s", (NR > 1 ? "," : ""), v } END { printf "}" }' "$work/rows.tsv"; }
+batch_arrays="SELECT cardinality(evlog_append_batch('$(arr 2)'::text[], '$(arr 1)'::timestamptz[], '$(arr 3)'::text[], '$(arr 4)'::text[], '$(arr 5 q)'::jsonb[]));"
 copy="COPY plain_log (ts, kind, host_id, rollout_id, payload) FROM '$work/rows.tsv';"
+copy_log="COPY plain_log7 (ts, kind, host_id, rollout_id, payload) FROM '$work/rows.tsv';"
 copy_view="COPY evlog.append_copy (ts, kind, host_id, rollout_id, payload) FROM '$work/rows.tsv';"
 # prepared forms, what pgbench -M prepared runs: the statement is parsed
 # and planned once, then each EXECUTE passes a payload that differs per
@@ -68,6 +83,8 @@ append_prepared_setup="PREPARE s(int) AS SELECT evlog_append('agent_event', '202
 insert_prepared_setup="PREPARE s(int) AS INSERT INTO plain_log (ts, kind, host_id, rollout_id, payload) VALUES ('2026-05-16 01:00:00+00', 'agent_event', 'host-1', 'r1', ($varying)::jsonb);"
 append_prepared="EXECUTE s(%d);"
 insert_prepared="EXECUTE s(%d);"
+insert_log_prepared_setup="${insert_prepared_setup/plain_log /plain_log7 }"
+insert_log_prepared="EXECUTE s(%d);"
 chmod 644 "$work/rows.tsv"
 
 # One backend per path.  WARM statements run first and are not counted
@@ -79,7 +96,7 @@ for path in ${CG_PATHS:-append insert}; do
     stmt=${!path}
     setup_var=${path}_setup
     per=1
-    case $path in batch|copy|copy_view) per=1000 ;; esac
+    case $path in batch|batch_arrays|copy|copy_log|copy_view) per=1000 ;; esac
     { [ -z "${!setup_var:-}" ] || echo "${!setup_var}"
       case $stmt in
           EXECUTE*) for ((i = 0; i < warm; i++)); do printf "$stmt\n" "$((n + i))"; done
