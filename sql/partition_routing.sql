@@ -69,6 +69,34 @@ SELECT count(*) AS rows_checked,
   FROM routed r;
 RESET evlog.partition_size;
 
+-- A stream check reads each partition's copy of the stream's index, looked
+-- up once per session (catcache.c) and again once the partition changed:
+-- here the first of the 16 is detached, loses its copy and is attached
+-- again, which makes a new one, all within this session.  The checks after
+-- it read the new copy: they find the event appended to that partition
+-- before.
+SELECT setval('evlog.event_log_seq_seq', (SELECT min(lo) + 7 FROM parts)) > 0 AS moved;
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', NULL, 'route-occ-v', '{}', 'rollout', 0)
+       = (SELECT min(lo) + 8 FROM parts) AS appended_in_first;
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', NULL, 'route-occ-1', '{}', 'rollout', 0) > 0 AS appended_expecting_empty;
+SELECT partition AS victim, lo AS victim_lo, hi + 1 AS victim_hi FROM parts ORDER BY lo LIMIT 1 \gset
+SELECT i.indexrelid::regclass AS victim_index, i.indexrelid::oid AS victim_index_oid
+  FROM pg_index i JOIN pg_inherits h ON h.inhrelid = i.indexrelid
+ WHERE i.indrelid = :'victim'::regclass AND h.inhparent = 'evlog.event_log_rollout_seq_idx'::regclass \gset
+ALTER EVENT TRIGGER evlog_ddl_guard DISABLE;
+ALTER TABLE evlog.event_log DETACH PARTITION :victim;
+DROP INDEX :victim_index;
+ALTER TABLE evlog.event_log ATTACH PARTITION :victim FOR VALUES FROM (:victim_lo) TO (:victim_hi);
+ALTER EVENT TRIGGER evlog_ddl_guard ENABLE;
+SELECT count(*) AS new_copy
+  FROM pg_index i JOIN pg_inherits h ON h.inhrelid = i.indexrelid
+ WHERE i.indrelid = :'victim'::regclass AND h.inhparent = 'evlog.event_log_rollout_seq_idx'::regclass
+   AND i.indexrelid::oid <> :victim_index_oid;
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', NULL, 'route-occ-v', '{}', 'rollout', 0);
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', NULL, 'route-occ-v', '{}', 'rollout',
+                    (SELECT min(lo) + 8 FROM parts)) > 0 AS appended_after_it;
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', NULL, 'route-occ-2', '{}', 'rollout', 0) > 0 AS appended_expecting_empty;
+
 -- a partitioned table attached as a partition of the log (the owner's own
 -- DDL; evlog makes only plain tables): the append, a read and a stream
 -- check that reach it are refused with an error naming it, none crashes

@@ -21,6 +21,14 @@
  *	  the abort of any (sub)transaction (it may have inserted the kind it
  *	  found).  Without that trigger (a database still at 1.1 or 1.2) kinds
  *	  are not cached: a deleted kind would go unnoticed.
+ *	- a partition's copy of one of the log's indexes (what
+ *	  index_get_partition finds by scanning pg_inherits for each index of
+ *	  the partition, most of a conditional append's cost per partition it
+ *	  looks in): only copies found are kept, by partition; an entry goes
+ *	  with any relcache invalidation of its partition, which PostgreSQL
+ *	  sends when the partition is detached, dropped or its indexes change
+ *	  (an index that is attached cannot be detached or dropped alone).  A
+ *	  lookup during which any relcache invalidation arrived is not kept.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +39,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_collation.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
@@ -68,6 +77,25 @@ static int	kinds_trigger = -1; /* evlog.kinds_changed present: -1 unknown */
 
 static bool callbacks_registered = false;
 
+/*
+ * Partitions' copies of partitioned indexes, by partition: at most
+ * PART_INDEX_SLOTS partitioned indexes each (the conditional check uses
+ * two).  NULL until first used.
+ */
+#define PART_INDEX_SLOTS	2
+
+typedef struct PartIndexEntry
+{
+	Oid			part;			/* key */
+	Oid			parent[PART_INDEX_SLOTS];	/* InvalidOid: slot free */
+	Oid			child[PART_INDEX_SLOTS];
+} PartIndexEntry;
+
+static HTAB *part_index_cache = NULL;
+static MemoryContext part_index_cxt = NULL;
+/* relcache invalidations seen: a lookup that spans one is not kept */
+static uint64 relcache_invals = 0;
+
 #define KIND_KEY_MAX	NAMEDATALEN
 
 typedef struct KindEntry
@@ -98,6 +126,16 @@ relcache_changed(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || relid == kinds_relid)
 		reset_kinds();
+	relcache_invals++;
+	if (part_index_cache == NULL)
+		return;
+	if (!OidIsValid(relid))
+	{
+		MemoryContextReset(part_index_cxt);
+		part_index_cache = NULL;
+	}
+	else
+		(void) hash_search(part_index_cache, &relid, HASH_REMOVE, NULL);
 }
 
 static void
@@ -258,4 +296,58 @@ evlog_kinds_changed(PG_FUNCTION_ARGS)
 				 errmsg("evlog.kinds_changed() was not called by the trigger manager")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * The index of partition "part" attached to the partitioned index
+ * "parent_index", InvalidOid if it has none (index_get_partition's answer,
+ * cached).  The caller holds a lock on the partition.
+ */
+Oid
+evlog_partition_index(Relation part, Oid parent_index)
+{
+	Oid			relid = RelationGetRelid(part);
+	uint64		invals_before;
+	Oid			child;
+	PartIndexEntry *e;
+	bool		found;
+	int			slot;
+
+	register_callbacks();
+	if (part_index_cache != NULL)
+	{
+		e = hash_search(part_index_cache, &relid, HASH_FIND, NULL);
+		for (int i = 0; e != NULL && i < PART_INDEX_SLOTS; i++)
+			if (e->parent[i] == parent_index)
+				return e->child[i];
+	}
+
+	invals_before = relcache_invals;
+	child = index_get_partition(part, parent_index);
+	if (!OidIsValid(child) || relcache_invals != invals_before)
+		return child;
+
+	if (part_index_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		if (part_index_cxt == NULL)
+			part_index_cxt = AllocSetContextCreate(TopMemoryContext,
+												   "evlog partition index cache",
+												   ALLOCSET_SMALL_SIZES);
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(PartIndexEntry);
+		ctl.hcxt = part_index_cxt;
+		part_index_cache = hash_create("evlog partition indexes", 256, &ctl,
+									   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	e = hash_search(part_index_cache, &relid, HASH_ENTER, &found);
+	if (!found)
+		memset(e->parent, 0, sizeof(e->parent));
+	slot = 0;
+	while (slot < PART_INDEX_SLOTS - 1 && OidIsValid(e->parent[slot]))
+		slot++;
+	e->parent[slot] = parent_index;
+	e->child[slot] = child;
+	return child;
 }

@@ -49,7 +49,6 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/partition.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -61,6 +60,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "catcache.h"
 #include "event.h"
 #include "logscan.h"
 #include "stream.h"
@@ -216,7 +216,7 @@ stream_head_dirty(Relation log, EvlogStreamKind stream, text *id)
 			continue;
 		evlog_check_partition(rel);
 		index_oid = parts[i].relid == RelationGetRelid(log) ? parent_index :
-			index_get_partition(rel, parent_index);
+			evlog_partition_index(rel, parent_index);
 		if (!OidIsValid(index_oid))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
