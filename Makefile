@@ -46,7 +46,7 @@ OBJS = \
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = evlog--1.0.sql evlog--1.0--1.1.sql evlog--1.1--1.2.sql evlog--1.2--1.3.sql \
-	evlog--1.3--1.4.sql evlog--1.4--1.5.sql
+	evlog--1.3--1.4.sql evlog--1.4--1.5.sql evlog--1.5--1.6.sql
 
 # pg_regress suites live in sql/ + expected/, isolation specs in specs/,
 # TAP tests in t/.  scripts/test.sh drives all three and totals them.

@@ -151,7 +151,47 @@ SELECT count(*) AS limited FROM evlog_stream_read('rollout', 'occ-b1', 0, 2);
 SELECT count(*) AS host_read FROM evlog_stream_read('host', 'occ-h1');
 SELECT pg_temp.try($$SELECT evlog_stream_head('kind', 'x')$$) AS head_bad_stream;
 SELECT pg_temp.try($$SELECT * FROM evlog_stream_read('kind', 'x')$$) AS read_bad_stream;
--- the queries they run are index scans (the tables here are tiny, so the
+-- evlog_stream_head reads the partitions itself (1.6), with the caller's
+-- snapshot and privileges: what the query on the log returns.  Its own
+-- transaction's append is seen, a rolled-back one is not, a NULL id has no
+-- events.
+BEGIN;
+SELECT evlog_append('effect', '2026-05-16T06:00:00Z', 'occ-hh', 'occ-rr', '{}') AS own \gset
+SELECT evlog_stream_head('rollout', 'occ-rr') = :own AS sees_own_append,
+       evlog_stream_head('host', 'occ-hh') = :own AS sees_own_append_host,
+       evlog_stream_head('rollout', NULL) AS null_id;
+ROLLBACK;
+SELECT evlog_stream_head('rollout', 'occ-rr') AS rolled_back, evlog_stream_head('host', 'occ-hh') AS rolled_back_host;
+-- SELECT on the log, or on seq and the stream's column, as the query needed
+CREATE ROLE evlog_occ_cols;
+GRANT USAGE ON SCHEMA evlog TO evlog_occ_cols;
+GRANT SELECT (seq, rollout_id) ON evlog.event_log TO evlog_occ_cols;
+GRANT EXECUTE ON FUNCTION evlog_stream_head(text, text) TO evlog_occ_cols;
+SET ROLE evlog_occ_cols;
+SELECT evlog_stream_head('rollout', 'occ-r1') - :base AS cols_rollout_head;
+SELECT pg_temp.try($$SELECT evlog_stream_head('host', 'occ-h1')$$) AS cols_host_head;
+RESET ROLE;
+REVOKE USAGE ON SCHEMA evlog FROM evlog_occ_cols;
+SET ROLE evlog_occ_cols;
+SELECT pg_temp.try($$SELECT evlog_stream_head('rollout', 'occ-r1')$$) AS no_schema_usage;
+RESET ROLE;
+GRANT USAGE ON SCHEMA evlog TO evlog_occ_cols;
+-- with row-level security in force, the head the caller's policies show
+ALTER TABLE evlog.event_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY occ_cols_early ON evlog.event_log FOR SELECT TO evlog_occ_cols USING (seq <= :base + 1);
+SET ROLE evlog_occ_cols;
+SELECT evlog_stream_head('rollout', 'occ-r1') - :base AS rls_rollout_head;
+RESET ROLE;
+SELECT evlog_stream_head('rollout', 'occ-r1') - :base AS owner_rollout_head;
+DROP POLICY occ_cols_early ON evlog.event_log;
+ALTER TABLE evlog.event_log DISABLE ROW LEVEL SECURITY;
+REVOKE ALL ON evlog.event_log FROM evlog_occ_cols;
+REVOKE ALL ON FUNCTION evlog_stream_head(text, text) FROM evlog_occ_cols;
+REVOKE USAGE ON SCHEMA evlog FROM evlog_occ_cols;
+DROP ROLE evlog_occ_cols;
+
+-- the queries evlog_stream_read runs, and evlog_stream_head under
+-- row-level security, are index scans (the tables here are tiny, so the
 -- planner is told that a seq scan is expensive, as on a real log).  The
 -- scan lines of each plan, partition names normalised: one line per kind
 -- of scan, however many partitions earlier tests left.  ANALYZE first: which

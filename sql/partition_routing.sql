@@ -96,6 +96,14 @@ SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', NULL, 'route-occ-v'
 SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', NULL, 'route-occ-v', '{}', 'rollout',
                     (SELECT min(lo) + 8 FROM parts)) > 0 AS appended_after_it;
 SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', NULL, 'route-occ-2', '{}', 'rollout', 0) > 0 AS appended_expecting_empty;
+-- evlog_stream_head (1.6) walks the partitions the same way, with the
+-- caller's snapshot: a stream all in the first of the 16, one in none, and
+-- one in all of them give the heads the query on the log gives
+SELECT evlog_stream_head('rollout', 'route-occ-v')
+         = (SELECT max(seq) FROM evlog.event_log WHERE rollout_id = 'route-occ-v') AS head_in_first,
+       evlog_stream_head('rollout', 'route-occ-none') AS head_of_none,
+       evlog_stream_head('host', 'route')
+         = (SELECT max(seq) FROM evlog.event_log WHERE host_id = 'route') AS head_in_all;
 
 -- a partitioned table attached as a partition of the log (the owner's own
 -- DDL; evlog makes only plain tables): the append, a read and a stream

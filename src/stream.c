@@ -32,7 +32,10 @@
  * copy of event_log_rollout_seq_idx / event_log_host_seq_idx (the latter
  * new in 1.2: on a 1.1 database the host stream cannot be checked).  The
  * first partition holding a row of the stream holds its head: partitions
- * are seq ranges.
+ * are seq ranges.  evlog_stream_head(), the read a conditional appender
+ * makes before deciding (1.6), walks the same way with the caller's
+ * snapshot: as a query on the log, PostgreSQL planned every partition and
+ * merged all their index scans, however recent the stream's head.
  *
  * What the lock does not cover: unconditional appends do not take it, so
  * one allocated before a conditional append's check but inserted after it
@@ -49,15 +52,19 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 
 #include "catcache.h"
@@ -143,12 +150,13 @@ stream_index(EvlogStreamKind stream)
 }
 
 /*
- * The head of one partition's part of the stream, 0 if none, read with a
- * dirty snapshot; a row of a transaction still in progress (not ours) is
- * waited for, then the partition is read again.
+ * The head of one partition's part of the stream, 0 if none.  With
+ * snapshot NULL, read with a dirty snapshot: a row of a transaction still
+ * in progress (not ours) is waited for, then the partition is read again.
  */
 static int64
-part_head(Relation rel, Relation index, AttrNumber attno, text *id)
+part_head(Relation rel, Relation index, AttrNumber attno, text *id,
+		  Snapshot snapshot)
 {
 	for (;;)
 	{
@@ -164,7 +172,8 @@ part_head(Relation rel, Relation index, AttrNumber attno, text *id)
 		ScanKeyInit(&key, attno, BTEqualStrategyNumber, F_TEXTEQ,
 					PointerGetDatum(id));
 		key.sk_collation = index->rd_indcollation[0];
-		scan = systable_beginscan_ordered(rel, index, &dirty, 1, &key);
+		scan = systable_beginscan_ordered(rel, index, snapshot ? snapshot : &dirty,
+										  1, &key);
 		tup = systable_getnext_ordered(scan, BackwardScanDirection);
 		if (HeapTupleIsValid(tup))
 		{
@@ -173,7 +182,8 @@ part_head(Relation rel, Relation index, AttrNumber attno, text *id)
 			head = DatumGetInt64(heap_getattr(tup, EVLOG_COL_SEQ + 1,
 											  RelationGetDescr(rel), &isnull));
 			/* set by the dirty snapshot for an inserter still running */
-			xwait = dirty.xmin;
+			if (snapshot == NULL)
+				xwait = dirty.xmin;
 		}
 		systable_endscan_ordered(scan);
 		if (!TransactionIdIsValid(xwait))
@@ -183,11 +193,12 @@ part_head(Relation rel, Relation index, AttrNumber attno, text *id)
 }
 
 /*
- * The stream's head as the next conditional appender must see it: every
- * committed row, and rows of transactions in progress waited for.
+ * The stream's head: the highest seq of its rows that snapshot shows, or
+ * with snapshot NULL as the next conditional appender must see it (every
+ * committed row, and rows of transactions in progress waited for).
  */
 static int64
-stream_head_dirty(Relation log, EvlogStreamKind stream, text *id)
+stream_head(Relation log, EvlogStreamKind stream, text *id, Snapshot snapshot)
 {
 	Oid			parent_index = stream_index(stream);
 	AttrNumber	attno = stream == EVLOG_STREAM_HOST ? EVLOG_COL_HOST_ID + 1 : EVLOG_COL_ROLLOUT_ID + 1;
@@ -224,7 +235,7 @@ stream_head_dirty(Relation log, EvlogStreamKind stream, text *id)
 							RelationGetRelationName(rel), stream_name(stream)),
 					 errhint("Partitions must be created by evlog_create_partitions().")));
 		index = index_open(index_oid, AccessShareLock);
-		head = part_head(rel, index, attno, id);
+		head = part_head(rel, index, attno, id, snapshot);
 		index_close(index, AccessShareLock);
 		table_close(rel, AccessShareLock);
 	}
@@ -247,7 +258,7 @@ evlog_stream_expect(Relation log, EvlogEvent *ev, int entry)
 	evlog_stream_lock(stream, id);
 	if (ev->expect.seq == EVLOG_EXPECT_PREVIOUS)
 		return;
-	head = stream_head_dirty(log, stream, id);
+	head = stream_head(log, stream, id, NULL);
 	if (head != ev->expect.seq)
 		ereport(ERROR,
 				(errcode(ERRCODE_EVLOG_STREAM_MOVED),
@@ -256,4 +267,105 @@ evlog_stream_expect(Relation log, EvlogEvent *ev, int entry)
 				 errdetail_internal("%sexpected seq " INT64_FORMAT ", the stream's latest seq is " INT64_FORMAT,
 									evlog_entry_prefix(entry), ev->expect.seq, head),
 				 errhint("Nothing was appended.  Read the stream again, decide again, and append expecting its new latest seq.")));
+}
+
+/*
+ * Read access to the column holding a stream's ids and to seq, as the query
+ * this replaces needed (USAGE on the schema, SELECT on the table or on
+ * both columns).
+ */
+static void
+check_stream_read(Relation log, EvlogStreamKind stream)
+{
+	Oid			relid = RelationGetRelid(log);
+	Oid			userid = GetUserId();
+	AclResult	aclresult;
+
+	aclresult = pg_namespace_aclcheck(RelationGetNamespace(log), userid, ACL_USAGE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_SCHEMA, "evlog");
+	if (pg_class_aclcheck(relid, userid, ACL_SELECT) == ACLCHECK_OK)
+		return;
+	if (pg_attribute_aclcheck(relid, EVLOG_COL_SEQ + 1, userid, ACL_SELECT) != ACLCHECK_OK ||
+		pg_attribute_aclcheck(relid, stream == EVLOG_STREAM_HOST ?
+							  EVLOG_COL_HOST_ID + 1 : EVLOG_COL_ROLLOUT_ID + 1,
+							  userid, ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, RelationGetRelationName(log));
+}
+
+/*
+ * With row-level security in force on the log for this user, the head is
+ * what the policies let the query see: the query itself, as the caller.
+ */
+static int64
+stream_head_by_query(EvlogStreamKind stream, text *id)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	int64		head = EVLOG_STREAM_EMPTY;
+	int			rc;
+
+	args[0] = PointerGetDatum(id);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args(stream == EVLOG_STREAM_HOST ?
+							   "SELECT e.seq FROM evlog.event_log e"
+							   " WHERE e.host_id OPERATOR(pg_catalog.=) $1"
+							   " ORDER BY e.seq DESC LIMIT 1" :
+							   "SELECT e.seq FROM evlog.event_log e"
+							   " WHERE e.rollout_id OPERATOR(pg_catalog.=) $1"
+							   " ORDER BY e.seq DESC LIMIT 1",
+							   1, argtypes, args, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading a stream's head failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		head = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	return head;
+}
+
+PG_FUNCTION_INFO_V1(evlog_stream_head);
+
+/*
+ * evlog_stream_head(stream, id): the stream's latest seq as the caller's
+ * snapshot sees it, 0 if it has none (a NULL id has none).
+ */
+Datum
+evlog_stream_head(PG_FUNCTION_ARGS)
+{
+	EvlogStreamKind stream = EVLOG_STREAM_NONE;
+	Relation	log;
+	text	   *id;
+	int64		head;
+
+	if (!PG_ARGISNULL(0))
+	{
+		char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+		if (strcmp(s, "rollout") == 0)
+			stream = EVLOG_STREAM_ROLLOUT;
+		else if (strcmp(s, "host") == 0)
+			stream = EVLOG_STREAM_HOST;
+	}
+	if (stream == EVLOG_STREAM_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stream must be 'rollout' or 'host'")));
+	if (PG_ARGISNULL(1))
+		PG_RETURN_INT64(EVLOG_STREAM_EMPTY);
+	id = PG_GETARG_TEXT_PP(1);
+
+	log = table_open(evlog_relid("event_log"), AccessShareLock);
+	check_stream_read(log, stream);
+	if (check_enable_rls(RelationGetRelid(log), InvalidOid, false) == RLS_ENABLED)
+		head = stream_head_by_query(stream, id);
+	else
+		head = stream_head(log, stream, id, GetActiveSnapshot());
+	table_close(log, AccessShareLock);
+	PG_RETURN_INT64(head);
 }

@@ -731,22 +731,8 @@ COMMENT ON FUNCTION @extschema@.evlog_enqueue(text, timestamptz, text, text, jso
 
 CREATE FUNCTION @extschema@.evlog_stream_head(stream text, id text)
 RETURNS bigint
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF stream OPERATOR(pg_catalog.=) 'rollout' THEN
-        RETURN COALESCE((SELECT e.seq FROM evlog.event_log e
-                          WHERE e.rollout_id OPERATOR(pg_catalog.=) id
-                          ORDER BY e.seq DESC LIMIT 1), 0);
-    ELSIF stream OPERATOR(pg_catalog.=) 'host' THEN
-        RETURN COALESCE((SELECT e.seq FROM evlog.event_log e
-                          WHERE e.host_id OPERATOR(pg_catalog.=) id
-                          ORDER BY e.seq DESC LIMIT 1), 0);
-    END IF;
-    RAISE EXCEPTION 'stream must be ''rollout'' or ''host''' USING ERRCODE = '22023';
-END
-$$;
+AS 'MODULE_PATHNAME', 'evlog_stream_head'
+LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.evlog_stream_head(text, text) IS
     'the latest seq of a stream (''rollout'' or ''host'', and its id) as the caller''s snapshot sees it, 0 if it has none: the expected_seq of the next conditional append';
 
