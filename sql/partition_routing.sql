@@ -96,6 +96,44 @@ SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', NULL, 'route-occ-v'
 SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', NULL, 'route-occ-v', '{}', 'rollout',
                     (SELECT min(lo) + 8 FROM parts)) > 0 AS appended_after_it;
 SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', NULL, 'route-occ-2', '{}', 'rollout', 0) > 0 AS appended_expecting_empty;
+-- A copy found through an ALTER INDEX ... ATTACH PARTITION that is then
+-- rolled back must not be used after: PostgreSQL invalidates the two
+-- indexes, not the partition, so the session forgets what it found in a
+-- (sub)transaction that aborts.  Here the rollout index is rebuilt ON ONLY
+-- the log with every partition's copy attached but the first one's, which
+-- is attached in a savepoint, used, and rolled back; all in a transaction
+-- rolled back at the end.
+CREATE FUNCTION pg_temp.sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE stmt;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE;
+END $$;
+BEGIN;
+ALTER EVENT TRIGGER evlog_ddl_guard DISABLE;
+DROP INDEX evlog.event_log_rollout_seq_idx;
+CREATE INDEX event_log_rollout_seq_idx ON ONLY evlog.event_log (rollout_id, seq);
+DO $$
+DECLARE p regclass;
+BEGIN
+  FOR p IN SELECT i.inhrelid::regclass FROM pg_inherits i
+            WHERE i.inhparent = 'evlog.event_log'::regclass LOOP
+    CONTINUE WHEN p = (SELECT partition FROM parts ORDER BY lo LIMIT 1);
+    EXECUTE format('CREATE INDEX %s ON %s (rollout_id, seq)', 'route_ro_' || p::oid, p);
+    EXECUTE format('ALTER INDEX evlog.event_log_rollout_seq_idx ATTACH PARTITION evlog.%I', 'route_ro_' || p::oid);
+  END LOOP;
+END $$;
+CREATE INDEX route_ro_first ON :victim (rollout_id, seq);
+SAVEPOINT attached;
+ALTER INDEX evlog.event_log_rollout_seq_idx ATTACH PARTITION evlog.route_ro_first;
+SELECT pg_temp.sqlstate_of($$SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', NULL, 'route-occ-x', '{}', 'rollout', 0)$$) AS with_copy;
+ROLLBACK TO attached;
+SELECT pg_temp.sqlstate_of($$SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', NULL, 'route-occ-y', '{}', 'rollout', 0)$$) AS copy_rolled_back;
+ROLLBACK;
+SELECT evlog_append('agent_event', '2026-05-16 01:00:00+00', NULL, 'route-occ-z', '{}', 'rollout', 0) > 0 AS appended_after;
+SELECT evtenabled AS guard_enabled FROM pg_event_trigger WHERE evtname = 'evlog_ddl_guard';
+
 -- evlog_stream_head (1.6) walks the partitions the same way, with the
 -- caller's snapshot: a stream all in the first of the 16, one in none, and
 -- one in all of them give the heads the query on the log gives

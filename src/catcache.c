@@ -28,7 +28,11 @@
  *	  with any relcache invalidation of its partition, which PostgreSQL
  *	  sends when the partition is detached, dropped or its indexes change
  *	  (an index that is attached cannot be detached or dropped alone).  A
- *	  lookup during which any relcache invalidation arrived is not kept.
+ *	  lookup during which any relcache invalidation arrived is not kept,
+ *	  and when a (sub)transaction that added entries aborts, they all go:
+ *	  attaching an index to a partitioned one invalidates the two indexes
+ *	  but not the partition, so an entry the transaction found through its
+ *	  own ALTER INDEX ... ATTACH PARTITION would outlive the rollback.
  *
  *-------------------------------------------------------------------------
  */
@@ -95,6 +99,17 @@ static HTAB *part_index_cache = NULL;
 static MemoryContext part_index_cxt = NULL;
 /* relcache invalidations seen: a lookup that spans one is not kept */
 static uint64 relcache_invals = 0;
+/* entries added since the top transaction began */
+static bool part_index_added = false;
+
+static void
+reset_part_index(void)
+{
+	if (part_index_cache != NULL)
+		MemoryContextReset(part_index_cxt);
+	part_index_cache = NULL;
+	part_index_added = false;
+}
 
 #define KIND_KEY_MAX	NAMEDATALEN
 
@@ -130,10 +145,7 @@ relcache_changed(Datum arg, Oid relid)
 	if (part_index_cache == NULL)
 		return;
 	if (!OidIsValid(relid))
-	{
-		MemoryContextReset(part_index_cxt);
-		part_index_cache = NULL;
-	}
+		reset_part_index();
 	else
 		(void) hash_search(part_index_cache, &relid, HASH_REMOVE, NULL);
 }
@@ -142,7 +154,14 @@ static void
 xact_abort(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
 		reset_kinds();
+		if (part_index_added)
+			reset_part_index();
+	}
+	else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+			 event == XACT_EVENT_PREPARE)
+		part_index_added = false;
 }
 
 static void
@@ -150,7 +169,11 @@ subxact_abort(SubXactEvent event, SubTransactionId mySubid,
 			  SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		reset_kinds();
+		if (part_index_added)
+			reset_part_index();
+	}
 }
 
 static void
@@ -349,5 +372,6 @@ evlog_partition_index(Relation part, Oid parent_index)
 		slot++;
 	e->parent[slot] = parent_index;
 	e->child[slot] = child;
+	part_index_added = true;
 	return child;
 }
