@@ -65,7 +65,7 @@ q "SELECT count(*) FROM evlog.event_log WHERE rollout_id LIKE 'bench-r-%'" >/dev
 # sequence near the top as on a log in use: the head and the check look in
 # the partitions newest first, so an active stream is found at once.
 nparts=${COND_PARTS:-500}
-psql -X -q -c "DROP DATABASE IF EXISTS cond_many WITH (FORCE)" -c "CREATE DATABASE cond_many" >/dev/null
+PGOPTIONS="-c client_min_messages=warning" psql -X -q -c "DROP DATABASE IF EXISTS cond_many WITH (FORCE)" -c "CREATE DATABASE cond_many" >/dev/null
 PGDATABASE=cond_many q "CREATE EXTENSION evlog"
 for ((k = 64; k < nparts + 64; k += 64)); do
     PGDATABASE=cond_many PGOPTIONS="-c evlog.partition_size=1000" \
