@@ -152,7 +152,8 @@ SELECT count(*) AS host_read FROM evlog_stream_read('host', 'occ-h1');
 SELECT pg_temp.try($$SELECT evlog_stream_head('kind', 'x')$$) AS head_bad_stream;
 SELECT pg_temp.try($$SELECT * FROM evlog_stream_read('kind', 'x')$$) AS read_bad_stream;
 -- evlog_stream_head reads the partitions itself (1.6), with the caller's
--- snapshot and privileges: what the query on the log returns.  Its own
+-- snapshot and privileges: what the query on the log returns; so does
+-- evlog_stream_read, with its own snapshot (specs/stream_read_late_commit).  Its own
 -- transaction's append is seen, a rolled-back one is not, a NULL id has no
 -- events.
 BEGIN;
@@ -167,9 +168,11 @@ CREATE ROLE evlog_occ_cols;
 GRANT USAGE ON SCHEMA evlog TO evlog_occ_cols;
 GRANT SELECT (seq, rollout_id) ON evlog.event_log TO evlog_occ_cols;
 GRANT EXECUTE ON FUNCTION evlog_stream_head(text, text) TO evlog_occ_cols;
+GRANT EXECUTE ON FUNCTION evlog_stream_read(text, text, bigint, integer) TO evlog_occ_cols;
 SET ROLE evlog_occ_cols;
 SELECT evlog_stream_head('rollout', 'occ-r1') - :base AS cols_rollout_head;
 SELECT pg_temp.try($$SELECT evlog_stream_head('host', 'occ-h1')$$) AS cols_host_head;
+SELECT pg_temp.try($$SELECT count(*) FROM evlog_stream_read('rollout', 'occ-r1')$$) AS cols_read_rows;
 RESET ROLE;
 REVOKE USAGE ON SCHEMA evlog FROM evlog_occ_cols;
 SET ROLE evlog_occ_cols;
@@ -179,14 +182,19 @@ GRANT USAGE ON SCHEMA evlog TO evlog_occ_cols;
 -- with row-level security in force, the head the caller's policies show
 ALTER TABLE evlog.event_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY occ_cols_early ON evlog.event_log FOR SELECT TO evlog_occ_cols USING (seq <= :base + 1);
+GRANT SELECT ON evlog.event_log TO evlog_occ_cols;
+GRANT EXECUTE ON FUNCTION evlog_stream_read(text, text, bigint, integer) TO evlog_occ_cols;
 SET ROLE evlog_occ_cols;
 SELECT evlog_stream_head('rollout', 'occ-r1') - :base AS rls_rollout_head;
+SELECT array_agg(seq - :base) AS rls_rows FROM evlog_stream_read('rollout', 'occ-r1');
 RESET ROLE;
 SELECT evlog_stream_head('rollout', 'occ-r1') - :base AS owner_rollout_head;
+SELECT array_agg(seq - :base) AS owner_rows FROM evlog_stream_read('rollout', 'occ-r1');
 DROP POLICY occ_cols_early ON evlog.event_log;
 ALTER TABLE evlog.event_log DISABLE ROW LEVEL SECURITY;
 REVOKE ALL ON evlog.event_log FROM evlog_occ_cols;
 REVOKE ALL ON FUNCTION evlog_stream_head(text, text) FROM evlog_occ_cols;
+REVOKE ALL ON FUNCTION evlog_stream_read(text, text, bigint, integer) FROM evlog_occ_cols;
 REVOKE USAGE ON SCHEMA evlog FROM evlog_occ_cols;
 DROP ROLE evlog_occ_cols;
 

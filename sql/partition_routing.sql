@@ -142,6 +142,16 @@ SELECT evlog_stream_head('rollout', 'route-occ-v')
        evlog_stream_head('rollout', 'route-occ-none') AS head_of_none,
        evlog_stream_head('host', 'route')
          = (SELECT max(seq) FROM evlog.event_log WHERE host_id = 'route') AS head_in_all;
+-- evlog_stream_read (1.6) reads them oldest first from the partition
+-- holding after_seq: every row of the stream, in seq order, across the 16;
+-- from the middle, the next five
+SELECT (SELECT array_agg(seq) FROM evlog_stream_read('host', 'route', 0, NULL))
+         = (SELECT array_agg(seq ORDER BY seq) FROM evlog.event_log WHERE host_id = 'route') AS read_all,
+       (SELECT count(*) FROM evlog_stream_read('host', 'route', 0, NULL)) AS rows_read;
+SELECT (SELECT min(lo) + 40 FROM parts) AS middle \gset
+SELECT (SELECT array_agg(seq) FROM evlog_stream_read('host', 'route', :middle, 5))
+         = (SELECT array_agg(seq) FROM (SELECT seq FROM evlog.event_log WHERE host_id = 'route' AND seq > :middle
+                                         ORDER BY seq LIMIT 5) x) AS read_next_five;
 
 -- a partitioned table attached as a partition of the log (the owner's own
 -- DDL; evlog makes only plain tables): the append, a read and a stream

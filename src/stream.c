@@ -56,6 +56,7 @@
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -66,10 +67,12 @@
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
 
 #include "catcache.h"
 #include "event.h"
 #include "logscan.h"
+#include "seqs.h"
 #include "stream.h"
 
 /*
@@ -138,15 +141,22 @@ evlog_stream_lock(EvlogStreamKind stream, text *id)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
-/* the log's (or a 1.0 log's own) index of the stream, or InvalidOid */
+/* the log's (or a 1.0 log's own) index of the stream */
 static Oid
 stream_index(EvlogStreamKind stream)
 {
 	Oid			nsp = get_namespace_oid("evlog", false);
+	Oid			index = get_relname_relid(stream == EVLOG_STREAM_HOST ?
+										  "event_log_host_seq_idx" :
+										  "event_log_rollout_seq_idx", nsp);
 
-	return get_relname_relid(stream == EVLOG_STREAM_HOST ?
-							 "event_log_host_seq_idx" : "event_log_rollout_seq_idx",
-							 nsp);
+	if (!OidIsValid(index))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("expectations on the host stream need evlog 1.2"),
+				 errdetail("The index evlog.event_log_host_seq_idx does not exist."),
+				 errhint("Run ALTER EXTENSION evlog UPDATE.")));
+	return index;
 }
 
 /*
@@ -193,6 +203,28 @@ part_head(Relation rel, Relation index, AttrNumber attno, text *id,
 }
 
 /*
+ * A partition's copy of the stream's index, opened; the partition must be a
+ * plain table and have one.
+ */
+static Relation
+open_stream_index(Relation log, Relation rel, Oid parent_index,
+				  EvlogStreamKind stream)
+{
+	Oid			index_oid;
+
+	evlog_check_partition(rel);
+	index_oid = RelationGetRelid(rel) == RelationGetRelid(log) ? parent_index :
+		evlog_partition_index(rel, parent_index);
+	if (!OidIsValid(index_oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("partition \"%s\" of evlog.event_log has no index for the %s stream",
+						RelationGetRelationName(rel), stream_name(stream)),
+				 errhint("Partitions must be created by evlog_create_partitions().")));
+	return index_open(index_oid, AccessShareLock);
+}
+
+/*
  * The stream's head: the highest seq of its rows that snapshot shows, or
  * with snapshot NULL as the next conditional appender must see it (every
  * committed row, and rows of transactions in progress waited for).
@@ -206,35 +238,18 @@ stream_head(Relation log, EvlogStreamKind stream, text *id, Snapshot snapshot)
 	int			nparts;
 	int64		head = EVLOG_STREAM_EMPTY;
 
-	if (!OidIsValid(parent_index))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("expectations on the host stream need evlog 1.2"),
-				 errdetail("The index evlog.event_log_host_seq_idx does not exist."),
-				 errhint("Run ALTER EXTENSION evlog UPDATE.")));
-
 	parts = evlog_log_parts(log, &nparts);
 	for (int i = nparts - 1; i >= 0 && head == EVLOG_STREAM_EMPTY; i--)
 	{
 		Relation	rel;
 		Relation	index;
-		Oid			index_oid;
 
 		CHECK_FOR_INTERRUPTS();
 		/* a partition evlog_prune dropped meanwhile holds nothing */
 		rel = try_table_open(parts[i].relid, AccessShareLock);
 		if (rel == NULL)
 			continue;
-		evlog_check_partition(rel);
-		index_oid = parts[i].relid == RelationGetRelid(log) ? parent_index :
-			evlog_partition_index(rel, parent_index);
-		if (!OidIsValid(index_oid))
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("partition \"%s\" of evlog.event_log has no index for the %s stream",
-							RelationGetRelationName(rel), stream_name(stream)),
-					 errhint("Partitions must be created by evlog_create_partitions().")));
-		index = index_open(index_oid, AccessShareLock);
+		index = open_stream_index(log, rel, parent_index, stream);
 		head = part_head(rel, index, attno, id, snapshot);
 		index_close(index, AccessShareLock);
 		table_close(rel, AccessShareLock);
@@ -270,12 +285,12 @@ evlog_stream_expect(Relation log, EvlogEvent *ev, int entry)
 }
 
 /*
- * Read access to the column holding a stream's ids and to seq, as the query
- * this replaces needed (USAGE on the schema, SELECT on the table or on
- * both columns).
+ * The read access the queries these functions replace needed: USAGE on the
+ * schema, and SELECT on the table or on the columns read (seq and the
+ * stream's column for the head, every column for the events).
  */
 static void
-check_stream_read(Relation log, EvlogStreamKind stream)
+check_stream_read(Relation log, EvlogStreamKind stream, bool whole_rows)
 {
 	Oid			relid = RelationGetRelid(log);
 	Oid			userid = GetUserId();
@@ -286,11 +301,32 @@ check_stream_read(Relation log, EvlogStreamKind stream)
 		aclcheck_error(aclresult, OBJECT_SCHEMA, "evlog");
 	if (pg_class_aclcheck(relid, userid, ACL_SELECT) == ACLCHECK_OK)
 		return;
-	if (pg_attribute_aclcheck(relid, EVLOG_COL_SEQ + 1, userid, ACL_SELECT) != ACLCHECK_OK ||
-		pg_attribute_aclcheck(relid, stream == EVLOG_STREAM_HOST ?
-							  EVLOG_COL_HOST_ID + 1 : EVLOG_COL_ROLLOUT_ID + 1,
-							  userid, ACL_SELECT) != ACLCHECK_OK)
+	if (whole_rows ?
+		pg_attribute_aclcheck_all(relid, userid, ACL_SELECT, ACLMASK_ALL) != ACLCHECK_OK :
+		(pg_attribute_aclcheck(relid, EVLOG_COL_SEQ + 1, userid, ACL_SELECT) != ACLCHECK_OK ||
+		 pg_attribute_aclcheck(relid, stream == EVLOG_STREAM_HOST ?
+							   EVLOG_COL_HOST_ID + 1 : EVLOG_COL_ROLLOUT_ID + 1,
+							   userid, ACL_SELECT) != ACLCHECK_OK))
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, RelationGetRelationName(log));
+}
+
+/* 'rollout' or 'host' (the stream argument); anything else is an error */
+static EvlogStreamKind
+stream_arg(FunctionCallInfo fcinfo, int argno)
+{
+	if (!PG_ARGISNULL(argno))
+	{
+		char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+
+		if (strcmp(s, "rollout") == 0)
+			return EVLOG_STREAM_ROLLOUT;
+		if (strcmp(s, "host") == 0)
+			return EVLOG_STREAM_HOST;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("stream must be 'rollout' or 'host'")));
+	return EVLOG_STREAM_NONE;	/* keep compiler quiet */
 }
 
 /*
@@ -338,34 +374,180 @@ PG_FUNCTION_INFO_V1(evlog_stream_head);
 Datum
 evlog_stream_head(PG_FUNCTION_ARGS)
 {
-	EvlogStreamKind stream = EVLOG_STREAM_NONE;
+	EvlogStreamKind stream = stream_arg(fcinfo, 0);
 	Relation	log;
 	text	   *id;
 	int64		head;
 
-	if (!PG_ARGISNULL(0))
-	{
-		char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(0));
-
-		if (strcmp(s, "rollout") == 0)
-			stream = EVLOG_STREAM_ROLLOUT;
-		else if (strcmp(s, "host") == 0)
-			stream = EVLOG_STREAM_HOST;
-	}
-	if (stream == EVLOG_STREAM_NONE)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("stream must be 'rollout' or 'host'")));
 	if (PG_ARGISNULL(1))
 		PG_RETURN_INT64(EVLOG_STREAM_EMPTY);
 	id = PG_GETARG_TEXT_PP(1);
 
 	log = table_open(evlog_relid("event_log"), AccessShareLock);
-	check_stream_read(log, stream);
+	check_stream_read(log, stream, false);
 	if (check_enable_rls(RelationGetRelid(log), InvalidOid, false) == RLS_ENABLED)
 		head = stream_head_by_query(stream, id);
 	else
 		head = stream_head(log, stream, id, GetActiveSnapshot());
 	table_close(log, AccessShareLock);
 	PG_RETURN_INT64(head);
+}
+
+/*
+ * One partition's rows of the stream with after < seq <= upto, in seq order,
+ * into the result, at most *left of them.
+ */
+static void
+part_rows(Relation rel, Relation index, AttrNumber attno, text *id,
+		  int64 after, int64 upto, Snapshot snapshot, ReturnSetInfo *rsinfo,
+		  int64 *left)
+{
+	ScanKeyData keys[3];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Datum		values[EVLOG_LOG_NATTS];
+	bool		isnull[EVLOG_LOG_NATTS];
+
+	ScanKeyInit(&keys[0], attno, BTEqualStrategyNumber, F_TEXTEQ,
+				PointerGetDatum(id));
+	keys[0].sk_collation = index->rd_indcollation[0];
+	ScanKeyInit(&keys[1], EVLOG_COL_SEQ + 1, BTGreaterStrategyNumber, F_INT8GT,
+				Int64GetDatum(after));
+	ScanKeyInit(&keys[2], EVLOG_COL_SEQ + 1, BTLessEqualStrategyNumber, F_INT8LE,
+				Int64GetDatum(upto));
+	scan = systable_beginscan_ordered(rel, index, snapshot, 3, keys);
+	while (*left > 0 &&
+		   HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
+	{
+		CHECK_FOR_INTERRUPTS();
+		heap_deform_tuple(tup, RelationGetDescr(rel), values, isnull);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+		(*left)--;
+	}
+	systable_endscan_ordered(scan);
+}
+
+/* The stream's rows after..upto through the query on the log, as the caller. */
+static void
+stream_rows_by_query(EvlogStreamKind stream, text *id, int64 after, int64 upto,
+					 int64 max_rows, Snapshot snapshot, ReturnSetInfo *rsinfo)
+{
+	Oid			argtypes[3] = {TEXTOID, INT8OID, INT8OID};
+	Datum		args[3];
+	SPIPlanPtr	plan;
+	int			rc;
+
+	args[0] = PointerGetDatum(id);
+	args[1] = Int64GetDatum(after);
+	args[2] = Int64GetDatum(upto);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare(stream == EVLOG_STREAM_HOST ?
+					   "SELECT e.* FROM evlog.event_log e"
+					   " WHERE e.host_id OPERATOR(pg_catalog.=) $1"
+					   " AND e.seq OPERATOR(pg_catalog.>) $2 AND e.seq OPERATOR(pg_catalog.<=) $3"
+					   " ORDER BY e.seq" :
+					   "SELECT e.* FROM evlog.event_log e"
+					   " WHERE e.rollout_id OPERATOR(pg_catalog.=) $1"
+					   " AND e.seq OPERATOR(pg_catalog.>) $2 AND e.seq OPERATOR(pg_catalog.<=) $3"
+					   " ORDER BY e.seq",
+					   3, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "preparing a stream's read failed: %s", SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, args, NULL, snapshot, InvalidSnapshot, true, false,
+							  max_rows > PG_INT32_MAX ? 0 : max_rows);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading a stream failed: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[EVLOG_LOG_NATTS];
+		bool		isnull[EVLOG_LOG_NATTS];
+
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, isnull);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+	}
+	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(evlog_stream_read);
+
+/*
+ * evlog_stream_read(stream, id, after_seq, max_rows): the stream's events
+ * with after_seq < seq <= evlog_safe_seq(), in seq order, at most max_rows
+ * (NULL: all).  Read, as evlog_read reads, with a snapshot taken after the
+ * horizon: every committed seq at or below it is visible, so a reader
+ * resuming after the last seq it received skips nothing, at any isolation
+ * level (the caller's own snapshot may predate a late commit below the
+ * horizon).  Partitions oldest first, from the one holding after_seq.
+ */
+Datum
+evlog_stream_read(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	EvlogStreamKind stream = stream_arg(fcinfo, 0);
+	text	   *id;
+	int64		after;
+	int64		left;
+	int64		safe;
+	Relation	log;
+	Snapshot	snapshot;
+
+	if (!PG_ARGISNULL(3) && PG_GETARG_INT32(3) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_ROW_COUNT_IN_LIMIT_CLAUSE),
+				 errmsg("max_rows must not be negative")));
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		return (Datum) 0;		/* no id, or no position: no events */
+	id = PG_GETARG_TEXT_PP(1);
+	after = PG_GETARG_INT64(2);
+	left = PG_ARGISNULL(3) ? PG_INT64_MAX : PG_GETARG_INT32(3);
+
+	log = table_open(evlog_relid("event_log"), AccessShareLock);
+	check_stream_read(log, stream, true);
+	safe = evlog_safe_seq();
+	if (after >= safe || left == 0)
+	{
+		table_close(log, AccessShareLock);
+		return (Datum) 0;
+	}
+
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	if (check_enable_rls(RelationGetRelid(log), InvalidOid, false) == RLS_ENABLED)
+		stream_rows_by_query(stream, id, after, safe, left, snapshot, rsinfo);
+	else
+	{
+		Oid			parent_index = stream_index(stream);
+		AttrNumber	attno = stream == EVLOG_STREAM_HOST ?
+			EVLOG_COL_HOST_ID + 1 : EVLOG_COL_ROLLOUT_ID + 1;
+		EvlogPart  *parts;
+		int			nparts;
+
+		parts = evlog_log_parts(log, &nparts);
+		for (int i = 0; i < nparts && left > 0 && parts[i].lo <= safe; i++)
+		{
+			Relation	rel;
+			Relation	index;
+
+			if (parts[i].hi <= after)
+				continue;
+			rel = try_table_open(parts[i].relid, AccessShareLock);
+			if (rel == NULL)
+				continue;		/* pruned meanwhile: held nothing readable */
+			index = open_stream_index(log, rel, parent_index, stream);
+			part_rows(rel, index, attno, id, after, safe, snapshot, rsinfo, &left);
+			index_close(index, AccessShareLock);
+			table_close(rel, AccessShareLock);
+		}
+		pfree(parts);
+	}
+	UnregisterSnapshot(snapshot);
+	/*
+	 * The rows may point into the partitions' TOAST tables: the log stays
+	 * locked until the transaction ends, as the query held it, so that
+	 * evlog_prune (ACCESS EXCLUSIVE on the log) cannot drop a partition
+	 * before they are sent.
+	 */
+	table_close(log, NoLock);
+	return (Datum) 0;
 }

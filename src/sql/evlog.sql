@@ -739,29 +739,8 @@ COMMENT ON FUNCTION @extschema@.evlog_stream_head(text, text) IS
 CREATE FUNCTION @extschema@.evlog_stream_read(
     stream text, id text, after_seq bigint DEFAULT 0, max_rows integer DEFAULT 1000)
 RETURNS SETOF evlog.event_log
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    safe bigint := @extschema@.evlog_safe_seq();
-BEGIN
-    IF stream OPERATOR(pg_catalog.=) 'rollout' THEN
-        RETURN QUERY SELECT e.* FROM evlog.event_log e
-                      WHERE e.rollout_id OPERATOR(pg_catalog.=) id
-                        AND e.seq OPERATOR(pg_catalog.>) after_seq
-                        AND e.seq OPERATOR(pg_catalog.<=) safe
-                      ORDER BY e.seq LIMIT max_rows;
-    ELSIF stream OPERATOR(pg_catalog.=) 'host' THEN
-        RETURN QUERY SELECT e.* FROM evlog.event_log e
-                      WHERE e.host_id OPERATOR(pg_catalog.=) id
-                        AND e.seq OPERATOR(pg_catalog.>) after_seq
-                        AND e.seq OPERATOR(pg_catalog.<=) safe
-                      ORDER BY e.seq LIMIT max_rows;
-    ELSE
-        RAISE EXCEPTION 'stream must be ''rollout'' or ''host''' USING ERRCODE = '22023';
-    END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'evlog_stream_read'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.evlog_stream_read(text, text, bigint, integer) IS
     'a stream''s events after after_seq in seq order, at most max_rows, up to evlog_safe_seq() so that a late commit is never skipped';
 
