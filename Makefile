@@ -57,7 +57,7 @@ REGRESS_OPTS = --temp-config=$(srcdir)/test/evlog.conf
 # suites that need evlog in shared_preload_libraries: scripts/test.sh runs
 # them in a second pg_regress with test/evlog_preload.conf
 REGRESS_PRELOAD = queue_enqueue hardening_queue enqueue_limits derived_check
-ISOLATION = read_late_commit stream_read_late_commit batch_concurrent rebuild_concurrent derived_concurrent conditional_concurrent chain_concurrent event_id_upgrade \
+ISOLATION = read_late_commit stream_read_late_commit stream_read_prune batch_concurrent rebuild_concurrent derived_concurrent conditional_concurrent chain_concurrent event_id_upgrade \
 	copy_load_concurrent derive_view_midxact batch_seq_cache
 TAP_TESTS = 1
 

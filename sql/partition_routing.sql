@@ -166,3 +166,32 @@ SELECT count(*) FROM evlog_read(6999999999999);
 SELECT evlog_append('plan_action', '2026-05-16 01:00:00+00', 'route', 'route-new', '{}',
                     expected_stream => 'rollout', expected_seq => 0);
 SELECT 1 AS still_connected;
+
+-- a table with the log's columns in another order, attached as a partition
+-- (PostgreSQL accepts it; evlog reads and writes by column position): the
+-- stream readers, a read, an append and a stream check that reach it are
+-- refused with an error naming it, none crashes or returns another column
+ALTER EVENT TRIGGER evlog_ddl_guard DISABLE;
+DROP TABLE evlog.route_sub;
+ALTER EVENT TRIGGER evlog_ddl_guard ENABLE;
+CREATE TABLE evlog.route_swap (rollout_id text, ts timestamptz NOT NULL, kind text NOT NULL,
+  host_id text, seq bigint NOT NULL, payload jsonb NOT NULL, event_id text);
+INSERT INTO evlog.route_swap VALUES ('route-swap', '2026-05-16 01:00:00+00', 'plan_action', 'route-swap-h', 7000000000001, '{}', NULL);
+ALTER TABLE evlog.event_log ATTACH PARTITION evlog.route_swap FOR VALUES FROM (7000000000000) TO (7000000001000);
+SELECT evlog_stream_head('host', 'route-swap-h');
+SELECT evlog_stream_head('rollout', 'route-swap');
+SELECT count(*) FROM evlog_stream_read('rollout', 'route-swap', 0);
+SELECT count(*) FROM evlog_read(6999999999999);
+SELECT evlog_append('plan_action', '2026-05-16 01:00:00+00', 'route', NULL, '{}');
+SELECT evlog_append('plan_action', '2026-05-16 01:00:00+00', 'route', 'route-new', '{}',
+                    expected_stream => 'rollout', expected_seq => 0);
+SELECT 1 AS still_connected;
+-- stream ids are compared exactly: a nondeterministic collation is refused
+-- (the query these functions replace compared under it)
+ALTER EVENT TRIGGER evlog_ddl_guard DISABLE;
+DROP TABLE evlog.route_swap;
+ALTER EVENT TRIGGER evlog_ddl_guard ENABLE;
+CREATE COLLATION pg_temp.route_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+SELECT evlog_stream_head('rollout', 'ROUTE-OCC-V' COLLATE pg_temp.route_ci);
+SELECT count(*) FROM evlog_stream_read('rollout', 'ROUTE-OCC-V' COLLATE pg_temp.route_ci);
+SELECT evlog_stream_head('rollout', 'route-occ-v' COLLATE "C") > 0 AS deterministic_ok;

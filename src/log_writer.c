@@ -324,7 +324,6 @@ partition_for(EvlogWriter *w, int64 seq)
 
 	part = table_open(bounds.relid, RowExclusiveLock);
 	evlog_check_partition(part);
-	evlog_check_log_layout(part);
 	pdesc = RelationGetDescr(part);
 	ldesc = RelationGetDescr(w->rel);
 	for (int a = 0; a < ldesc->natts; a++)

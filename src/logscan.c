@@ -186,8 +186,11 @@ static const struct
  * A partition of the log must be a plain table: rows are written into it
  * and read through its primary key, which neither a partitioned table
  * attached as a partition (it has no storage of its own) nor a foreign
- * table allows.  evlog_create_partitions() makes only plain tables; an
- * owner's own ATTACH can make others, and is refused where it is used.
+ * table allows.  And it must have the log's columns in the log's order
+ * (evlog_check_log_layout): PostgreSQL attaches a table whose columns are
+ * the same in another order.  evlog_create_partitions() makes only such
+ * tables; an owner's own ATTACH can make others, and is refused wherever
+ * one is used.
  */
 void
 evlog_check_partition(Relation part)
@@ -199,6 +202,8 @@ evlog_check_partition(Relation part)
 						RelationGetRelationName(part)),
 				 errdetail("Partitions of the log cannot be partitioned, foreign or any other kind of relation."),
 				 errhint("Detach it; partitions must be created by evlog_create_partitions().")));
+	/* columns by position: a dropped one after evlog's does not matter */
+	evlog_check_log_layout(part);
 }
 
 /*
@@ -294,10 +299,8 @@ logscan_open_next(EvlogLogScan *s)
 		s->part = s->log;
 	else
 	{
-		/* columns by position: a dropped one after evlog's does not matter */
 		s->part = table_open(s->parts[s->cur].relid, AccessShareLock);
 		evlog_check_partition(s->part);
-		evlog_check_log_layout(s->part);
 	}
 	idxoid = RelationGetPrimaryKeyIndex(s->part);
 	if (!OidIsValid(idxoid))

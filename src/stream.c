@@ -69,6 +69,7 @@
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
+#include "as_user.h"
 #include "catcache.h"
 #include "event.h"
 #include "logscan.h"
@@ -252,7 +253,15 @@ stream_head(Relation log, EvlogStreamKind stream, text *id, Snapshot snapshot)
 		index = open_stream_index(log, rel, parent_index, stream);
 		head = part_head(rel, index, attno, id, snapshot);
 		index_close(index, AccessShareLock);
-		table_close(rel, AccessShareLock);
+		/*
+		 * A reader keeps the partition that answered locked to its
+		 * transaction's end, as a query on the log would: within a
+		 * REPEATABLE READ transaction no DETACH or DROP then changes the
+		 * answer.  (Those that held nothing of the stream answer the same
+		 * gone.)  The conditional check's writer holds the log anyway.
+		 */
+		table_close(rel, snapshot != NULL && head != EVLOG_STREAM_EMPTY ?
+					NoLock : AccessShareLock);
 	}
 	pfree(parts);
 	return head;
@@ -287,14 +296,25 @@ evlog_stream_expect(Relation log, EvlogEvent *ev, int entry)
 /*
  * The read access the queries these functions replace needed: USAGE on the
  * schema, and SELECT on the table or on the columns read (seq and the
- * stream's column for the head, every column for the events).
+ * stream's column for the head, every column for the events).  Also: the
+ * id is compared with the index's collation, exactly; under a
+ * nondeterministic collation the query compared otherwise, so that is
+ * refused rather than answered differently.
  */
 static void
-check_stream_read(Relation log, EvlogStreamKind stream, bool whole_rows)
+check_stream_read(FunctionCallInfo fcinfo, Relation log, EvlogStreamKind stream,
+				  bool whole_rows)
 {
 	Oid			relid = RelationGetRelid(log);
 	Oid			userid = GetUserId();
+	Oid			collid = PG_GET_COLLATION();
 	AclResult	aclresult;
+
+	if (OidIsValid(collid) && !get_collation_isdeterministic(collid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("stream ids are compared exactly, not under a nondeterministic collation"),
+				 errhint("Call it without COLLATE, or with a deterministic collation.")));
 
 	aclresult = pg_namespace_aclcheck(RelationGetNamespace(log), userid, ACL_USAGE);
 	if (aclresult != ACLCHECK_OK)
@@ -340,10 +360,11 @@ stream_head_by_query(EvlogStreamKind stream, text *id)
 	Datum		args[1];
 	int64		head = EVLOG_STREAM_EMPTY;
 	int			rc;
+	EvlogAsUser as;
 
 	args[0] = PointerGetDatum(id);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	/* as the caller, search_path pinned, as the function's query ran */
+	evlog_as_user_begin(GetUserId(), EVLOG_AS_SPI, &as);
 	rc = SPI_execute_with_args(stream == EVLOG_STREAM_HOST ?
 							   "SELECT e.seq FROM evlog.event_log e"
 							   " WHERE e.host_id OPERATOR(pg_catalog.=) $1"
@@ -361,7 +382,7 @@ stream_head_by_query(EvlogStreamKind stream, text *id)
 		head = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	SPI_finish();
+	evlog_as_user_end(&as);
 	return head;
 }
 
@@ -377,19 +398,21 @@ evlog_stream_head(PG_FUNCTION_ARGS)
 	EvlogStreamKind stream = stream_arg(fcinfo, 0);
 	Relation	log;
 	text	   *id;
-	int64		head;
-
-	if (PG_ARGISNULL(1))
-		PG_RETURN_INT64(EVLOG_STREAM_EMPTY);
-	id = PG_GETARG_TEXT_PP(1);
+	int64		head = EVLOG_STREAM_EMPTY;
 
 	log = table_open(evlog_relid("event_log"), AccessShareLock);
-	check_stream_read(log, stream, false);
-	if (check_enable_rls(RelationGetRelid(log), InvalidOid, false) == RLS_ENABLED)
-		head = stream_head_by_query(stream, id);
+	check_stream_read(fcinfo, log, stream, false);
+	if (PG_ARGISNULL(1))
+		;						/* no id: no events */
+	else if (check_enable_rls(RelationGetRelid(log), InvalidOid, false) == RLS_ENABLED)
+		head = stream_head_by_query(stream, PG_GETARG_TEXT_PP(1));
 	else
+	{
+		id = PG_GETARG_TEXT_PP(1);
 		head = stream_head(log, stream, id, GetActiveSnapshot());
-	table_close(log, AccessShareLock);
+	}
+	/* kept to the transaction's end, as the query kept it (no prune meanwhile) */
+	table_close(log, NoLock);
 	PG_RETURN_INT64(head);
 }
 
@@ -436,12 +459,12 @@ stream_rows_by_query(EvlogStreamKind stream, text *id, int64 after, int64 upto,
 	Datum		args[3];
 	SPIPlanPtr	plan;
 	int			rc;
+	EvlogAsUser as;
 
 	args[0] = PointerGetDatum(id);
 	args[1] = Int64GetDatum(after);
 	args[2] = Int64GetDatum(upto);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	evlog_as_user_begin(GetUserId(), EVLOG_AS_SPI, &as);
 	plan = SPI_prepare(stream == EVLOG_STREAM_HOST ?
 					   "SELECT e.* FROM evlog.event_log e"
 					   " WHERE e.host_id OPERATOR(pg_catalog.=) $1"
@@ -466,7 +489,7 @@ stream_rows_by_query(EvlogStreamKind stream, text *id, int64 after, int64 upto,
 		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, isnull);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
 	}
-	SPI_finish();
+	evlog_as_user_end(&as);
 }
 
 PG_FUNCTION_INFO_V1(evlog_stream_read);
@@ -497,18 +520,21 @@ evlog_stream_read(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_ROW_COUNT_IN_LIMIT_CLAUSE),
 				 errmsg("max_rows must not be negative")));
 	InitMaterializedSRF(fcinfo, 0);
+	log = table_open(evlog_relid("event_log"), AccessShareLock);
+	check_stream_read(fcinfo, log, stream, true);
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		table_close(log, NoLock);
 		return (Datum) 0;		/* no id, or no position: no events */
+	}
 	id = PG_GETARG_TEXT_PP(1);
 	after = PG_GETARG_INT64(2);
 	left = PG_ARGISNULL(3) ? PG_INT64_MAX : PG_GETARG_INT32(3);
 
-	log = table_open(evlog_relid("event_log"), AccessShareLock);
-	check_stream_read(log, stream, true);
 	safe = evlog_safe_seq();
 	if (after >= safe || left == 0)
 	{
-		table_close(log, AccessShareLock);
+		table_close(log, NoLock);
 		return (Datum) 0;
 	}
 
@@ -528,16 +554,19 @@ evlog_stream_read(PG_FUNCTION_ARGS)
 		{
 			Relation	rel;
 			Relation	index;
+			int64		before = left;
 
 			if (parts[i].hi <= after)
 				continue;
 			rel = try_table_open(parts[i].relid, AccessShareLock);
 			if (rel == NULL)
 				continue;		/* pruned meanwhile: held nothing readable */
+
 			index = open_stream_index(log, rel, parent_index, stream);
 			part_rows(rel, index, attno, id, after, safe, snapshot, rsinfo, &left);
 			index_close(index, AccessShareLock);
-			table_close(rel, AccessShareLock);
+			/* as in stream_head: a partition that gave rows stays locked */
+			table_close(rel, left < before ? NoLock : AccessShareLock);
 		}
 		pfree(parts);
 	}
