@@ -195,3 +195,34 @@ CREATE COLLATION pg_temp.route_ci (provider = icu, locale = 'und-u-ks-level2', d
 SELECT evlog_stream_head('rollout', 'ROUTE-OCC-V' COLLATE pg_temp.route_ci);
 SELECT count(*) FROM evlog_stream_read('rollout', 'ROUTE-OCC-V' COLLATE pg_temp.route_ci);
 SELECT evlog_stream_head('rollout', 'route-occ-v' COLLATE "C") > 0 AS deterministic_ok;
+
+-- a column added to the log and dropped again (a superuser's ALTER TABLE;
+-- evlog accepts dropped columns after its seven): the log's row type then
+-- counts eight columns and its tables hold a dropped one; the stream
+-- reader returns the rows as evlog_read does, on either path (plain, and
+-- the query it runs under row-level security)
+ALTER EVENT TRIGGER evlog_ddl_guard DISABLE;
+ALTER TABLE evlog.event_log ADD COLUMN route_x text;
+ALTER TABLE evlog.event_log DROP COLUMN route_x;
+ALTER EVENT TRIGGER evlog_ddl_guard ENABLE;
+SELECT (SELECT array_agg(seq) FROM evlog_stream_read('host', 'route', 0, NULL))
+         = (SELECT array_agg(seq) FROM evlog_read(0, NULL) WHERE host_id = 'route') AS same_as_read,
+       (SELECT array_agg(seq) FROM evlog_stream_read('host', 'route', 0, NULL))
+         = (SELECT array_agg(seq ORDER BY seq) FROM evlog.event_log WHERE host_id = 'route') AS same_as_query;
+CREATE ROLE route_rls_reader;
+GRANT USAGE ON SCHEMA evlog TO route_rls_reader;
+GRANT SELECT ON evlog.event_log TO route_rls_reader;
+GRANT EXECUTE ON FUNCTION evlog_stream_read(text, text, bigint, integer) TO route_rls_reader;
+ALTER TABLE evlog.event_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY route_all ON evlog.event_log FOR SELECT TO route_rls_reader USING (true);
+SET ROLE route_rls_reader;
+SELECT (SELECT array_agg(seq) FROM evlog_stream_read('host', 'route', 0, NULL))
+         = (SELECT array_agg(seq ORDER BY seq) FROM evlog.event_log WHERE host_id = 'route') AS same_under_rls,
+       (SELECT bool_and(kind = 'agent_event' AND payload = '{}') FROM evlog_stream_read('host', 'route', 0, NULL)) AS columns_in_place;
+RESET ROLE;
+DROP POLICY route_all ON evlog.event_log;
+ALTER TABLE evlog.event_log DISABLE ROW LEVEL SECURITY;
+REVOKE ALL ON evlog.event_log FROM route_rls_reader;
+REVOKE ALL ON FUNCTION evlog_stream_read(text, text, bigint, integer) FROM route_rls_reader;
+REVOKE USAGE ON SCHEMA evlog FROM route_rls_reader;
+DROP ROLE route_rls_reader;

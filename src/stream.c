@@ -417,6 +417,20 @@ evlog_stream_head(PG_FUNCTION_ARGS)
 }
 
 /*
+ * A row of the log into the result, whose row type (the log's) may count
+ * dropped columns after evlog's seven, which the partition's or the
+ * query's row may not (evlog_check_log_layout accepts those): they are
+ * null.  values and isnull hold at least the result's columns.
+ */
+static void
+put_row(ReturnSetInfo *rsinfo, Datum *values, bool *isnull)
+{
+	for (int a = EVLOG_LOG_NATTS; a < rsinfo->setDesc->natts; a++)
+		isnull[a] = true;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+}
+
+/*
  * One partition's rows of the stream with after < seq <= upto, in seq order,
  * into the result, at most *left of them.
  */
@@ -428,8 +442,9 @@ part_rows(Relation rel, Relation index, AttrNumber attno, text *id,
 	ScanKeyData keys[3];
 	SysScanDesc scan;
 	HeapTuple	tup;
-	Datum		values[EVLOG_LOG_NATTS];
-	bool		isnull[EVLOG_LOG_NATTS];
+	int			natts = Max(RelationGetDescr(rel)->natts, rsinfo->setDesc->natts);
+	Datum	   *values = palloc(sizeof(Datum) * natts);
+	bool	   *isnull = palloc(sizeof(bool) * natts);
 
 	ScanKeyInit(&keys[0], attno, BTEqualStrategyNumber, F_TEXTEQ,
 				PointerGetDatum(id));
@@ -444,10 +459,12 @@ part_rows(Relation rel, Relation index, AttrNumber attno, text *id,
 	{
 		CHECK_FOR_INTERRUPTS();
 		heap_deform_tuple(tup, RelationGetDescr(rel), values, isnull);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+		put_row(rsinfo, values, isnull);
 		(*left)--;
 	}
 	systable_endscan_ordered(scan);
+	pfree(values);
+	pfree(isnull);
 }
 
 /* The stream's rows after..upto through the query on the log, as the caller. */
@@ -481,13 +498,17 @@ stream_rows_by_query(EvlogStreamKind stream, text *id, int64 after, int64 upto,
 							  max_rows > PG_INT32_MAX ? 0 : max_rows);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading a stream failed: %s", SPI_result_code_string(rc));
-	for (uint64 i = 0; i < SPI_processed; i++)
+	if (SPI_processed > 0)
 	{
-		Datum		values[EVLOG_LOG_NATTS];
-		bool		isnull[EVLOG_LOG_NATTS];
+		int			natts = Max(SPI_tuptable->tupdesc->natts, rsinfo->setDesc->natts);
+		Datum	   *values = palloc(sizeof(Datum) * natts);
+		bool	   *isnull = palloc(sizeof(bool) * natts);
 
-		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, isnull);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, isnull);
+			put_row(rsinfo, values, isnull);
+		}
 	}
 	evlog_as_user_end(&as);
 }
