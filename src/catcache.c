@@ -118,6 +118,28 @@ typedef struct KindEntry
 	char		kind[KIND_KEY_MAX]; /* kinds of this length or more: not cached */
 } KindEntry;
 
+/*
+ * A cache's hash table, in its own memory context under TopMemoryContext
+ * (made at first use, reset to drop the table).
+ */
+static HTAB *
+cache_create(MemoryContext *cxt, const char *name, Size keysize, Size entrysize,
+			 long nelem)
+{
+	HASHCTL		ctl;
+
+	if (*cxt == NULL)
+	{
+		*cxt = AllocSetContextCreate(TopMemoryContext, "evlog cache",
+									 ALLOCSET_SMALL_SIZES);
+		MemoryContextSetIdentifier(*cxt, name);
+	}
+	ctl.keysize = keysize;
+	ctl.entrysize = entrysize;
+	ctl.hcxt = *cxt;
+	return hash_create(name, nelem, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
 static void
 reset_kinds(void)
 {
@@ -283,19 +305,8 @@ evlog_kind_registered(text *kind)
 		if (kinds_trigger == 1)
 		{
 			if (kinds_cache == NULL)
-			{
-				HASHCTL		ctl;
-
-				if (kinds_cxt == NULL)
-					kinds_cxt = AllocSetContextCreate(TopMemoryContext,
-													  "evlog kinds cache",
-													  ALLOCSET_SMALL_SIZES);
-				ctl.keysize = sizeof(KindEntry);
-				ctl.entrysize = sizeof(KindEntry);
-				ctl.hcxt = kinds_cxt;
-				kinds_cache = hash_create("evlog kinds", 64, &ctl,
-										  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-			}
+				kinds_cache = cache_create(&kinds_cxt, "evlog kinds",
+										   sizeof(KindEntry), sizeof(KindEntry), 64);
 			kinds_relid = relid;
 			(void) hash_search(kinds_cache, &key, HASH_ENTER, NULL);
 		}
@@ -351,19 +362,8 @@ evlog_partition_index(Relation part, Oid parent_index)
 		return child;
 
 	if (part_index_cache == NULL)
-	{
-		HASHCTL		ctl;
-
-		if (part_index_cxt == NULL)
-			part_index_cxt = AllocSetContextCreate(TopMemoryContext,
-												   "evlog partition index cache",
-												   ALLOCSET_SMALL_SIZES);
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(PartIndexEntry);
-		ctl.hcxt = part_index_cxt;
-		part_index_cache = hash_create("evlog partition indexes", 256, &ctl,
-									   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
+		part_index_cache = cache_create(&part_index_cxt, "evlog partition indexes",
+										sizeof(Oid), sizeof(PartIndexEntry), 256);
 	e = hash_search(part_index_cache, &relid, HASH_ENTER, &found);
 	if (!found)
 		memset(e->parent, 0, sizeof(e->parent));

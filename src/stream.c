@@ -90,9 +90,9 @@ stream_name(EvlogStreamKind stream)
 	return stream == EVLOG_STREAM_HOST ? "host" : "rollout";
 }
 
-/* 'rollout' or 'host' (expected_stream's values) */
-EvlogStreamKind
-evlog_stream_kind(text *name, int entry)
+/* the stream a name names: 'rollout' or 'host', or EVLOG_STREAM_NONE */
+static EvlogStreamKind
+stream_named(text *name)
 {
 	char	   *s = text_to_cstring(name);
 
@@ -100,11 +100,22 @@ evlog_stream_kind(text *name, int entry)
 		return EVLOG_STREAM_ROLLOUT;
 	if (strcmp(s, "host") == 0)
 		return EVLOG_STREAM_HOST;
+	return EVLOG_STREAM_NONE;
+}
+
+/* 'rollout' or 'host' (expected_stream's values) */
+EvlogStreamKind
+evlog_stream_kind(text *name, int entry)
+{
+	EvlogStreamKind stream = stream_named(name);
+
+	if (stream != EVLOG_STREAM_NONE)
+		return stream;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("expected_stream must be 'rollout' or 'host'"),
 			 errdetail_internal("%sexpected_stream is \"%s\"",
-								evlog_entry_prefix(entry), s)));
+								evlog_entry_prefix(entry), text_to_cstring(name))));
 	return EVLOG_STREAM_NONE;	/* keep compiler quiet */
 }
 
@@ -334,19 +345,14 @@ check_stream_read(FunctionCallInfo fcinfo, Relation log, EvlogStreamKind stream,
 static EvlogStreamKind
 stream_arg(FunctionCallInfo fcinfo, int argno)
 {
-	if (!PG_ARGISNULL(argno))
-	{
-		char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	EvlogStreamKind stream = PG_ARGISNULL(argno) ? EVLOG_STREAM_NONE :
+		stream_named(PG_GETARG_TEXT_PP(argno));
 
-		if (strcmp(s, "rollout") == 0)
-			return EVLOG_STREAM_ROLLOUT;
-		if (strcmp(s, "host") == 0)
-			return EVLOG_STREAM_HOST;
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("stream must be 'rollout' or 'host'")));
-	return EVLOG_STREAM_NONE;	/* keep compiler quiet */
+	if (stream == EVLOG_STREAM_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stream must be 'rollout' or 'host'")));
+	return stream;
 }
 
 /*
