@@ -105,7 +105,14 @@ evlog_read(PG_FUNCTION_ARGS)
 	}
 	evlog_logscan_end(scan);
 	UnregisterSnapshot(snapshot);
-	table_close(rel, AccessShareLock);
+	/*
+	 * The rows may point into the partitions' TOAST tables: the log stays
+	 * locked until the transaction ends, as a query on it would stay, so
+	 * that evlog_prune (ACCESS EXCLUSIVE on the log) cannot drop a
+	 * partition before they are sent or while a REPEATABLE READ reader may
+	 * read them again.
+	 */
+	table_close(rel, NoLock);
 	return (Datum) 0;
 }
 
