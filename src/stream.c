@@ -51,7 +51,6 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -153,14 +152,20 @@ evlog_stream_lock(EvlogStreamKind stream, text *id)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
+/* the log's column holding a stream's ids (attribute number) */
+static AttrNumber
+stream_attno(EvlogStreamKind stream)
+{
+	return stream == EVLOG_STREAM_HOST ? EVLOG_COL_HOST_ID + 1 : EVLOG_COL_ROLLOUT_ID + 1;
+}
+
 /* the log's (or a 1.0 log's own) index of the stream */
 static Oid
 stream_index(EvlogStreamKind stream)
 {
-	Oid			nsp = get_namespace_oid("evlog", false);
-	Oid			index = get_relname_relid(stream == EVLOG_STREAM_HOST ?
-										  "event_log_host_seq_idx" :
-										  "event_log_rollout_seq_idx", nsp);
+	Oid			index = evlog_relid_if_exists(stream == EVLOG_STREAM_HOST ?
+											  "event_log_host_seq_idx" :
+											  "event_log_rollout_seq_idx");
 
 	if (!OidIsValid(index))
 		ereport(ERROR,
@@ -245,7 +250,7 @@ static int64
 stream_head(Relation log, EvlogStreamKind stream, text *id, Snapshot snapshot)
 {
 	Oid			parent_index = stream_index(stream);
-	AttrNumber	attno = stream == EVLOG_STREAM_HOST ? EVLOG_COL_HOST_ID + 1 : EVLOG_COL_ROLLOUT_ID + 1;
+	AttrNumber	attno = stream_attno(stream);
 	EvlogPart  *parts;
 	int			nparts;
 	int64		head = EVLOG_STREAM_EMPTY;
@@ -335,9 +340,7 @@ check_stream_read(FunctionCallInfo fcinfo, Relation log, EvlogStreamKind stream,
 	if (whole_rows ?
 		pg_attribute_aclcheck_all(relid, userid, ACL_SELECT, ACLMASK_ALL) != ACLCHECK_OK :
 		(pg_attribute_aclcheck(relid, EVLOG_COL_SEQ + 1, userid, ACL_SELECT) != ACLCHECK_OK ||
-		 pg_attribute_aclcheck(relid, stream == EVLOG_STREAM_HOST ?
-							   EVLOG_COL_HOST_ID + 1 : EVLOG_COL_ROLLOUT_ID + 1,
-							   userid, ACL_SELECT) != ACLCHECK_OK))
+		 pg_attribute_aclcheck(relid, stream_attno(stream), userid, ACL_SELECT) != ACLCHECK_OK))
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, RelationGetRelationName(log));
 }
 
@@ -371,13 +374,10 @@ stream_head_by_query(EvlogStreamKind stream, text *id)
 	args[0] = PointerGetDatum(id);
 	/* as the caller, search_path pinned, as the function's query ran */
 	evlog_as_user_begin(GetUserId(), EVLOG_AS_SPI, &as);
-	rc = SPI_execute_with_args(stream == EVLOG_STREAM_HOST ?
-							   "SELECT e.seq FROM evlog.event_log e"
-							   " WHERE e.host_id OPERATOR(pg_catalog.=) $1"
-							   " ORDER BY e.seq DESC LIMIT 1" :
-							   "SELECT e.seq FROM evlog.event_log e"
-							   " WHERE e.rollout_id OPERATOR(pg_catalog.=) $1"
-							   " ORDER BY e.seq DESC LIMIT 1",
+	rc = SPI_execute_with_args(psprintf("SELECT e.seq FROM evlog.event_log e"
+										" WHERE e.%s_id OPERATOR(pg_catalog.=) $1"
+										" ORDER BY e.seq DESC LIMIT 1",
+										stream_name(stream)),
 							   1, argtypes, args, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading a stream's head failed: %s", SPI_result_code_string(rc));
@@ -403,19 +403,18 @@ evlog_stream_head(PG_FUNCTION_ARGS)
 {
 	EvlogStreamKind stream = stream_arg(fcinfo, 0);
 	Relation	log;
-	text	   *id;
-	int64		head = EVLOG_STREAM_EMPTY;
+	int64		head = EVLOG_STREAM_EMPTY;	/* also a NULL id's: no events */
 
 	log = table_open(evlog_relid("event_log"), AccessShareLock);
 	check_stream_read(fcinfo, log, stream, false);
-	if (PG_ARGISNULL(1))
-		;						/* no id: no events */
-	else if (check_enable_rls(RelationGetRelid(log), InvalidOid, false) == RLS_ENABLED)
-		head = stream_head_by_query(stream, PG_GETARG_TEXT_PP(1));
-	else
+	if (!PG_ARGISNULL(1))
 	{
-		id = PG_GETARG_TEXT_PP(1);
-		head = stream_head(log, stream, id, GetActiveSnapshot());
+		text	   *id = PG_GETARG_TEXT_PP(1);
+
+		if (check_enable_rls(RelationGetRelid(log), InvalidOid, false) == RLS_ENABLED)
+			head = stream_head_by_query(stream, id);
+		else
+			head = stream_head(log, stream, id, GetActiveSnapshot());
 	}
 	/* kept to the transaction's end, as the query kept it (no prune meanwhile) */
 	table_close(log, NoLock);
@@ -488,15 +487,11 @@ stream_rows_by_query(EvlogStreamKind stream, text *id, int64 after, int64 upto,
 	args[1] = Int64GetDatum(after);
 	args[2] = Int64GetDatum(upto);
 	evlog_as_user_begin(GetUserId(), EVLOG_AS_SPI, &as);
-	plan = SPI_prepare(stream == EVLOG_STREAM_HOST ?
-					   "SELECT e.* FROM evlog.event_log e"
-					   " WHERE e.host_id OPERATOR(pg_catalog.=) $1"
-					   " AND e.seq OPERATOR(pg_catalog.>) $2 AND e.seq OPERATOR(pg_catalog.<=) $3"
-					   " ORDER BY e.seq" :
-					   "SELECT e.* FROM evlog.event_log e"
-					   " WHERE e.rollout_id OPERATOR(pg_catalog.=) $1"
-					   " AND e.seq OPERATOR(pg_catalog.>) $2 AND e.seq OPERATOR(pg_catalog.<=) $3"
-					   " ORDER BY e.seq",
+	plan = SPI_prepare(psprintf("SELECT e.* FROM evlog.event_log e"
+								" WHERE e.%s_id OPERATOR(pg_catalog.=) $1"
+								" AND e.seq OPERATOR(pg_catalog.>) $2"
+								" AND e.seq OPERATOR(pg_catalog.<=) $3"
+								" ORDER BY e.seq", stream_name(stream)),
 					   3, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "preparing a stream's read failed: %s", SPI_result_code_string(SPI_result));
@@ -571,8 +566,7 @@ evlog_stream_read(PG_FUNCTION_ARGS)
 	else
 	{
 		Oid			parent_index = stream_index(stream);
-		AttrNumber	attno = stream == EVLOG_STREAM_HOST ?
-			EVLOG_COL_HOST_ID + 1 : EVLOG_COL_ROLLOUT_ID + 1;
+		AttrNumber	attno = stream_attno(stream);
 		EvlogPart  *parts;
 		int			nparts;
 
